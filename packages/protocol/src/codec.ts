@@ -1,0 +1,134 @@
+import { describeType, isWellFormedString, utf8ByteLength } from './guards.js'
+import { ID_PATTERN, limitsFor, type ProtocolLimits } from './limits.js'
+import type { ClientMessage, Direction, Message, ServerMessage } from './messages.js'
+import { ProtocolError } from './protocol-error.js'
+import { checkTree, parsedFramePassesTreeCheck, validateShape } from './validate.js'
+
+/** Options of {@link decode}. */
+export interface DecodeOptions<D extends Direction = Direction> {
+  /** Who sent the frame: servers decode `'client'` frames, clients decode `'server'` frames. */
+  readonly from: D
+  /** Limits to enforce; missing ones default to {@link DEFAULT_LIMITS}. */
+  readonly limits?: Partial<ProtocolLimits> | undefined
+}
+
+/** The outcome of {@link decode}: a typed message, or the fault with its stable code. */
+export type DecodeResult<M extends Message = Message> =
+  | { readonly ok: true; readonly message: M }
+  | { readonly ok: false; readonly error: ProtocolError }
+
+type MessageFrom<D extends Direction> = D extends 'client' ? ClientMessage : D extends 'server' ? ServerMessage : Message
+
+/**
+ * Turns one frame into a typed message, or a {@link ProtocolError}. Never throws, whatever the input. Checks, in
+ * order: a text frame (binary → `UNSUPPORTED_DATA`), size before parsing (`PAYLOAD_TOO_LARGE`), JSON
+ * (`INVALID_JSON`), the whole tree (`NESTING_TOO_DEEP`, `INVALID_UNICODE`, `FORBIDDEN_KEY`), then the message shape.
+ */
+export function decode<D extends Direction>(frame: unknown, options: DecodeOptions<D>): DecodeResult<MessageFrom<D>> {
+  const limits = limitsFor(options.limits)
+  if (typeof frame !== 'string') {
+    const what = frame instanceof ArrayBuffer || ArrayBuffer.isView(frame) ? 'a binary frame' : typeof frame
+    return failed(new ProtocolError('UNSUPPORTED_DATA', `Expected a text frame, got ${what}`, { expected: 'a text frame', received: what }))
+  }
+  // Each UTF-16 unit is at least one UTF-8 byte, so the cheap length test rejects most oversized frames unscanned.
+  if (frame.length > limits.maxPayload || (frame.length * 3 > limits.maxPayload && utf8ByteLength(frame) > limits.maxPayload)) {
+    return failed(
+      new ProtocolError('PAYLOAD_TOO_LARGE', `Frame is larger than maxPayload (${limits.maxPayload} bytes)`, {
+        expected: `at most ${limits.maxPayload} bytes`,
+        received: `${utf8ByteLength(frame)} bytes`,
+      }),
+    )
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(frame)
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return failed(new ProtocolError('INVALID_JSON', `Frame is not valid JSON: ${reason}`, { expected: 'JSON text', received: reason }))
+  }
+  const treeError = parsedFramePassesTreeCheck(frame, parsed, limits.maxDepth) ? undefined : checkTree(parsed, limits)
+  if (treeError !== undefined) {
+    // An overflowing number in a protocol field (`ts`, `seq`, ...) is better named by the shape check, which knows
+    // the field; the tree walk only knows that some number somewhere overflowed.
+    if (treeError.code === 'INVALID_FIELD') {
+      const shape = validateShape(parsed, options.from, limits)
+      if (shape instanceof ProtocolError) return failed(shape)
+    }
+    return failed(withMessageContext(treeError, parsed, limits))
+  }
+  const result = validateShape(parsed, options.from, limits)
+  if (result instanceof ProtocolError) return failed(result)
+  return { ok: true, message: result as MessageFrom<D> }
+}
+
+/**
+ * A fault found by the tree walk (deep nesting, lone surrogate, `__proto__`, overflow) names no field; it still
+ * names the message type and the request id when they are readable, so a peer can answer that request.
+ */
+function withMessageContext(error: ProtocolError, parsed: unknown, limits: ProtocolLimits): ProtocolError {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return error
+  const { type, id } = parsed as { type?: unknown; id?: unknown }
+  const messageType = typeof type === 'string' && type.length <= 64 && isWellFormedString(type) ? type : undefined
+  const readableId = typeof id === 'string' && id.length <= limits.maxIdLength && ID_PATTERN.test(id) ? id : undefined
+  if (messageType === undefined && readableId === undefined) return error
+  return new ProtocolError(error.code, messageType === undefined ? error.message : `${messageType}: ${error.message}`, {
+    ...error.details,
+    ...(messageType === undefined ? {} : { messageType }),
+    ...(readableId === undefined ? {} : { id: readableId }),
+  })
+}
+
+function failed(error: ProtocolError): { ok: false; error: ProtocolError } {
+  return { ok: false, error }
+}
+
+/** Options of {@link encode}. */
+export interface EncodeOptions {
+  /** Limits to enforce on what goes out; missing ones default to {@link DEFAULT_LIMITS}. */
+  readonly limits?: Partial<ProtocolLimits> | undefined
+}
+
+/** The direction of a message: its type, except `signal`, whose server form carries `from`. */
+export function directionOf(message: Message): Direction {
+  switch (message.type) {
+    case 'authenticate':
+    case 'join':
+    case 'leave':
+    case 'publish':
+    case 'presence-update':
+    case 'ping':
+      return 'client'
+    case 'signal':
+      return 'from' in message ? 'server' : 'client'
+    default:
+      return 'server'
+  }
+}
+
+/**
+ * Validates a message and turns it into a frame. Throws a {@link ProtocolError} when the message is invalid (a bug
+ * in the sender, never the peer's input): a missing field, a value JSON cannot carry, a frame over `maxPayload`.
+ */
+export function encode(message: Message, options: EncodeOptions = {}): string {
+  const limits = limitsFor(options.limits)
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    throw new ProtocolError('UNKNOWN_TYPE', `Expected a message object with a "type", got ${describeType(message)}`, {
+      field: 'type',
+      expected: 'an object',
+      received: describeType(message),
+    })
+  }
+  const treeError = checkTree(message, limits, true)
+  if (treeError !== undefined) throw treeError
+  const valid = validateShape(message, directionOf(message), limits)
+  if (valid instanceof ProtocolError) throw valid
+  const frame = JSON.stringify(valid)
+  if (frame.length * 3 > limits.maxPayload && utf8ByteLength(frame) > limits.maxPayload) {
+    throw new ProtocolError('PAYLOAD_TOO_LARGE', `Encoded ${message.type} is larger than maxPayload (${limits.maxPayload} bytes)`, {
+      messageType: message.type,
+      expected: `at most ${limits.maxPayload} bytes`,
+      received: `${utf8ByteLength(frame)} bytes`,
+    })
+  }
+  return frame
+}

@@ -1,0 +1,284 @@
+/**
+ * The message catalogue of protocol v1. Field names are readable words; every message is a JSON object with a
+ * `type`. Unknown fields are ignored by decoders (so v1 can grow additively) and stripped from decoded messages.
+ */
+
+/** Any JSON value: what `data`, `presence` and signal values may hold. */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue }
+
+/** Where a client's stream of a room stood: the room's `epoch` and the last `seq` it saw (0 for none). */
+export interface ResumePoint {
+  readonly epoch: string
+  readonly seq: number
+}
+
+/* ----------------------------------------------------------------- client → server */
+
+/** Authenticates the session, or refreshes an expiring token in band. Answered by `ack` or `error` with `id`. */
+export interface AuthenticateMessage {
+  readonly type: 'authenticate'
+  readonly token: string
+  readonly id?: string
+}
+
+/** Joins a room; with `resume`, asks for the messages after that point. Answered by `joined` or `error`. */
+export interface JoinMessage {
+  readonly type: 'join'
+  readonly room: string
+  readonly id?: string
+  readonly resume?: ResumePoint
+  /** Presence metadata of this user in the room (name, status, ...). */
+  readonly presence?: JsonValue
+}
+
+/** Leaves a room. Answered by `left`. */
+export interface LeaveMessage {
+  readonly type: 'leave'
+  readonly room: string
+  readonly id?: string
+}
+
+/**
+ * Publishes `data` to a room. With `id` (a client message id) the server answers `ack` or `error` with that id and
+ * de-duplicates retries of the same id. `echo: false` leaves the sender's own connection out of the fan-out.
+ */
+export interface PublishMessage {
+  readonly type: 'publish'
+  readonly room: string
+  readonly data: JsonValue
+  readonly id?: string
+  readonly echo?: boolean
+}
+
+/** Sets ephemeral per-key state (e.g. `typing`) for `ttlMs`; `value: null` clears it. Never stored or replayed. */
+export interface SignalMessage {
+  readonly type: 'signal'
+  readonly room: string
+  readonly key: string
+  readonly value: JsonValue
+  readonly ttlMs?: number
+}
+
+/** Replaces this user's presence metadata in a room. */
+export interface PresenceUpdateMessage {
+  readonly type: 'presence-update'
+  readonly room: string
+  readonly presence: JsonValue
+  readonly id?: string
+}
+
+/** Application-level heartbeat (browsers cannot see WebSocket ping frames). Answered by `pong`. */
+export interface PingMessage {
+  readonly type: 'ping'
+  readonly id?: string
+  readonly ts?: number
+}
+
+/** Every message a client sends. */
+export type ClientMessage =
+  | AuthenticateMessage
+  | JoinMessage
+  | LeaveMessage
+  | PublishMessage
+  | SignalMessage
+  | PresenceUpdateMessage
+  | PingMessage
+
+/* ----------------------------------------------------------------- server → client */
+
+/** Heartbeat settings announced in `welcome`. */
+export interface HeartbeatSettings {
+  /** The client pings when it has received nothing for this long; the server pings a client silent this long. */
+  readonly intervalMs: number
+  /** After a ping, silence longer than this means the connection is dead. */
+  readonly timeoutMs: number
+}
+
+/** Rate limit: at most `messages` per `perMs` milliseconds (token bucket). */
+export interface RateSettings {
+  readonly messages: number
+  readonly perMs: number
+}
+
+/** Limits the server enforces, announced in `welcome`. */
+export interface SessionLimits {
+  readonly maxPayload: number
+  readonly maxRooms: number
+  readonly rate: RateSettings
+}
+
+/** First message of every session: who the client is to the server and what it may do. */
+export interface WelcomeMessage {
+  readonly type: 'welcome'
+  readonly session: string
+  readonly protocol: string
+  readonly version: number
+  readonly heartbeat: HeartbeatSettings
+  readonly limits: SessionLimits
+  /** Optional features this server has, e.g. `presence`, `signals`, `recovery`, `dedup`. */
+  readonly capabilities: readonly string[]
+  /** The authenticated user's id; absent while first-message authentication is pending. */
+  readonly user?: string
+}
+
+/** One user in a room's presence (however many connections it has). */
+export interface PresenceMember {
+  readonly user: string
+  readonly presence: JsonValue
+  readonly connections: number
+}
+
+/** Why a resume could not be honoured in full. */
+export type GapReason = 'window-exceeded' | 'epoch-changed' | 'history-unavailable'
+
+/** Messages a resume could not replay: `from`..`to` (inclusive seqs) where known. */
+export interface Gap {
+  readonly reason: GapReason
+  readonly from?: number
+  readonly to?: number
+}
+
+/** Outcome of a join with `resume`. */
+export interface Recovery {
+  /** True when every missed message is replayed right after `joined`. */
+  readonly recovered: boolean
+  /** How many `message`s follow as the replay. */
+  readonly replayed: number
+  readonly gap: Gap | null
+}
+
+/** Answers `join`: the room's position, a presence snapshot and, for a resume, the recovery result. */
+export interface JoinedMessage {
+  readonly type: 'joined'
+  readonly room: string
+  readonly id?: string
+  readonly epoch: string
+  /** The room's last assigned seq (its head): a replay that follows ends with this seq, live messages come after. */
+  readonly seq: number
+  readonly members: readonly PresenceMember[]
+  /** `null` when the join had no `resume`. */
+  readonly recovery: Recovery | null
+}
+
+/** The session is no longer in a room: it asked (`id` answers the leave), or the server removed it. */
+export interface LeftMessage {
+  readonly type: 'left'
+  readonly room: string
+  readonly id?: string
+  readonly reason?: string
+}
+
+/** A room message, stamped with the room's `epoch` and `seq` (strictly increasing, no gaps). */
+export interface RoomMessage {
+  readonly type: 'message'
+  readonly room: string
+  readonly seq: number
+  readonly epoch: string
+  /** The sender's user id; `null` for a server-side publish. */
+  readonly from: string | null
+  /** Server time in ms since the Unix epoch. */
+  readonly ts: number
+  readonly data: JsonValue
+}
+
+/** A message sent to one user (all its connections), outside any room. Not sequenced, not recoverable. */
+export interface DirectMessage {
+  readonly type: 'direct'
+  readonly from: string | null
+  readonly ts: number
+  readonly data: JsonValue
+}
+
+/** A change in a room's presence: `join` on a user's first connection, `leave` after its last, `update` for metadata. */
+export interface PresenceMessage {
+  readonly type: 'presence'
+  readonly room: string
+  readonly event: 'join' | 'leave' | 'update'
+  readonly member: PresenceMember
+}
+
+/** A peer's signal; `value: null` with `ttlMs: 0` means cleared or expired. */
+export interface SignalBroadcastMessage {
+  readonly type: 'signal'
+  readonly room: string
+  readonly from: string
+  readonly key: string
+  readonly value: JsonValue
+  readonly ttlMs: number
+}
+
+/** Acknowledges the request `id`. For a publish: its `room`, `seq` and `epoch`, and `duplicate` for a retry. */
+export interface AckMessage {
+  readonly type: 'ack'
+  readonly id: string
+  readonly room?: string
+  readonly seq?: number
+  readonly epoch?: string
+  readonly duplicate?: boolean
+}
+
+/** A refused or failed request; `id` names the request it answers when there was one. */
+export interface ErrorMessage {
+  readonly type: 'error'
+  /** An `ErrorCode`; clients must accept codes they do not know (new ones may be added within v1). */
+  readonly code: string
+  readonly message: string
+  readonly id?: string
+  readonly room?: string
+}
+
+/** Answers `ping`, echoing its `id` and `ts`. */
+export interface PongMessage {
+  readonly type: 'pong'
+  readonly id?: string
+  readonly ts?: number
+}
+
+/** Every message a server sends. */
+export type ServerMessage =
+  | WelcomeMessage
+  | JoinedMessage
+  | LeftMessage
+  | RoomMessage
+  | DirectMessage
+  | PresenceMessage
+  | SignalBroadcastMessage
+  | AckMessage
+  | ErrorMessage
+  | PongMessage
+
+/** Any protocol message. */
+export type Message = ClientMessage | ServerMessage
+
+/** Which side sent a frame; decoding is direction-aware because `signal` has a form in each direction. */
+export type Direction = 'client' | 'server'
+
+/** The `type` values of client messages. */
+export const CLIENT_MESSAGE_TYPES = Object.freeze([
+  'authenticate',
+  'join',
+  'leave',
+  'publish',
+  'signal',
+  'presence-update',
+  'ping',
+] as const satisfies readonly ClientMessage['type'][])
+
+/** The `type` values of server messages. */
+export const SERVER_MESSAGE_TYPES = Object.freeze([
+  'welcome',
+  'joined',
+  'left',
+  'message',
+  'direct',
+  'presence',
+  'signal',
+  'ack',
+  'error',
+  'pong',
+] as const satisfies readonly ServerMessage['type'][])
+
+/** The client message of a given type. */
+export type ClientMessageOf<T extends ClientMessage['type']> = Extract<ClientMessage, { type: T }>
+/** The server message of a given type. */
+export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs'
+import { defineConfig, type Options } from 'tsup'
+
+/** Every published package and its entry points; each builds to ESM + CJS + `.d.ts` in its own `dist/`. */
+const PACKAGES: ReadonlyArray<{ dir: string; entry: Record<string, string>; platform?: Options['platform'] }> = [
+  { dir: 'packages/protocol', entry: { index: 'src/index.ts' }, platform: 'neutral' },
+  { dir: 'packages/server-sdk', entry: { index: 'src/index.ts' } },
+  { dir: 'packages/client-sdk', entry: { index: 'src/index.ts' }, platform: 'neutral' },
+  { dir: 'packages/redis-adapter', entry: { index: 'src/index.ts' } },
+  { dir: 'packages/contract', entry: { index: 'src/index.ts', parley: 'src/parley.ts' } },
+]
+
+function externalsOf(dir: string): Array<string | RegExp> {
+  const pkg = JSON.parse(readFileSync(`${dir}/package.json`, 'utf8')) as {
+    dependencies?: Record<string, string>
+    peerDependencies?: Record<string, string>
+  }
+  return [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {}), /^node:/]
+}
+
+export default defineConfig(
+  PACKAGES.map(({ dir, entry, platform }) => ({
+    entry: Object.fromEntries(Object.entries(entry).map(([name, file]) => [name, `${dir}/${file}`])),
+    outDir: `${dir}/dist`,
+    format: ['esm', 'cjs'],
+    dts: true,
+    // Sources only: never other packages' dist/*.d.ts, which a parallel build may be cleaning.
+    tsconfig: 'tsconfig.build.json',
+    platform: platform ?? 'node',
+    target: 'es2022',
+    sourcemap: true,
+    clean: true,
+    splitting: false,
+    treeshake: true,
+    external: externalsOf(dir),
+  })),
+)
