@@ -1,0 +1,120 @@
+import type {
+  DirectMessage,
+  JsonValue,
+  PresenceMember,
+  Recovery,
+  ResumePoint,
+  RoomMessage,
+  SignalBroadcastMessage,
+} from '@parley/protocol'
+import type { ParleyStats } from '../stats.js'
+
+/** What an adapter delivers to one node: events for the rooms that node subscribed to. */
+export interface AdapterHooks {
+  /** A sequenced room message; `exceptSession` is a session to leave out (a publish with `echo: false`). */
+  message(message: RoomMessage, exceptSession: string | undefined): void
+  /** A presence change in a room: `join` on a user's first connection cluster-wide, `leave` after its last. */
+  presence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void
+  /** A signal; the sender's own connections are left out by the node. */
+  signal(message: SignalBroadcastMessage): void
+  /** A direct message for every connection of `user` on this node. */
+  direct(user: string, message: DirectMessage): void
+}
+
+/** Settings a node brings to the adapter. */
+export interface AdapterNodeConfig {
+  readonly history: { readonly size: number; readonly ttlMs: number }
+  readonly dedupWindowMs: number
+  /** This node's current stats, for cluster-wide stats. */
+  readonly stats?: (() => ParleyStats) | undefined
+}
+
+/** One node's entry in cluster-wide stats. */
+export interface NodeStats {
+  readonly node: string
+  readonly stats: ParleyStats
+}
+
+/** Stats of every node an adapter can see. */
+export interface ClusterStats {
+  readonly nodes: readonly NodeStats[]
+  /** True when some node could not be asked (gone, or the adapter is unreachable): the figures leave it out. */
+  readonly partial: boolean
+}
+
+/** A publish going through the adapter. */
+export interface PublishRequest {
+  readonly room: string
+  readonly from: string | null
+  readonly data: JsonValue
+  /** Scope of de-duplication: the same key within the window is not delivered again. */
+  readonly dedupKey?: string | undefined
+  /** Session left out of the fan-out (`echo: false`). */
+  readonly exceptSession?: string | undefined
+}
+
+/** What a publish produced: the sequenced message, or the one a retry duplicates. */
+export interface PublishResult {
+  readonly message: RoomMessage
+  readonly duplicate: boolean
+}
+
+/** A room's position and, for a resume, the messages to replay. */
+export interface ResumeResult {
+  readonly epoch: string
+  /** The room's last assigned seq (`joined.seq`): a replay ends with this seq; live messages follow it. */
+  readonly seq: number
+  readonly replay: readonly RoomMessage[]
+  /** `null` when no resume point was given. */
+  readonly recovery: Recovery | null
+}
+
+/** A presence entry: one connection of one user in one room. */
+export interface PresenceEntry {
+  readonly room: string
+  readonly user: string
+  readonly session: string
+  readonly presence: JsonValue
+}
+
+/**
+ * A node's handle on the adapter. Every room operation of the hub goes through it, so a cluster adapter (Redis,
+ * NATS, ...) can make sequencing, history, de-duplication and presence cluster-wide without the hub changing.
+ */
+export interface AdapterNode {
+  readonly id: string
+  /** Start receiving a room's events (first local member joined). */
+  subscribe(room: string): Promise<void>
+  /** Stop receiving a room's events (last local member left). */
+  unsubscribe(room: string): Promise<void>
+  /** Sequences, stores and fans out a message. */
+  publish(request: PublishRequest): Promise<PublishResult>
+  /** The room's position; with `from`, also the messages after it and the recovery result. */
+  resume(room: string, from: ResumePoint | undefined): Promise<ResumeResult>
+  /** Adds a connection to a room's presence (announces `join` when it is the user's first). */
+  presenceJoin(entry: PresenceEntry): Promise<void>
+  /** Removes a connection (announces `leave` when it was the user's last). */
+  presenceLeave(room: string, user: string, session: string): Promise<void>
+  /** Replaces a user's presence metadata in a room (announces `update`). */
+  presenceUpdate(room: string, user: string, presence: JsonValue): Promise<void>
+  /** The room's members, one entry per user. */
+  members(room: string): Promise<PresenceMember[]>
+  /** Fans a signal out to the room's members on every node. */
+  signal(message: SignalBroadcastMessage): Promise<void>
+  /** Delivers a direct message to every connection of a user on every node. */
+  direct(user: string, message: DirectMessage): Promise<void>
+  /** Rooms with at least one member anywhere, with their member counts (users). */
+  rooms(): Promise<Array<{ room: string; members: number }>>
+  /** Every node's stats, as recent as the adapter keeps them; optional (single-node adapters may omit it). */
+  clusterStats?(): Promise<ClusterStats>
+  /**
+   * Leaves the adapter: nothing more is delivered to this node. The hub has left every room before (so presence is
+   * clean); a cluster adapter also drops whatever it still holds for this node.
+   */
+  disconnect(): Promise<void>
+}
+
+/** An adapter: how server nodes share rooms. One Parley instance connects as one node. */
+export interface Adapter {
+  connect(hooks: AdapterHooks, config: AdapterNodeConfig): Promise<AdapterNode>
+}

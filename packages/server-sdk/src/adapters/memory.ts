@@ -1,0 +1,271 @@
+import type { DirectMessage, JsonValue, PresenceMember, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import { History } from '../history.js'
+import { randomId } from '../random-id.js'
+import type {
+  Adapter,
+  AdapterHooks,
+  AdapterNode,
+  AdapterNodeConfig,
+  ClusterStats,
+  NodeStats,
+  PresenceEntry,
+  PublishRequest,
+  PublishResult,
+  ResumeResult,
+} from './adapter.js'
+
+interface PresenceUser {
+  presence: JsonValue
+  /** The user's sessions in the room: the one id while there is one (no Set per connection), else a Set; null once left. */
+  sessions: string | Set<string> | null
+}
+
+function sessionCount(user: PresenceUser): number {
+  return user.sessions === null ? 0 : typeof user.sessions === 'string' ? 1 : user.sessions.size
+}
+
+interface RoomState {
+  readonly epoch: string
+  seq: number
+  readonly history: History
+  readonly presence: Map<string, PresenceUser>
+  readonly subscribers: Set<MemoryNode>
+  lastActiveAt: number
+}
+
+/** Options of {@link createMemoryAdapter}. */
+export interface MemoryAdapterOptions {
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number
+}
+
+/**
+ * The default adapter: rooms, sequencing, history, de-duplication and presence in this process's memory. Several
+ * Parley instances may connect to one memory adapter (nodes on one in-process bus); an adapter passed in options
+ * outlives the instance, so a restarted instance finds its rooms' history again.
+ */
+export function createMemoryAdapter(options: MemoryAdapterOptions = {}): Adapter {
+  return new MemoryAdapter(options.now ?? Date.now)
+}
+
+class MemoryAdapter implements Adapter {
+  readonly rooms = new Map<string, RoomState>()
+  readonly nodes = new Set<MemoryNode>()
+  /** Publish ids seen recently, in insertion (= expiry) order. */
+  readonly dedup = new Map<string, { readonly message: RoomMessage; readonly expiresAt: number }>()
+  readonly now: () => number
+  #lastSweep = 0
+
+  constructor(now: () => number) {
+    this.now = now
+  }
+
+  async connect(hooks: AdapterHooks, config: AdapterNodeConfig): Promise<AdapterNode> {
+    const node = new MemoryNode(this, hooks, config)
+    this.nodes.add(node)
+    return node
+  }
+
+  room(name: string, config: AdapterNodeConfig): RoomState {
+    this.sweep(config)
+    let state = this.rooms.get(name)
+    if (state === undefined) {
+      state = {
+        epoch: randomId(10),
+        seq: 0,
+        history: new History(config.history.size, config.history.ttlMs, this.now),
+        presence: new Map(),
+        subscribers: new Set(),
+        lastActiveAt: this.now(),
+      }
+      this.rooms.set(name, state)
+    }
+    return state
+  }
+
+  /** Drops rooms nobody is in whose history has expired (a later join starts a new epoch), and stale publish ids. */
+  sweep(config: AdapterNodeConfig): void {
+    const now = this.now()
+    for (const [key, entry] of this.dedup) {
+      if (entry.expiresAt > now) break
+      this.dedup.delete(key)
+    }
+    if (now - this.#lastSweep < 1_000) return
+    this.#lastSweep = now
+    for (const [name, state] of this.rooms) {
+      if (state.presence.size === 0 && state.subscribers.size === 0 && now - state.lastActiveAt > config.history.ttlMs) {
+        this.rooms.delete(name)
+      }
+    }
+  }
+}
+
+/** Publish ids remembered at most, whatever the window, so memory stays bounded. */
+const MAX_DEDUP_ENTRIES = 100_000
+
+class MemoryNode implements AdapterNode {
+  readonly id = randomId(12)
+  readonly #bus: MemoryAdapter
+  readonly #hooks: AdapterHooks
+  readonly #config: AdapterNodeConfig
+  #connected = true
+
+  constructor(bus: MemoryAdapter, hooks: AdapterHooks, config: AdapterNodeConfig) {
+    this.#bus = bus
+    this.#hooks = hooks
+    this.#config = config
+  }
+
+  get hooks(): AdapterHooks {
+    return this.#hooks
+  }
+
+  async subscribe(room: string): Promise<void> {
+    if (this.#connected) this.#bus.room(room, this.#config).subscribers.add(this)
+  }
+
+  async unsubscribe(room: string): Promise<void> {
+    const state = this.#bus.rooms.get(room)
+    if (state === undefined) return
+    state.subscribers.delete(this)
+    state.lastActiveAt = this.#bus.now()
+  }
+
+  async publish(request: PublishRequest): Promise<PublishResult> {
+    const bus = this.#bus
+    const state = bus.room(request.room, this.#config)
+    const key = request.dedupKey === undefined ? undefined : `${request.room}\u0000${request.dedupKey}`
+    if (key !== undefined) {
+      const seen = bus.dedup.get(key)
+      if (seen !== undefined && seen.expiresAt > bus.now()) return { message: seen.message, duplicate: true }
+    }
+    const ts = bus.now()
+    state.seq += 1
+    state.lastActiveAt = ts
+    const message: RoomMessage = {
+      type: 'message',
+      room: request.room,
+      seq: state.seq,
+      epoch: state.epoch,
+      from: request.from,
+      ts,
+      data: request.data,
+    }
+    state.history.append(message)
+    if (key !== undefined) {
+      bus.dedup.set(key, { message, expiresAt: ts + this.#config.dedupWindowMs })
+      if (bus.dedup.size > MAX_DEDUP_ENTRIES) bus.dedup.delete(bus.dedup.keys().next().value as string)
+    }
+    for (const node of state.subscribers) node.hooks.message(message, request.exceptSession)
+    return { message, duplicate: false }
+  }
+
+  async resume(room: string, from: ResumePoint | undefined): Promise<ResumeResult> {
+    const state = this.#bus.room(room, this.#config)
+    if (from === undefined) return { epoch: state.epoch, seq: state.seq, replay: [], recovery: null }
+    if (from.epoch !== state.epoch || from.seq > state.seq) {
+      // A different epoch (history lost, e.g. a restart of the process) or a seq this stream never reached.
+      // The client's stream is gone, but what this epoch still holds is replayed, so nothing it kept is lost too.
+      const kept = state.history.since(0, state.seq).messages
+      return {
+        epoch: state.epoch,
+        seq: state.seq,
+        replay: kept,
+        recovery: { recovered: false, replayed: kept.length, gap: { reason: 'epoch-changed' } },
+      }
+    }
+    const slice = state.history.since(from.seq, state.seq)
+    return {
+      epoch: state.epoch,
+      // The room's head: the replay ends there (protocol §8, `joined.seq`), whatever the resume point was.
+      seq: state.seq,
+      replay: slice.messages,
+      recovery: { recovered: slice.gap === null, replayed: slice.messages.length, gap: slice.gap },
+    }
+  }
+
+  async presenceJoin(entry: PresenceEntry): Promise<void> {
+    const state = this.#bus.room(entry.room, this.#config)
+    let user = state.presence.get(entry.user)
+    const first = user === undefined
+    if (user === undefined) {
+      user = { presence: entry.presence, sessions: entry.session }
+      state.presence.set(entry.user, user)
+    } else {
+      if (entry.presence !== null) user.presence = entry.presence
+      if (user.sessions instanceof Set) user.sessions.add(entry.session)
+      else if (user.sessions !== entry.session) user.sessions = user.sessions === null ? entry.session : new Set([user.sessions, entry.session])
+    }
+    if (first) this.#announce(state, entry.room, 'join', entry.user, user)
+  }
+
+  async presenceLeave(room: string, userId: string, session: string): Promise<void> {
+    const state = this.#bus.rooms.get(room)
+    const user = state?.presence.get(userId)
+    if (state === undefined || user === undefined) return
+    const sessions = user.sessions
+    if (sessions === session) user.sessions = null
+    else if (!(sessions instanceof Set) || !sessions.delete(session) || sessions.size > 0) return
+    state.presence.delete(userId)
+    state.lastActiveAt = this.#bus.now()
+    this.#announce(state, room, 'leave', userId, user)
+  }
+
+  async presenceUpdate(room: string, userId: string, presence: JsonValue): Promise<void> {
+    const state = this.#bus.rooms.get(room)
+    const user = state?.presence.get(userId)
+    if (state === undefined || user === undefined) return
+    user.presence = presence
+    this.#announce(state, room, 'update', userId, user)
+  }
+
+  async members(room: string): Promise<PresenceMember[]> {
+    const state = this.#bus.rooms.get(room)
+    if (state === undefined) return []
+    return [...state.presence].map(([user, entry]) => member(user, entry))
+  }
+
+  async signal(message: SignalBroadcastMessage): Promise<void> {
+    const state = this.#bus.rooms.get(message.room)
+    if (state !== undefined) for (const node of state.subscribers) node.hooks.signal(message)
+  }
+
+  async direct(user: string, message: DirectMessage): Promise<void> {
+    for (const node of this.#bus.nodes) node.hooks.direct(user, message)
+  }
+
+  async clusterStats(): Promise<ClusterStats> {
+    const nodes: NodeStats[] = []
+    for (const node of this.#bus.nodes) {
+      const stats = node.config.stats?.()
+      if (stats !== undefined) nodes.push({ node: node.id, stats })
+    }
+    return { nodes, partial: false }
+  }
+
+  get config(): AdapterNodeConfig {
+    return this.#config
+  }
+
+  async rooms(): Promise<Array<{ room: string; members: number }>> {
+    const out: Array<{ room: string; members: number }> = []
+    for (const [room, state] of this.#bus.rooms) if (state.presence.size > 0) out.push({ room, members: state.presence.size })
+    return out
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.#connected) return
+    this.#connected = false
+    this.#bus.nodes.delete(this)
+    for (const state of this.#bus.rooms.values()) state.subscribers.delete(this)
+  }
+
+  #announce(state: RoomState, room: string, event: 'join' | 'leave' | 'update', user: string, entry: PresenceUser): void {
+    const snapshot = member(user, entry)
+    for (const node of state.subscribers) node.hooks.presence(room, event, snapshot)
+  }
+}
+
+function member(user: string, entry: PresenceUser): PresenceMember {
+  return { user, presence: entry.presence, connections: sessionCount(entry) }
+}

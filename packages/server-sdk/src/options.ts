@@ -1,0 +1,301 @@
+import type { IncomingMessage } from 'node:http'
+import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type JsonValue, type ProtocolLimits } from '@parley/protocol'
+import type { Adapter } from './adapters/adapter.js'
+
+/** A user as the server sees it, returned by `authenticate`. */
+export interface ServerUser {
+  /** Stable user id: presence counts connections per id. Must match the protocol's id pattern. */
+  readonly id: string
+  /** When the credentials expire (ms since epoch): without an in-band refresh the session closes with 4419. */
+  readonly expiresAt?: number
+  /** Anything else the app wants on `session.user`. */
+  readonly [key: string]: unknown
+}
+
+/** What `authenticate` receives. */
+export interface AuthenticateContext {
+  /** The HTTP upgrade request; absent for first-message and in-band authentication. */
+  readonly request: IncomingMessage | undefined
+  /** The token found in the request (header, cookie, query or subprotocol entry) or the `authenticate` message. */
+  readonly token: string | undefined
+}
+
+/** The actions `authorize` is asked about. */
+export type RoomAction = 'join' | 'publish' | 'signal'
+
+/** What `authorize` receives. */
+export interface AuthorizeContext {
+  readonly user: ServerUser
+  readonly room: string
+  readonly action: RoomAction
+  /** The payload of a publish or signal, the presence of a join. */
+  readonly data: JsonValue | undefined
+}
+
+/** A logger; Parley is silent unless given one (`console` works). */
+export interface Logger {
+  debug(message: string, ...details: unknown[]): void
+  info(message: string, ...details: unknown[]): void
+  warn(message: string, ...details: unknown[]): void
+  error(message: string, ...details: unknown[]): void
+}
+
+/** A token bucket: at most `messages` per `perMs` milliseconds, with bursts up to `messages`. */
+export interface RateLimit {
+  readonly messages: number
+  readonly perMs: number
+}
+
+/** Options of `attach()` / `createParley()`. Every default lives in {@link resolveOptions}. */
+export interface ServerOptions {
+  /** URL path that upgrades are accepted on. @default '/parley' */
+  readonly path?: string
+  /**
+   * Authenticates a connection. Return the user, or throw / return `null` to refuse (HTTP 401 before the upgrade,
+   * or close 4401 after it). Without it every connection is an anonymous user whose id is its session id.
+   */
+  readonly authenticate?: (context: AuthenticateContext) => ServerUser | null | Promise<ServerUser | null>
+  /**
+   * `'handshake'`: the token comes with the upgrade request. `'first-message'`: the upgrade succeeds without a
+   * token and the client must send `authenticate` within `authTimeoutMs` (close 4408 otherwise).
+   * @default 'handshake'
+   */
+  readonly authMode?: 'handshake' | 'first-message'
+  /** Time for first-message authentication. @default 10_000 */
+  readonly authTimeoutMs?: number
+  /** Cookie that may carry the token. @default 'parley_token' */
+  readonly tokenCookie?: string
+  /** Per-room permission for join, publish and signal; `false` answers `FORBIDDEN`. @default allow all */
+  readonly authorize?: (context: AuthorizeContext) => boolean | Promise<boolean>
+  /** Allowed `Origin` values (exact match) or a predicate; requests without Origin (non-browsers) pass. @default any */
+  readonly origins?: readonly string[] | ((origin: string) => boolean)
+  /** Heartbeat: ping every `intervalMs`; a peer silent for `intervalMs + timeoutMs` is terminated. */
+  readonly heartbeat?: { readonly intervalMs?: number; readonly timeoutMs?: number }
+  readonly limits?: {
+    /** Largest inbound frame in bytes (close 1009 past it). @default 65_536 */
+    readonly maxPayload?: number
+    /** Rooms one session may be in. @default 100 */
+    readonly maxRooms?: number
+    /** Connections in total (HTTP 503 past it). @default 50_000 */
+    readonly maxConnections?: number
+    /** Connections of one user (HTTP 429 past it). @default 20 */
+    readonly maxConnectionsPerUser?: number
+    /** Publishes per session. @default { messages: 50, perMs: 1_000 } */
+    readonly rate?: RateLimit
+    /** Signals per session. @default { messages: 20, perMs: 1_000 } */
+    readonly signalRate?: RateLimit
+    /** Joins, leaves, presence updates, pings and authenticates per session. @default { messages: 20, perMs: 1_000 } */
+    readonly controlRate?: RateLimit
+    /** Rate-limited messages within 10 s after which the session is closed with 4429. @default 200 */
+    readonly maxRateLimitedPer10s?: number
+    /** Invalid messages within a minute after which the session is closed with 4400. @default 10 */
+    readonly maxInvalidPerMinute?: number
+  }
+  readonly backpressure?: {
+    /** Outbound bytes buffered for one connection after which it is cut with 4509. @default 1_048_576 */
+    readonly maxBufferedBytes?: number
+    /** Buffered bytes past which signals are dropped (room messages and presence never are). @default maxBufferedBytes / 4 */
+    readonly highWaterBytes?: number
+  }
+  readonly history?: {
+    /** Messages kept per room for recovery. @default 100 */
+    readonly size?: number
+    /** How long messages (and an empty room's history) are kept. @default 300_000 */
+    readonly ttlMs?: number
+  }
+  readonly presence?: {
+    /** After an abrupt disconnect, how long before `leave` is announced, so a quick reconnect does not flap. @default 5_000 */
+    readonly graceMs?: number
+  }
+  readonly signals?: {
+    /** TTL of a signal that does not set one. @default 5_000 */
+    readonly defaultTtlMs?: number
+    /** Changes of one key by one user are forwarded at most this often; the latest value wins. @default 100 */
+    readonly minIntervalMs?: number
+  }
+  /** How long a publish id is remembered for de-duplication of retries. @default 120_000 */
+  readonly dedupWindowMs?: number
+  /** Graceful shutdown pacing. */
+  readonly shutdown?: {
+    /** Sessions told to go (1001) per batch. @default 200 */
+    readonly batchSize?: number
+    /** Pause between batches. @default 50 */
+    readonly batchIntervalMs?: number
+    /** How long to wait for clients to close before terminating them. @default 5_000 */
+    readonly timeoutMs?: number
+  }
+  /** Cross-node adapter; the default is a memory adapter private to this instance. */
+  readonly adapter?: Adapter
+  /** Logger. @default silent */
+  readonly logger?: Logger
+  /** Show internal error messages to clients (never in production). @default false */
+  readonly development?: boolean
+}
+
+/** Options with every default applied. */
+export interface ResolvedOptions {
+  readonly path: string
+  readonly authenticate: ServerOptions['authenticate']
+  readonly authMode: 'handshake' | 'first-message'
+  readonly authTimeoutMs: number
+  readonly tokenCookie: string
+  readonly authorize: ServerOptions['authorize']
+  readonly origins: ServerOptions['origins']
+  readonly heartbeat: { readonly intervalMs: number; readonly timeoutMs: number }
+  readonly limits: {
+    readonly maxPayload: number
+    readonly maxRooms: number
+    readonly maxConnections: number
+    readonly maxConnectionsPerUser: number
+    readonly rate: RateLimit
+    readonly signalRate: RateLimit
+    readonly controlRate: RateLimit
+    readonly maxRateLimitedPer10s: number
+    readonly maxInvalidPerMinute: number
+  }
+  readonly backpressure: { readonly maxBufferedBytes: number; readonly highWaterBytes: number }
+  readonly history: { readonly size: number; readonly ttlMs: number }
+  readonly presence: { readonly graceMs: number }
+  readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
+  readonly dedupWindowMs: number
+  readonly shutdown: { readonly batchSize: number; readonly batchIntervalMs: number; readonly timeoutMs: number }
+  readonly adapter: Adapter | undefined
+  readonly logger: Logger
+  readonly development: boolean
+  /** Limits for frames this server sends: `maxPayload` plus the envelope headroom clients allow. */
+  readonly encodeLimits: Partial<ProtocolLimits>
+}
+
+const noop = (): void => {}
+/** The default logger: says nothing. */
+export const SILENT_LOGGER: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop })
+
+function fail(option: string, expected: string, value: unknown): never {
+  let shown: string
+  try {
+    shown = typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value)
+  } catch {
+    shown = String(value)
+  }
+  throw new TypeError(`Parley: option "${option}" must be ${expected}, got ${shown}`)
+}
+
+function positiveInt(option: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    fail(option, allowZero ? 'a non-negative integer' : 'a positive integer', value)
+  }
+  return value
+}
+
+function rate(option: string, value: unknown, fallback: RateLimit): RateLimit {
+  if (value === undefined) return fallback
+  if (typeof value !== 'object' || value === null) fail(option, 'an object { messages, perMs }', value)
+  const { messages, perMs } = value as Record<string, unknown>
+  // Both fields are required: a missing one must not silently become 0 (a bucket that refuses all, or refills at once).
+  if (messages === undefined) fail(`${option}.messages`, 'a positive integer', messages)
+  if (perMs === undefined) fail(`${option}.perMs`, 'a positive integer', perMs)
+  return { messages: positiveInt(`${option}.messages`, messages, 0), perMs: positiveInt(`${option}.perMs`, perMs, 0) }
+}
+
+function fn<T>(option: string, value: unknown): T | undefined {
+  if (value !== undefined && typeof value !== 'function') fail(option, 'a function', value)
+  return value as T | undefined
+}
+
+function section(option: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(option, 'an object', value)
+  return value as Record<string, unknown>
+}
+
+const KNOWN_OPTIONS = new Set([
+  'path', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
+  'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'shutdown', 'adapter', 'logger', 'development',
+])
+
+/** Applies the defaults and checks every option, throwing a `TypeError` that names the first bad one. */
+export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) fail('options', 'an object', options)
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) fail(key, `one of the known options (${[...KNOWN_OPTIONS].join(', ')})`, 'unknown option')
+  }
+  const path = options.path ?? '/parley'
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) fail('path', 'a URL path starting with "/"', path)
+  const authMode = options.authMode ?? 'handshake'
+  if (authMode !== 'handshake' && authMode !== 'first-message') fail('authMode', '"handshake" or "first-message"', authMode)
+  if (authMode === 'first-message' && options.authenticate === undefined) {
+    fail('authenticate', 'a function when authMode is "first-message"', undefined)
+  }
+  const origins = options.origins
+  if (origins !== undefined && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
+    fail('origins', 'an array of origin strings or a function', origins)
+  }
+  const heartbeat = section('heartbeat', options.heartbeat)
+  const limits = section('limits', options.limits)
+  const backpressure = section('backpressure', options.backpressure)
+  const history = section('history', options.history)
+  const presence = section('presence', options.presence)
+  const signals = section('signals', options.signals)
+  const shutdown = section('shutdown', options.shutdown)
+  const maxBufferedBytes = positiveInt('backpressure.maxBufferedBytes', backpressure['maxBufferedBytes'], 1024 * 1024)
+  const highWaterBytes = positiveInt('backpressure.highWaterBytes', backpressure['highWaterBytes'], Math.floor(maxBufferedBytes / 4))
+  if (highWaterBytes > maxBufferedBytes) fail('backpressure.highWaterBytes', 'at most backpressure.maxBufferedBytes', highWaterBytes)
+  const maxPayload = positiveInt('limits.maxPayload', limits['maxPayload'], DEFAULT_LIMITS.maxPayload)
+  const adapter = options.adapter
+  if (adapter !== undefined && (typeof adapter !== 'object' || adapter === null || typeof adapter.connect !== 'function')) {
+    fail('adapter', 'an Adapter (see createMemoryAdapter)', adapter)
+  }
+  const logger = options.logger ?? SILENT_LOGGER
+  if (typeof logger !== 'object' || logger === null || (['debug', 'info', 'warn', 'error'] as const).some((k) => typeof logger[k] !== 'function')) {
+    fail('logger', 'an object with debug, info, warn and error functions', logger)
+  }
+  if (options.tokenCookie !== undefined && (typeof options.tokenCookie !== 'string' || options.tokenCookie === '')) {
+    fail('tokenCookie', 'a non-empty string', options.tokenCookie)
+  }
+  if (options.development !== undefined && typeof options.development !== 'boolean') fail('development', 'a boolean', options.development)
+  return {
+    path,
+    authenticate: fn('authenticate', options.authenticate),
+    authMode,
+    authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 10_000),
+    tokenCookie: options.tokenCookie ?? 'parley_token',
+    authorize: fn('authorize', options.authorize),
+    origins,
+    heartbeat: {
+      intervalMs: positiveInt('heartbeat.intervalMs', heartbeat['intervalMs'], DEFAULT_HEARTBEAT.intervalMs),
+      timeoutMs: positiveInt('heartbeat.timeoutMs', heartbeat['timeoutMs'], DEFAULT_HEARTBEAT.timeoutMs),
+    },
+    limits: {
+      maxPayload,
+      maxRooms: positiveInt('limits.maxRooms', limits['maxRooms'], 100),
+      maxConnections: positiveInt('limits.maxConnections', limits['maxConnections'], 50_000),
+      maxConnectionsPerUser: positiveInt('limits.maxConnectionsPerUser', limits['maxConnectionsPerUser'], 20),
+      rate: rate('limits.rate', limits['rate'], { messages: 50, perMs: 1_000 }),
+      signalRate: rate('limits.signalRate', limits['signalRate'], { messages: 20, perMs: 1_000 }),
+      controlRate: rate('limits.controlRate', limits['controlRate'], { messages: 20, perMs: 1_000 }),
+      maxRateLimitedPer10s: positiveInt('limits.maxRateLimitedPer10s', limits['maxRateLimitedPer10s'], 200),
+      maxInvalidPerMinute: positiveInt('limits.maxInvalidPerMinute', limits['maxInvalidPerMinute'], 10),
+    },
+    backpressure: { maxBufferedBytes, highWaterBytes },
+    history: {
+      size: positiveInt('history.size', history['size'], 100, true),
+      ttlMs: positiveInt('history.ttlMs', history['ttlMs'], 300_000),
+    },
+    presence: { graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true) },
+    signals: {
+      defaultTtlMs: positiveInt('signals.defaultTtlMs', signals['defaultTtlMs'], 5_000),
+      minIntervalMs: positiveInt('signals.minIntervalMs', signals['minIntervalMs'], 100, true),
+    },
+    dedupWindowMs: positiveInt('dedupWindowMs', options.dedupWindowMs, 120_000),
+    shutdown: {
+      batchSize: positiveInt('shutdown.batchSize', shutdown['batchSize'], 200),
+      batchIntervalMs: positiveInt('shutdown.batchIntervalMs', shutdown['batchIntervalMs'], 50, true),
+      timeoutMs: positiveInt('shutdown.timeoutMs', shutdown['timeoutMs'], 5_000),
+    },
+    adapter,
+    logger,
+    development: options.development ?? false,
+    encodeLimits: { maxPayload: serverFrameLimit(maxPayload) },
+  }
+}

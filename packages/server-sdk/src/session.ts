@@ -1,0 +1,241 @@
+import { CloseCode, encode, type ErrorCode, type JsonValue, type RoomMessage, type ServerMessage } from '@parley/protocol'
+import type { ResolvedOptions, ServerUser } from './options.js'
+import { TokenBucket, WindowCounter } from './rate-limiter.js'
+import { limitCloseReason } from './server-error.js'
+import type { StatsCounters } from './stats.js'
+import { Frame, type Connection, type Handshake } from './transports/connection.js'
+
+/** A session as the app sees it (events, middleware). */
+export interface ParleySession {
+  readonly id: string
+  /** The authenticated user; an anonymous user's id is the session id. */
+  readonly user: ServerUser
+  /** Rooms this session is in. */
+  readonly rooms: ReadonlySet<string>
+  readonly remoteAddress: string | undefined
+  /** Whether the session is still open. */
+  readonly open: boolean
+  /** Ends the session with a close code (default 1000) and reason. */
+  close(code?: number, reason?: string): void
+}
+
+/** One room as seen by one session. */
+export interface Membership {
+  /** While the join is being answered, live messages wait here so they follow the replay in order. */
+  pending: RoomMessage[] | null
+  /** The last seq delivered to this session, so nothing is delivered twice. */
+  lastSeq: number
+  epoch: string
+  presence: JsonValue
+}
+
+/**
+ * A session's rooms: the part of a Map the hub uses. Most sessions are in one room, so the first is held inline and
+ * a Map is made only for more, which saves an idle connection its own hash table. Keys keep insertion order, as in
+ * a Map: the inline entry is only ever filled while the Map is empty.
+ */
+export class Memberships {
+  #room: string | undefined
+  #membership: Membership | undefined
+  #more: Map<string, Membership> | undefined
+
+  get size(): number {
+    return (this.#room === undefined ? 0 : 1) + (this.#more?.size ?? 0)
+  }
+
+  get(room: string): Membership | undefined {
+    return room === this.#room ? this.#membership : this.#more?.get(room)
+  }
+
+  set(room: string, membership: Membership): this {
+    if (room === this.#room || (this.#room === undefined && (this.#more === undefined || this.#more.size === 0))) {
+      this.#room = room
+      this.#membership = membership
+    } else {
+      ;(this.#more ??= new Map()).set(room, membership)
+    }
+    return this
+  }
+
+  delete(room: string): boolean {
+    if (room !== this.#room) return this.#more?.delete(room) ?? false
+    this.#room = undefined
+    this.#membership = undefined
+    return true
+  }
+
+  *keys(): IterableIterator<string> {
+    if (this.#room !== undefined) yield this.#room
+    if (this.#more !== undefined) yield* this.#more.keys()
+  }
+}
+
+/** Rough cap on messages waiting in one session's inbox before new ones are refused as rate limited. */
+const MAX_QUEUED = 256
+/** How long a slow consumer gets to take its close frame before it is dropped. */
+const SLOW_CONSUMER_TERMINATE_MS = 1_000
+
+/**
+ * One client connection: who it is, the rooms it is in, its rate limits, its serial inbox, and the outbound guard
+ * that keeps its buffered bytes under the cap.
+ */
+export class Session implements ParleySession {
+  readonly id: string
+  user: ServerUser
+  authenticated: boolean
+  readonly connection: Connection
+  /** From the handshake; the rest of it (the upgrade request) is not kept, so it does not live as long as the session. */
+  readonly remoteAddress: string | undefined
+  readonly memberships = new Memberships()
+  // Buckets, counters and the timer set are made on first use (a bucket starts full, so that changes nothing): most
+  // sessions never signal, are never refused and never hold a timer, and an idle connection should cost little.
+  #publishBucket: TokenBucket | undefined
+  #signalBucket: TokenBucket | undefined
+  #controlBucket: TokenBucket | undefined
+  #rateLimited: WindowCounter | undefined
+  #invalid: WindowCounter | undefined
+  #timers: Set<ReturnType<typeof setTimeout>> | undefined
+  lastSeenAt: number
+  lastPingAt = 0
+  closed = false
+  /** The close code the server chose for this session, once it started closing it. */
+  closeCode: number | undefined
+  closeReason = ''
+  #queue: Promise<void> | undefined
+  #queued = 0
+  readonly #options: ResolvedOptions
+  readonly #stats: StatsCounters
+
+  constructor(
+    id: string,
+    user: ServerUser,
+    authenticated: boolean,
+    connection: Connection,
+    handshake: Handshake,
+    options: ResolvedOptions,
+    stats: StatsCounters,
+    now: number,
+  ) {
+    this.id = id
+    this.user = user
+    this.authenticated = authenticated
+    this.connection = connection
+    this.remoteAddress = handshake.remoteAddress
+    this.#options = options
+    this.#stats = stats
+    this.lastSeenAt = now
+  }
+
+  get publishBucket(): TokenBucket {
+    return (this.#publishBucket ??= new TokenBucket(this.#options.limits.rate, Date.now()))
+  }
+
+  get signalBucket(): TokenBucket {
+    return (this.#signalBucket ??= new TokenBucket(this.#options.limits.signalRate, Date.now()))
+  }
+
+  get controlBucket(): TokenBucket {
+    return (this.#controlBucket ??= new TokenBucket(this.#options.limits.controlRate, Date.now()))
+  }
+
+  /** Rate-limited messages in the last 10 s. */
+  get rateLimited(): WindowCounter {
+    return (this.#rateLimited ??= new WindowCounter(10_000))
+  }
+
+  /** Invalid messages in the last minute. */
+  get invalid(): WindowCounter {
+    return (this.#invalid ??= new WindowCounter(60_000))
+  }
+
+  /** Timers owned by this session (auth timeout, token expiry, slow-consumer cut). */
+  get timers(): Set<ReturnType<typeof setTimeout>> {
+    return (this.#timers ??= new Set())
+  }
+
+  get rooms(): ReadonlySet<string> {
+    return new Set(this.memberships.keys())
+  }
+
+  get open(): boolean {
+    return !this.closed
+  }
+
+  /**
+   * Sends a frame unless doing so would pass the outbound cap, in which case the session is cut off as a slow
+   * consumer (4509) so server memory stays bounded. `droppable` frames (signals) are dropped first, past the
+   * high-water mark. Returns whether the frame was queued.
+   */
+  sendFrame(frame: Frame, droppable = false): boolean {
+    if (this.closed) return false
+    const buffered = this.connection.bufferedAmount
+    const { highWaterBytes, maxBufferedBytes } = this.#options.backpressure
+    if (droppable && buffered > highWaterBytes) {
+      this.#stats.dropped++
+      return false
+    }
+    const size = frame.byteLength
+    if (buffered + size > maxBufferedBytes) {
+      this.#stats.dropped++
+      this.#stats.slowConsumers++
+      this.close(CloseCode.SlowConsumer, 'slow consumer: outbound buffer full')
+      const timer = setTimeout(() => this.connection.terminate(), SLOW_CONSUMER_TERMINATE_MS)
+      this.timers.add(timer)
+      return false
+    }
+    this.connection.send(frame)
+    this.#stats.messagesOut++
+    this.#stats.bytesOut += size
+    return true
+  }
+
+  /** Encodes and sends one message to this session alone. */
+  send(message: ServerMessage, droppable = false): boolean {
+    return this.sendFrame(new Frame(encode(message, { limits: this.#options.encodeLimits })), droppable)
+  }
+
+  /** Answers a request with an `error`. */
+  sendError(code: ErrorCode, message: string, id?: string, room?: string): void {
+    this.#stats.countError(code)
+    this.send({
+      type: 'error',
+      code,
+      message,
+      ...(id === undefined ? {} : { id }),
+      ...(room === undefined ? {} : { room }),
+    })
+  }
+
+  /**
+   * Runs `task` after every earlier task of this session: a session's messages are handled in the order they
+   * arrived, even when a hook is asynchronous (a publish right after a join must see the join done).
+   * Returns false when the inbox is full.
+   */
+  enqueue(task: () => Promise<void>): boolean {
+    if (this.#queued >= MAX_QUEUED) return false
+    this.#queued++
+    // The hub's tasks answer their own failures; the catch only keeps one failure from stalling the inbox.
+    this.#queue = (this.#queue ?? Promise.resolve())
+      .then(task)
+      .catch(() => undefined)
+      .finally(() => {
+        // Drained: let the settled chain go, so an idle session holds no promise.
+        if (--this.#queued === 0) this.#queue = undefined
+      })
+    return true
+  }
+
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.closed) return
+    this.closed = true
+    this.closeCode = code
+    this.closeReason = limitCloseReason(reason)
+    this.connection.close(code, this.closeReason)
+  }
+
+  clearTimers(): void {
+    if (this.#timers === undefined) return
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+  }
+}

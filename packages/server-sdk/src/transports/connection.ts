@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http'
+
+const encoder = new TextEncoder()
+
+/**
+ * An encoded text frame. A broadcast builds one and hands the same object to every member's connection, so the
+ * JSON text is made once and its UTF-8 bytes at most once, however many members there are.
+ */
+export class Frame {
+  readonly text: string
+  #bytes: Uint8Array | undefined
+  #byteLength = -1
+
+  constructor(text: string) {
+    this.text = text
+  }
+
+  /** The UTF-8 bytes, computed on first use and shared by every recipient. */
+  get bytes(): Uint8Array {
+    this.#bytes ??= encoder.encode(this.text)
+    return this.#bytes
+  }
+
+  /** Size on the wire (payload bytes), counted without encoding: a transport may write the text its own way. */
+  get byteLength(): number {
+    if (this.#byteLength < 0) this.#byteLength = this.#bytes?.byteLength ?? Buffer.byteLength(this.text, 'utf8')
+    return this.#byteLength
+  }
+}
+
+/**
+ * One client connection as the hub sees it. A transport (WebSocket, loopback, ...) turns whatever it carries into
+ * this; the hub never sees a socket.
+ */
+export interface Connection {
+  /** The negotiated subprotocol, e.g. `parley.v1.json`. */
+  readonly protocol: string
+  /** Bytes queued for this connection and not yet written out. */
+  readonly bufferedAmount: number
+  /** Queues a text frame. Never throws; sending on a closed connection is a no-op. */
+  send(frame: Frame): void
+  /** Starts a close handshake. */
+  close(code: number, reason: string): void
+  /** Drops the connection at once, without a close handshake (dead or stalled peers). */
+  terminate(): void
+  /** Sends a transport-level ping when the transport has one; the peer's pong arrives through `onPong`. */
+  ping(): void
+  /** Inbound frames: text as a string, binary as bytes (the hub refuses binary on a text subprotocol). */
+  onMessage(listener: (frame: string | Uint8Array) => void): void
+  /** A transport-level pong (or any proof of life below the message layer). */
+  onPong(listener: () => void): void
+  /** Fires once, when the connection is gone, with the close code and reason the peer or transport gave. */
+  onClose(listener: (code: number, reason: string) => void): void
+}
+
+/** What a transport knows about a connection when it hands it to the hub. */
+export interface Handshake {
+  /** The Parley subprotocols the client offered, in its order. */
+  readonly protocols: readonly string[]
+  /** The token the transport found, if any. */
+  readonly token: string | undefined
+  /** The HTTP upgrade request, for transports that have one. */
+  readonly request: IncomingMessage | undefined
+  /** Remote address, for logs. */
+  readonly remoteAddress: string | undefined
+}
