@@ -1,0 +1,87 @@
+import { ParleyClientError } from './client-error.js'
+
+/** How a request ended: the answering value, or the error it was rejected with. */
+export type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ParleyClientError }
+
+/**
+ * Requests waiting for an answer, by id, each with its own timeout. Settling is synchronous, so an answer is
+ * handled before the next frame (a `joined` must set the stream position before the replayed messages after it).
+ * Every request settles exactly once: answered, rejected, timed out, or cancelled silently.
+ */
+export interface PendingRequests<T> {
+  /** Waits for `id`; after `timeoutMs` it settles with a `TIMEOUT` error. */
+  add(id: string, timeoutMs: number, settle: (result: Settled<T>) => void): void
+  /** Settles `id` with a value; false when nothing waited for it. */
+  resolve(id: string, value: T): boolean
+  /** Settles `id` with an error; false when nothing waited for it. */
+  reject(id: string, error: ParleyClientError): boolean
+  /** Forgets `id` without settling it. */
+  cancel(id: string): void
+  /** Settles every waiting request with `error`. */
+  rejectAll(error: ParleyClientError): void
+  has(id: string): boolean
+  readonly size: number
+}
+
+interface Entry<T> {
+  readonly settle: (result: Settled<T>) => void
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+/** Creates an empty {@link PendingRequests}. */
+export function createPendingRequests<T>(): PendingRequests<T> {
+  const entries = new Map<string, Entry<T>>()
+  const take = (id: string): Entry<T> | undefined => {
+    const entry = entries.get(id)
+    if (entry !== undefined) {
+      entries.delete(id)
+      clearTimeout(entry.timer)
+    }
+    return entry
+  }
+  const reject = (id: string, error: ParleyClientError): boolean => {
+    const entry = take(id)
+    entry?.settle({ ok: false, error })
+    return entry !== undefined
+  }
+  return {
+    add(id, timeoutMs, settle) {
+      take(id)
+      const timer = setTimeout(
+        () => reject(id, new ParleyClientError('TIMEOUT', `No answer to request ${id} within ${timeoutMs} ms`, { id })),
+        timeoutMs,
+      )
+      entries.set(id, { settle, timer })
+    },
+    resolve(id, value) {
+      const entry = take(id)
+      entry?.settle({ ok: true, value })
+      return entry !== undefined
+    },
+    reject,
+    cancel(id) {
+      take(id)
+    },
+    rejectAll(error) {
+      for (const id of [...entries.keys()]) reject(id, error)
+    },
+    has: (id) => entries.has(id),
+    get size() {
+      return entries.size
+    },
+  }
+}
+
+/**
+ * Request ids unique across clients: the server de-duplicates publishes by id per user, so two tabs of one user must
+ * never produce the same id. A random prefix per client, then a counter.
+ */
+export function createIdSource(): () => string {
+  const bytes = new Uint8Array(6)
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto
+  if (crypto?.getRandomValues) crypto.getRandomValues(bytes)
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256)
+  const prefix = Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('')
+  let counter = 0
+  return () => `${prefix}-${(++counter).toString(36)}`
+}

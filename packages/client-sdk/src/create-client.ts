@@ -1,0 +1,510 @@
+import {
+  CloseCode,
+  DEFAULT_LIMITS,
+  encode,
+  type AckMessage,
+  type ClientMessage,
+  type DirectMessage,
+  type JsonValue,
+  type PublishMessage,
+  type ServerMessage,
+  type WelcomeMessage,
+} from '@parley/protocol'
+import { createIdSource, createPendingRequests } from './acks.js'
+import { AuthError, ParleyClientError, errorFromClose, toParleyClientError } from './client-error.js'
+import { openConnection, type Connection } from './connection.js'
+import { createEmitter } from './emitter.js'
+import { createOfflineQueue } from './offline-queue.js'
+import { resolveOptions, type ClientOptions } from './options.js'
+import { decideReconnect } from './reconnect.js'
+import { createRecoveryTracker } from './recovery.js'
+import { createRoom, type PublishAck, type Room, type RoomCore, type RoomHost } from './room.js'
+import { transition, type ClientState } from './state.js'
+import { createTokenSource, normalizeToken, refreshDelayMs, type TokenState } from './token.js'
+
+/** A scheduled reconnect: the retry number, its delay, and the close that caused it. */
+export interface ReconnectEvent {
+  /** 1 for the first retry since the last `welcome`. */
+  readonly attempt: number
+  readonly delayMs: number
+  /** The close code of the lost connection (1006 for a drop, a heartbeat or connect timeout). */
+  readonly code: number
+  readonly reason: string
+  /** The URL the retry will use (clients rotate through their URLs). */
+  readonly url: string
+  /** What the transport or `getToken` reported about the failure, if anything. */
+  readonly error: ParleyClientError | undefined
+}
+
+/** Events of a client. */
+export type ClientEvents = {
+  /** Every state change (see `state.ts`). */
+  state: ClientState
+  /** Fatal errors (then `closed`), invalid server frames, and server errors no request or room claims. */
+  error: ParleyClientError
+  /** Every (re)connect's `welcome`: session, negotiated protocol, limits, heartbeat, user. */
+  welcome: WelcomeMessage
+  reconnect: ReconnectEvent
+  /** A server-initiated message to this user, outside any room. */
+  direct: DirectMessage
+}
+
+/** Options of {@link Client.join}. */
+export interface JoinOptions<P = JsonValue> {
+  /** This user's presence metadata in the room. */
+  readonly presence?: P | undefined
+  /** Resume from where this client last was in the room (if it was). @default true */
+  readonly resume?: boolean | undefined
+}
+
+/** A Parley client. */
+export interface Client {
+  readonly state: ClientState
+  /** The URL of the current (or last) connection attempt. */
+  readonly url: string
+  /** The negotiated subprotocol, e.g. `parley.v1.json`, once welcomed. */
+  readonly protocol: string | undefined
+  /** The negotiated protocol version, once welcomed. */
+  readonly version: number | undefined
+  /** The server's session id of the current connection. */
+  readonly session: string | undefined
+  /** The authenticated user id, as the server sees it. */
+  readonly user: string | undefined
+  /** The last `welcome`. */
+  readonly welcome: WelcomeMessage | undefined
+  /** Adds a handler; returns its unsubscribe. */
+  on<K extends keyof ClientEvents>(type: K, handler: (event: ClientEvents[K]) => void): () => void
+  off<K extends keyof ClientEvents>(type: K, handler: (event: ClientEvents[K]) => void): void
+  /**
+   * Joins a room and returns its handle at once, usable before the connection is open. Joining a room already
+   * joined returns the same handle (updating presence when given). Throws `ROOM_NAME_INVALID` for a bad name and
+   * `CLOSED` after `close()`.
+   */
+  join<M = JsonValue, P = JsonValue, S = JsonValue>(room: string, options?: JoinOptions<P>): Room<M, P, S>
+  /** Closes for good: idempotent; pending publishes reject with `CLOSED`; resolves once the socket closed. */
+  close(): Promise<void>
+}
+
+interface Outgoing {
+  readonly id: string
+  readonly room: string
+  readonly message: PublishMessage
+  readonly frame: string
+  /** The `maxPayload` the frame was checked against. */
+  readonly maxPayload: number
+}
+
+/**
+ * Creates a client and starts connecting at once. `url` may be a list: each reconnect moves to the next one, so a
+ * client fails over between server nodes.
+ */
+export function createClient(url: string | readonly string[], options: ClientOptions = {}): Client {
+  const opts = resolveOptions(url, options)
+  const events = createEmitter<ClientEvents>()
+  const recovery = createRecoveryTracker()
+  const pending = createPendingRequests<ServerMessage | undefined>()
+  const queue = createOfflineQueue<Outgoing>(opts.offlineQueueSize)
+  /** Publishes sent on the current connection and not yet answered, in send order. */
+  const inflight = new Map<string, Outgoing>()
+  const rooms = new Map<string, RoomCore>()
+  const nextId = createIdSource()
+  const nextToken = createTokenSource(opts)
+  /** Cleanups of the current connection's requests (joins, leaves, authenticates), run when it ends. */
+  let onDisconnect: Array<() => void> = []
+  let state: ClientState = 'connecting'
+  let connection: Connection | undefined
+  let welcome: WelcomeMessage | undefined
+  /** Welcomed (and, with first-message authentication, authenticated): joins may go out. */
+  let ready = false
+  let failures = 0
+  let urlIndex = 0
+  let currentUrl = opts.urls[0] as string
+  let token: TokenState = { token: undefined, expiresAt: undefined }
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined
+  let closing: Promise<void> | undefined
+
+  const setState = (next: ClientState): void => {
+    state = transition(state, next)
+    events.emit('state', state)
+  }
+  const maxPayload = (): number => welcome?.limits.maxPayload ?? DEFAULT_LIMITS.maxPayload
+  /** Encodes with the server's limits; a bad value from the app throws a typed error to the caller. */
+  const encodeOrThrow = (message: ClientMessage): string => {
+    try {
+      return encode(message, { limits: { maxPayload: maxPayload() } })
+    } catch (error) {
+      throw toParleyClientError(error)
+    }
+  }
+  const send = (message: ClientMessage): void => connection?.send(encodeOrThrow(message))
+  const isOpen = (): boolean => state === 'open' && connection !== undefined
+  const onCleanup = (cleanup: () => void): void => void onDisconnect.push(cleanup)
+
+  async function connect(): Promise<void> {
+    currentUrl = opts.urls[urlIndex++ % opts.urls.length] as string
+    let next: TokenState
+    try {
+      next = await nextToken()
+    } catch (thrown) {
+      if (state === 'closed') return
+      const error = toParleyClientError(thrown)
+      if (error instanceof AuthError) return void shutdown(error)
+      return lost(CloseCode.Abnormal, 'getToken failed', error)
+    }
+    if (state === 'closed') return
+    token = next
+    try {
+      connection = openConnection(
+        {
+          request: { url: currentUrl, protocols: opts.subprotocols, token: next.token },
+          transport: opts.transport,
+          connectTimeoutMs: opts.connectTimeoutMs,
+          heartbeat: opts.heartbeat,
+          inboundLimits: opts.inboundLimits,
+        },
+        { welcome: onWelcome, message: onMessage, invalid: (error) => events.emit('error', error), closed: lost },
+      )
+    } catch (error) {
+      // A custom transport that throws instead of reporting: a failed attempt like any other.
+      lost(CloseCode.Abnormal, 'Transport failed', toParleyClientError(error))
+    }
+  }
+
+  function onWelcome(message: WelcomeMessage): void {
+    welcome = message
+    failures = 0
+    if (state !== 'open') setState('open')
+    if (state !== 'open') return
+    events.emit('welcome', message)
+    if (state !== 'open') return
+    scheduleRefresh()
+    // First-message authentication: the server welcomed an anonymous session and waits for the token in band.
+    if (message.user === undefined && token.token !== undefined) authenticate(token.token, joinAll)
+    else joinAll()
+  }
+
+  function joinAll(): void {
+    ready = true
+    for (const room of rooms.values()) if (room.state === 'joining' && room.joinId === undefined) sendJoin(room)
+    flush()
+  }
+
+  function sendJoin(room: RoomCore): void {
+    if (!ready || !isOpen()) return
+    const id = nextId()
+    const resume = recovery.resumePoint(room.name)
+    room.joinId = id
+    send({
+      type: 'join',
+      room: room.name,
+      id,
+      ...(resume === undefined ? {} : { resume }),
+      ...(room.presence === undefined ? {} : { presence: room.presence as JsonValue }),
+    })
+    pending.add(id, opts.ackTimeoutMs, (result) => {
+      // A join that timed out stays `joining` and keeps its id, so a late `joined` still counts; it is sent again on
+      // the next connection. A refused one is final.
+      const timedOut = !result.ok && result.error.code === 'TIMEOUT'
+      if (room.joinId === id && !timedOut) room.joinId = undefined
+      if (result.ok || room.state === 'left') return
+      if (!timedOut) removeRoom(room, result.error, result.error.code)
+      room.emit('error', result.error)
+    })
+    onCleanup(() => {
+      pending.cancel(id)
+      room.joinId = undefined
+    })
+  }
+
+  function authenticate(value: string, then: () => void): void {
+    const id = nextId()
+    send({ type: 'authenticate', token: value, id })
+    pending.add(id, opts.ackTimeoutMs, (result) => (result.ok ? then() : events.emit('error', result.error)))
+    onCleanup(() => pending.cancel(id))
+  }
+
+  function scheduleRefresh(): void {
+    clearTimeout(refreshTimer)
+    const { expiresAt } = token
+    if (expiresAt === undefined || opts.getToken === undefined) return
+    refreshTimer = setTimeout(() => void refresh(), refreshDelayMs(expiresAt, opts.refreshBeforeMs, Date.now()))
+  }
+
+  async function refresh(): Promise<void> {
+    const current = connection
+    let next: TokenState
+    try {
+      next = normalizeToken(await (opts.getToken as NonNullable<typeof opts.getToken>)())
+    } catch (error) {
+      // The server closes with 4419 once the old token expires; the reconnect then asks getToken again.
+      if (connection === current) events.emit('error', toParleyClientError(error))
+      return
+    }
+    if (connection !== current || !isOpen() || next.token === undefined) return
+    authenticate(next.token, () => {
+      const progressed = next.expiresAt !== undefined && next.expiresAt > (token.expiresAt ?? -Infinity)
+      token = next
+      if (progressed) scheduleRefresh()
+    })
+  }
+
+  function onMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case 'joined': {
+        const room = rooms.get(message.room)
+        // Only the answer to this handle's join moves the stream position: not a stray `joined`, nor the late answer
+        // to an earlier handle's join of the same room (leave and join again before it came).
+        const ours = room?.state === 'joining' && (message.id === undefined || message.id === room.joinId)
+        // A `joined` without id for a joined room is the server's re-sync (protocol §8): its stream jumped (another
+        // epoch, a lost subscription), so the position moves and the app gets the recovery result.
+        const resync = room?.state === 'joined' && message.id === undefined
+        if (message.id !== undefined) pending.resolve(message.id, message)
+        if ((!ours && !resync) || room === undefined) return
+        recovery.joined(message)
+        room.joined(message)
+        return flush()
+      }
+      case 'left': {
+        if (message.id !== undefined && pending.resolve(message.id, message)) return
+        const room = rooms.get(message.room)
+        if (room !== undefined) removeRoom(room, new ParleyClientError('NOT_JOINED', `Removed from room ${room.name}`, { room: room.name }), message.reason)
+        return
+      }
+      case 'message': {
+        const room = rooms.get(message.room)
+        // The position advances before any handler runs (exactly-once even when a handler leaves or re-joins).
+        if (room?.state === 'joined' && recovery.accept(message)) room.emit('message', message)
+        return
+      }
+      case 'presence': {
+        const room = rooms.get(message.room)
+        if (room?.state === 'joined') room.presenceChanged(message)
+        return
+      }
+      case 'signal': {
+        const room = rooms.get(message.room)
+        if (room?.state === 'joined') room.signalled(message)
+        return
+      }
+      case 'ack':
+        pending.resolve(message.id, message)
+        return
+      case 'error': {
+        const details = { ...(message.id === undefined ? {} : { id: message.id }), ...(message.room === undefined ? {} : { room: message.room }) }
+        const error =
+          message.code === 'UNAUTHORIZED' ? new AuthError(message.message, details) : new ParleyClientError(message.code, message.message, details)
+        if (message.id !== undefined && pending.reject(message.id, error)) return
+        const room = message.room === undefined ? undefined : rooms.get(message.room)
+        if (room !== undefined) room.emit('error', error)
+        else events.emit('error', error)
+        return
+      }
+      case 'direct':
+        events.emit('direct', message)
+        return
+      default:
+        // pong: its arrival already fed the heartbeat; welcome: handled by the connection.
+        return
+    }
+  }
+
+  /** Sends every queued publish whose room is joined, in order. */
+  function flush(): void {
+    if (!ready || !isOpen()) return
+    for (const item of queue.take((queued) => rooms.get(queued.room)?.state === 'joined')) {
+      let frame = item.frame
+      if (item.maxPayload !== maxPayload()) {
+        try {
+          frame = encodeOrThrow(item.message)
+        } catch (error) {
+          pending.reject(item.id, toParleyClientError(error))
+          continue
+        }
+      }
+      inflight.set(item.id, item)
+      connection?.send(frame)
+    }
+  }
+
+  function removeRoom(room: RoomCore, error: ParleyClientError, reason: string | undefined): void {
+    room.state = 'left'
+    if (rooms.get(room.name) === room) rooms.delete(room.name)
+    for (const item of queue.take((queued) => queued.room === room.name)) pending.reject(item.id, error)
+    room.emit('left', { reason })
+  }
+
+  function lost(code: number, reason: string, error: ParleyClientError | undefined): void {
+    connection = undefined
+    ready = false
+    if (state === 'closed') return
+    clearTimeout(refreshTimer)
+    runCleanups()
+    // In-flight publishes go back to the front of the queue with their ids: the server de-duplicates by id, so
+    // sending them again after the re-join cannot deliver any of them twice.
+    queue.unshift([...inflight.values()])
+    inflight.clear()
+    for (const room of rooms.values()) room.state = 'joining'
+
+    const decision = decideReconnect(code, failures + 1, opts.reconnect, opts.random)
+    if (!decision.retry) {
+      const fatal =
+        decision.reason === 'fatal-close'
+          ? error !== undefined && error.closeCode === code
+            ? error
+            : errorFromClose(code, reason, opts.subprotocols)
+          : new ParleyClientError(
+              'CONNECTION_FAILED',
+              `Connection lost (${code}${reason ? `: ${reason}` : ''}) and not retried after ${failures} attempt(s)`,
+              { closeCode: code, cause: error },
+            )
+      return void shutdown(fatal)
+    }
+    failures = decision.attempt
+    if (state === 'open') setState('reconnecting')
+    // A state handler may have called close().
+    if (closing !== undefined) return
+    retryTimer = setTimeout(() => void connect().catch((e: unknown) => events.emit('error', toParleyClientError(e))), decision.delayMs)
+    events.emit('reconnect', {
+      attempt: failures,
+      delayMs: decision.delayMs,
+      code,
+      reason,
+      url: opts.urls[urlIndex % opts.urls.length] as string,
+      error,
+    })
+  }
+
+  function runCleanups(): void {
+    const cleanups = onDisconnect
+    onDisconnect = []
+    for (const cleanup of cleanups) cleanup()
+  }
+
+  function shutdown(error: ParleyClientError | undefined): Promise<void> {
+    if (closing !== undefined) return closing
+    clearTimeout(retryTimer)
+    clearTimeout(refreshTimer)
+    closing = connection?.close(CloseCode.Normal, 'Client closed') ?? Promise.resolve()
+    connection = undefined
+    runCleanups()
+    // Publishes (queued or in flight) are all that is left pending: they learn why the client stopped.
+    pending.rejectAll(error ?? new ParleyClientError('CLOSED', 'The client was closed'))
+    inflight.clear()
+    for (const room of rooms.values()) room.state = 'left'
+    rooms.clear()
+    if (error !== undefined) events.emit('error', error)
+    setState('closed')
+    return closing
+  }
+
+  const host: RoomHost = {
+    publish(room, data, publishOptions) {
+      return new Promise<PublishAck>((resolve, reject) => {
+        if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
+        if (room.state === 'left') return reject(new ParleyClientError('NOT_JOINED', `Room ${room.name} was left`, { room: room.name }))
+        const id = publishOptions.id ?? nextId()
+        if (pending.has(id)) return reject(new ParleyClientError('INVALID_FIELD', `A request with id ${id} is already pending`, { id }))
+        const message: PublishMessage = {
+          type: 'publish',
+          room: room.name,
+          data: data as JsonValue,
+          id,
+          ...(publishOptions.echo === undefined ? {} : { echo: publishOptions.echo }),
+        }
+        let frame: string
+        try {
+          frame = encodeOrThrow(message)
+        } catch (error) {
+          return reject(error)
+        }
+        const item: Outgoing = { id, room: room.name, message, frame, maxPayload: maxPayload() }
+        // Straight out when nothing waits before it; otherwise behind the others, in the bounded queue.
+        const now = ready && isOpen() && room.state === 'joined' && queue.size === 0
+        if (!now && !queue.push(item)) {
+          return reject(new ParleyClientError('QUEUE_FULL', `The offline queue is full (${opts.offlineQueueSize} publishes)`, { id, room: room.name }))
+        }
+        pending.add(id, publishOptions.timeoutMs ?? opts.ackTimeoutMs, (result) => {
+          // Whatever the outcome, a settled publish is never sent (again): a timed-out one leaves the queue.
+          queue.remove(id)
+          inflight.delete(id)
+          if (!result.ok) return reject(result.error)
+          const ack = result.value as AckMessage
+          resolve({ id, seq: ack.seq, epoch: ack.epoch, duplicate: ack.duplicate === true })
+        })
+        if (now) {
+          inflight.set(id, item)
+          connection?.send(frame)
+        }
+      })
+    },
+    signal(room, key, value, ttlMs) {
+      const frame = encodeOrThrow({ type: 'signal', room: room.name, key, value: value as JsonValue, ...(ttlMs === undefined ? {} : { ttlMs }) })
+      if (!isOpen() || room.state !== 'joined') return false
+      connection?.send(frame)
+      return true
+    },
+    presence(room, presence) {
+      const frame = encodeOrThrow({ type: 'presence-update', room: room.name, presence: presence as JsonValue })
+      room.presence = presence
+      if (isOpen() && room.state === 'joined') connection?.send(frame)
+    },
+    leave(room) {
+      if (room.state === 'left') return Promise.resolve()
+      removeRoom(room, new ParleyClientError('NOT_JOINED', `Room ${room.name} was left`, { room: room.name }), 'leave')
+      if (!isOpen()) return Promise.resolve()
+      const id = nextId()
+      send({ type: 'leave', room: room.name, id })
+      return new Promise<void>((resolve) => {
+        pending.add(id, opts.ackTimeoutMs, () => resolve())
+        onCleanup(() => pending.resolve(id, undefined))
+      })
+    },
+  }
+
+  const client: Client = {
+    get state() {
+      return state
+    },
+    get url() {
+      return currentUrl
+    },
+    get protocol() {
+      return welcome?.protocol
+    },
+    get version() {
+      return welcome?.version
+    },
+    get session() {
+      return welcome?.session
+    },
+    get user() {
+      return welcome?.user
+    },
+    get welcome() {
+      return welcome
+    },
+    on: events.on,
+    off: events.off,
+    join<M = JsonValue, P = JsonValue, S = JsonValue>(name: string, joinOptions: { presence?: P | undefined; resume?: boolean | undefined } = {}): Room<M, P, S> {
+      const { presence } = joinOptions
+      // Checks the name and presence now, so a mistake throws here rather than coming back as a refusal later.
+      encodeOrThrow({ type: 'join', room: name, ...(presence === undefined ? {} : { presence: presence as JsonValue }) })
+      if (state === 'closed') throw new ParleyClientError('CLOSED', 'The client is closed', { room: name })
+      const existing = rooms.get(name)
+      if (existing !== undefined) {
+        if (presence !== undefined) existing.handle.setPresence(presence as JsonValue)
+        return existing.handle as unknown as Room<M, P, S>
+      }
+      if (joinOptions.resume === false) recovery.forget(name)
+      const room = createRoom(name, presence, host)
+      rooms.set(name, room)
+      sendJoin(room)
+      return room.handle as unknown as Room<M, P, S>
+    },
+    close: () => shutdown(undefined),
+  }
+
+  void connect().catch((error: unknown) => events.emit('error', toParleyClientError(error)))
+  return client
+}

@@ -1,0 +1,142 @@
+import { DEFAULT_LIMITS, SUBPROTOCOLS, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
+import { ParleyClientError } from './client-error.js'
+import type { TransportFactory } from './transports/transport.js'
+import { websocketTransport } from './transports/websocket.js'
+
+/** What `getToken` may return: the token, or the token with its expiry (ms since the Unix epoch). */
+export type TokenResult = string | { readonly token: string; readonly expiresAt?: number | undefined }
+
+/** Reconnect policy: exponential backoff with full jitter (see `reconnect.ts`). */
+export interface ReconnectOptions {
+  /** Upper bound of the first retry's delay, in ms. @default 500 */
+  readonly initialDelayMs: number
+  /** Cap on any retry's delay bound, in ms. @default 30_000 */
+  readonly maxDelayMs: number
+  /** Growth of the delay bound per attempt. @default 2 */
+  readonly factor: number
+  /** Retries in a row (without a `welcome` in between) before giving up; `Infinity` never gives up. @default Infinity */
+  readonly maxAttempts: number
+}
+
+/** Options of `createClient()`. Every one is optional. */
+export interface ClientOptions {
+  /** A static access token, sent on the first connect (and on every reconnect when there is no `getToken`). */
+  readonly token?: string | undefined
+  /**
+   * Called before every connect and reconnect (after the first, when `token` is also given) and before an in-band
+   * refresh. Return `{ token, expiresAt }` to have the client refresh it in band before it expires. Throw an
+   * `AuthError` to stop the client for good; anything else thrown counts as a failed attempt and is retried.
+   */
+  readonly getToken?: (() => TokenResult | Promise<TokenResult>) | undefined
+  /** When the static `token` expires (ms since the Unix epoch); with `getToken`, it is refreshed in band before then. */
+  readonly tokenExpiresAt?: number | undefined
+  /** How long before a token's expiry the client refreshes it with an `authenticate` message, in ms. @default 30_000 */
+  readonly refreshBeforeMs?: number | undefined
+  /** Reconnect policy, or `false` to never reconnect. @default { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity } */
+  readonly reconnect?: Partial<ReconnectOptions> | false | undefined
+  /**
+   * Heartbeat settings overriding those the server announces in `welcome`, or `false` to turn the client-side
+   * heartbeat off. @default the server's (protocol default 25_000 / 20_000)
+   */
+  readonly heartbeat?: Partial<HeartbeatSettings> | false | undefined
+  /** How long a `publish()` (and a join or leave) waits for the server's answer, in ms, counted from the call. @default 10_000 */
+  readonly ackTimeoutMs?: number | undefined
+  /** How long a connection attempt may take from the socket's creation to the server's `welcome`, in ms. @default 10_000 */
+  readonly connectTimeoutMs?: number | undefined
+  /** Most publishes waiting to be sent (offline, or for their room's join); more are refused with `QUEUE_FULL`. @default 100 */
+  readonly offlineQueueSize?: number | undefined
+  /** How to reach the server. @default websocketTransport() */
+  readonly transport?: TransportFactory | undefined
+  /** Subprotocols to offer, newest first. @default SUBPROTOCOLS */
+  readonly subprotocols?: readonly string[] | undefined
+  /** Limits applied when decoding the server's frames. @default the protocol's defaults, with maxPayload 1 MiB */
+  readonly inboundLimits?: Partial<ProtocolLimits> | undefined
+  /** Random source in [0, 1) for backoff jitter (injectable for tests). @default Math.random */
+  readonly random?: (() => number) | undefined
+}
+
+/** {@link ClientOptions} with every default filled in. */
+export interface ResolvedOptions {
+  readonly urls: readonly string[]
+  readonly token: string | undefined
+  readonly getToken: (() => TokenResult | Promise<TokenResult>) | undefined
+  readonly tokenExpiresAt: number | undefined
+  readonly refreshBeforeMs: number
+  readonly reconnect: ReconnectOptions
+  readonly heartbeat: Partial<HeartbeatSettings> | false
+  readonly ackTimeoutMs: number
+  readonly connectTimeoutMs: number
+  readonly offlineQueueSize: number
+  readonly transport: TransportFactory
+  readonly subprotocols: readonly string[]
+  readonly inboundLimits: ProtocolLimits
+  readonly random: () => number
+}
+
+/** The defaults, in one place; docs/client.md lists the same values. */
+export const DEFAULTS = Object.freeze({
+  refreshBeforeMs: 30_000,
+  ackTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  offlineQueueSize: 100,
+  reconnect: Object.freeze({ initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity }) as ReconnectOptions,
+  inboundMaxPayload: 1_048_576,
+})
+
+/** Lower bounds of the numeric options that cannot be 0; every other one must be >= 0. */
+const MIN: Readonly<Record<string, number>> = { factor: 1, ackTimeoutMs: 1, connectTimeoutMs: 1, intervalMs: 1, timeoutMs: 1 }
+
+const invalid = (name: string, expected: string, value: unknown): ParleyClientError =>
+  new ParleyClientError('INVALID_OPTION', `Option ${name}: expected ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`)
+
+/** Checks the given numeric options (named `prefix + key`) and fills in `defaults` for the missing ones. */
+function numbers<T extends { [K in keyof T]: number }>(prefix: string, given: object, defaults: T): T {
+  const out: Record<string, number> = {}
+  for (const [key, fallback] of Object.entries(defaults)) {
+    const value: unknown = (given as Record<string, unknown>)[key]
+    const min = MIN[key] ?? 0
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < min)) {
+      throw invalid(prefix + key, `a number >= ${min}`, value)
+    }
+    const chosen = (value as number | undefined) ?? (fallback as number | undefined)
+    if (chosen !== undefined) out[key] = chosen
+  }
+  return out as T
+}
+
+function fn<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalid(name, 'a function', value)
+  return value
+}
+
+/** Fills in defaults and checks every option, so a bad one throws at `createClient()` rather than later. */
+export function resolveOptions(url: string | readonly string[], options: ClientOptions): ResolvedOptions {
+  const urls = typeof url === 'string' ? [url] : [...url]
+  if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) throw invalid('url', 'a URL or a non-empty list of URLs', url)
+  const { token, heartbeat } = options
+  if (token !== undefined && (typeof token !== 'string' || token === '')) throw invalid('token', 'a non-empty string', token)
+  const subprotocols = options.subprotocols ?? SUBPROTOCOLS
+  if (subprotocols.length === 0) throw invalid('subprotocols', 'at least one subprotocol', '[]')
+  // tokenExpiresAt has no default: -1 (below its minimum of 0, so never a user's value) stands for "not given".
+  const { tokenExpiresAt, ...top } = numbers('', options, {
+    tokenExpiresAt: -1,
+    refreshBeforeMs: DEFAULTS.refreshBeforeMs,
+    ackTimeoutMs: DEFAULTS.ackTimeoutMs,
+    connectTimeoutMs: DEFAULTS.connectTimeoutMs,
+    offlineQueueSize: DEFAULTS.offlineQueueSize,
+  })
+  return {
+    ...top,
+    urls,
+    token,
+    getToken: fn('getToken', options.getToken),
+    tokenExpiresAt: tokenExpiresAt === -1 ? undefined : tokenExpiresAt,
+    reconnect: numbers('reconnect.', options.reconnect === false ? { maxAttempts: 0 } : (options.reconnect ?? {}), DEFAULTS.reconnect),
+    // Only what is given overrides the server's heartbeat settings.
+    heartbeat: heartbeat === false ? false : (numbers('heartbeat.', heartbeat ?? {}, { ...heartbeat } as HeartbeatSettings) as Partial<HeartbeatSettings>),
+    transport: fn('transport', options.transport) ?? websocketTransport(),
+    subprotocols,
+    inboundLimits: { ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...options.inboundLimits },
+    random: fn('random', options.random) ?? Math.random,
+  }
+}

@@ -1,0 +1,202 @@
+import type { JoinedMessage, JsonValue, PresenceMessage, Recovery, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import type { ParleyClientError } from './client-error.js'
+import { createEmitter, type Emitter } from './emitter.js'
+
+/** A room handle's state: `joining` until the server's `joined` (again after every reconnect), `left` for good. */
+export type RoomState = 'joining' | 'joined' | 'left'
+
+/** One user in a room's presence, however many connections it has. */
+export interface Member<P = JsonValue> {
+  readonly user: string
+  readonly presence: P
+  readonly connections: number
+}
+
+/** A room message as delivered: the server's `message` with its `seq`, `epoch`, `from`, `ts` and typed `data`. */
+export type RoomMessageEvent<M = JsonValue> = Readonly<Omit<RoomMessage, 'data'>> & { readonly data: M }
+
+/** A presence change: `join` on a user's first connection, `leave` after its last, `update` for new metadata. */
+export interface PresenceEvent<P = JsonValue> {
+  readonly event: 'join' | 'leave' | 'update'
+  readonly member: Member<P>
+}
+
+/** A peer started or stopped typing (the `typing` signal; `false` also when it expired). */
+export interface TypingEvent {
+  readonly user: string
+  readonly typing: boolean
+}
+
+/** A peer's signal (every key but `typing`); `value: null` with `ttlMs: 0` means cleared or expired. */
+export interface SignalEvent<S = JsonValue> {
+  readonly from: string
+  readonly key: string
+  readonly value: S | null
+  readonly ttlMs: number
+}
+
+/** The server's answer to a join: the stream position, the presence snapshot and, for a re-join, the recovery. */
+export interface JoinedEvent<P = JsonValue> {
+  readonly epoch: string
+  readonly seq: number
+  readonly members: readonly Member<P>[]
+  readonly recovery: Recovery | null
+}
+
+/** The room handle is done: `leave()` was called (`reason: 'leave'`), the server removed the client, or refused the join. */
+export interface LeftEvent {
+  readonly reason: string | undefined
+}
+
+/** Events of a room handle. */
+export type RoomEvents<M = JsonValue, P = JsonValue, S = JsonValue> = {
+  message: RoomMessageEvent<M>
+  presence: PresenceEvent<P>
+  typing: TypingEvent
+  signal: SignalEvent<S>
+  /** After a re-join with a resume point: `{ recovered, replayed, gap }`, before the replayed messages arrive. */
+  recovery: Recovery
+  joined: JoinedEvent<P>
+  left: LeftEvent
+  error: ParleyClientError
+}
+
+/** Options of {@link Room.publish}. */
+export interface PublishOptions {
+  /** The message id (`[A-Za-z0-9_-.:~]`, ≤ 64): reuse one to retry a publish safely; the server de-duplicates by it. @default a fresh unique id */
+  readonly id?: string | undefined
+  /** `false` leaves this connection out of the fan-out. @default true */
+  readonly echo?: boolean | undefined
+  /** How long to wait for the ack, from this call, in ms. @default the client's ackTimeoutMs (10_000) */
+  readonly timeoutMs?: number | undefined
+}
+
+/** The server's ack of a publish. */
+export interface PublishAck {
+  readonly id: string
+  /** The message's seq in the room. */
+  readonly seq: number | undefined
+  readonly epoch: string | undefined
+  /** True when the server had this id already (a retry): it was not delivered twice. */
+  readonly duplicate: boolean
+}
+
+/** Options of {@link Room.signal}. */
+export interface SignalOptions {
+  /** How long peers keep the value, in ms (1-60_000). @default the server's (5_000) */
+  readonly ttlMs?: number | undefined
+}
+
+/**
+ * A room, returned at once by `client.join()` and usable before the connection is open. `M`, `P` and `S` type the
+ * message, presence and signal data.
+ */
+export interface Room<M = JsonValue, P = JsonValue, S = JsonValue> {
+  readonly name: string
+  readonly state: RoomState
+  /** Adds a handler; returns its unsubscribe. */
+  on<K extends keyof RoomEvents<M, P, S>>(type: K, handler: (event: RoomEvents<M, P, S>[K]) => void): () => void
+  off<K extends keyof RoomEvents<M, P, S>>(type: K, handler: (event: RoomEvents<M, P, S>[K]) => void): void
+  /**
+   * Publishes `data`. Resolves with the server's ack; rejects with a `ParleyClientError`: the server's refusal
+   * (`FORBIDDEN`, `RATE_LIMITED`, ...), `TIMEOUT`, `PAYLOAD_TOO_LARGE` (checked locally against the server's
+   * `maxPayload`), `QUEUE_FULL`, `NOT_JOINED` after `leave()`, `CLOSED`. While offline it waits in the queue.
+   */
+  publish(data: M, options?: PublishOptions): Promise<PublishAck>
+  /** Tells peers this user is typing or stopped; repeated `true` calls are coalesced. Dropped while not joined. */
+  typing(isTyping: boolean): void
+  /** Sets ephemeral per-key state for peers; `null` clears it. Returns false when dropped (not joined). */
+  signal(key: string, value: S | null, options?: SignalOptions): boolean
+  /** Replaces this user's presence metadata; also sent with every re-join. */
+  setPresence(presence: P): void
+  /** The current presence snapshot. */
+  members(): Member<P>[]
+  /** Leaves the room; resolves when the server confirmed (or the connection is gone). Never rejects. */
+  leave(): Promise<void>
+}
+
+/** What a room handle asks of its client. */
+export interface RoomHost {
+  publish(room: RoomCore, data: unknown, options: PublishOptions): Promise<PublishAck>
+  signal(room: RoomCore, key: string, value: unknown, ttlMs: number | undefined): boolean
+  presence(room: RoomCore, presence: unknown): void
+  leave(room: RoomCore): Promise<void>
+}
+
+/** The client's side of a room handle. */
+export interface RoomCore {
+  readonly name: string
+  readonly handle: Room
+  state: RoomState
+  /** Presence metadata sent with every join. */
+  presence: unknown
+  /** The id of the join in flight. */
+  joinId: string | undefined
+  readonly emit: Emitter<RoomEvents>['emit']
+  joined(message: JoinedMessage): void
+  presenceChanged(message: PresenceMessage): void
+  signalled(message: SignalBroadcastMessage): void
+}
+
+/** The signal key behind `typing()`. */
+export const TYPING_KEY = 'typing'
+/** Re-send `typing(true)` this often while it is repeated, so peers' copy (5 s TTL by default) does not expire. */
+const TYPING_REFRESH_MS = 2_500
+
+/** Creates a room handle and its client side. */
+export function createRoom(name: string, presence: unknown, host: RoomHost): RoomCore {
+  const events = createEmitter<RoomEvents>()
+  const members = new Map<string, Member>()
+  let typingSent: boolean | undefined
+  let typingAt = 0
+
+  const handle: Room = {
+    name,
+    get state() {
+      return core.state
+    },
+    on: events.on,
+    off: events.off,
+    publish: (data, options = {}) => host.publish(core, data, options),
+    typing(isTyping) {
+      const now = Date.now()
+      if (isTyping === typingSent && (!isTyping || now - typingAt < TYPING_REFRESH_MS)) return
+      if (host.signal(core, TYPING_KEY, isTyping, undefined)) {
+        typingSent = isTyping
+        typingAt = now
+      }
+    },
+    signal: (key, value, options = {}) => host.signal(core, key, value, options.ttlMs),
+    setPresence: (value) => host.presence(core, value),
+    members: () => [...members.values()],
+    leave: () => host.leave(core),
+  }
+
+  const core: RoomCore = {
+    name,
+    handle,
+    state: 'joining',
+    presence,
+    joinId: undefined,
+    emit: events.emit,
+    joined(message) {
+      members.clear()
+      for (const member of message.members) members.set(member.user, member)
+      core.state = 'joined'
+      typingSent = undefined
+      const { epoch, seq, members: snapshot, recovery } = message
+      events.emit('joined', { epoch, seq, members: snapshot, recovery })
+      if (recovery !== null) events.emit('recovery', recovery)
+    },
+    presenceChanged({ event, member }) {
+      if (event === 'leave') members.delete(member.user)
+      else members.set(member.user, member)
+      events.emit('presence', { event, member })
+    },
+    signalled({ from, key, value, ttlMs }) {
+      if (key === TYPING_KEY) events.emit('typing', { user: from, typing: value === true })
+      else events.emit('signal', { from, key, value, ttlMs })
+    },
+  }
+  return core
+}

@@ -1,0 +1,39 @@
+import { ParleyClientError } from './client-error.js'
+import type { ResolvedOptions, TokenResult } from './options.js'
+
+/** The token of one connection, and when it expires (ms since the Unix epoch), when known. */
+export interface TokenState {
+  readonly token: string | undefined
+  readonly expiresAt: number | undefined
+}
+
+/** Checks and normalises what `getToken` returned. */
+export function normalizeToken(result: TokenResult): TokenState {
+  const token = typeof result === 'string' ? result : result?.token
+  if (typeof token !== 'string' || token === '') {
+    throw new ParleyClientError('INVALID_OPTION', 'getToken must return a non-empty string or { token, expiresAt }')
+  }
+  const expiresAt = typeof result === 'string' ? undefined : result.expiresAt
+  return { token, expiresAt: typeof expiresAt === 'number' ? expiresAt : undefined }
+}
+
+/**
+ * The token for each connection attempt: the static `token` first, then `getToken()` on every reconnect (or the
+ * static token again when there is no `getToken`).
+ */
+export function createTokenSource(options: ResolvedOptions): () => Promise<TokenState> {
+  let usedStatic = false
+  return async () => {
+    if (options.token !== undefined && (!usedStatic || options.getToken === undefined)) {
+      usedStatic = true
+      return { token: options.token, expiresAt: options.tokenExpiresAt }
+    }
+    if (options.getToken !== undefined) return normalizeToken(await options.getToken())
+    return { token: undefined, expiresAt: undefined }
+  }
+}
+
+/** When to refresh a token in band: `refreshBeforeMs` ahead of its expiry, and never in the past. */
+export function refreshDelayMs(expiresAt: number, refreshBeforeMs: number, now: number): number {
+  return Math.max(0, expiresAt - refreshBeforeMs - now)
+}

@@ -1,0 +1,39 @@
+/** What a transport needs to open one connection. */
+export interface TransportRequest {
+  /** The server URL of this attempt (clients rotate through theirs on reconnect). */
+  readonly url: string
+  /** Subprotocols to offer, newest first (`Sec-WebSocket-Protocol`). */
+  readonly protocols: readonly string[]
+  /** The access token of this attempt, if any; each transport carries it its own way. */
+  readonly token: string | undefined
+}
+
+/**
+ * One client connection, whatever carries it: the client side of the server's `Connection`. The client registers
+ * one listener of each kind right after creating it. Events arrive asynchronously, never from inside a call.
+ *
+ * Failures: a transport that can classify a failure (an HTTP 401 or 426 instead of the upgrade) reports it through
+ * `onError` with a `ParleyClientError` whose `closeCode` is the close it then reports (4401, 4406); anything else is an
+ * unclassified error followed by a 1006 close. `onClose` fires exactly once, also when the transport never opened.
+ */
+export interface ClientTransport {
+  /** The subprotocol the server selected; `''` before open, or when the server selected none. */
+  readonly protocol: string
+  /** Bytes sent but not yet on the wire. */
+  readonly bufferedAmount: number
+  /** Sends one text frame; a no-op unless open. */
+  send(frame: string): void
+  /** Closes (or abandons an unopened attempt); `onClose` follows. */
+  close(code: number, reason: string): void
+  onOpen(listener: () => void): void
+  /** Inbound frames: text as a string; binary as bytes, which the client reports as an error. */
+  onMessage(listener: (frame: unknown) => void): void
+  onClose(listener: (code: number, reason: string) => void): void
+  onError(listener: (error: unknown) => void): void
+}
+
+/** Creates a transport for one connection attempt: the `transport` option of `createClient()`. */
+export type TransportFactory = (request: TransportRequest) => ClientTransport
+
+/** Longest close reason RFC 6455 §5.5 allows (123 bytes); Parley reasons are ASCII, so characters are bytes. */
+export const limitCloseReason = (reason: string): string => (reason.length > 123 ? `${reason.slice(0, 120)}...` : reason)
