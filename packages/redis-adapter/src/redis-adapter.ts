@@ -1,0 +1,518 @@
+import type { DirectMessage, JsonValue, PresenceMember, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import {
+  ParleyServerError,
+  type Adapter,
+  type AdapterHooks,
+  type AdapterNode,
+  type AdapterNodeConfig,
+  type ClusterStats,
+  type Logger,
+  type NodeStats,
+  type ParleyStats,
+  type PresenceEntry,
+  type PublishRequest,
+  type PublishResult,
+  type ResumeResult,
+} from '@parley/server-sdk'
+import { createClient, type RedisClientOptions } from 'redis'
+import { MEMBERS, POSITION, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_UPDATE, PUBLISH } from './scripts.js'
+
+/** Options of {@link createRedisAdapter}. */
+export interface RedisAdapterOptions {
+  /** Redis URL. @default 'redis://127.0.0.1:6379' */
+  readonly url?: string
+  /** Extra options for the two `redis` clients each node opens (commands and subscriptions). */
+  readonly clientOptions?: Omit<RedisClientOptions, 'url'>
+  /** Prefix of every key and channel, so several apps can share one Redis. @default 'parley' */
+  readonly keyPrefix?: string
+  /**
+   * A node that has not refreshed its heartbeat for this long is dead: its presence entries are removed (peers see
+   * `leave`) by the next sweep of any live node. Ghosts last at most about 1.5 × this. @default 15_000
+   */
+  readonly nodeTimeoutMs?: number
+  /** Logger for connection faults. @default silent */
+  readonly logger?: Logger
+  /**
+   * How long a node may take to reach Redis at start. Past it, `parley.ready` rejects (and `error` is emitted), so
+   * handshakes are refused instead of hanging. @default 10_000
+   */
+  readonly connectTimeoutMs?: number
+}
+
+/** The version of the inter-node envelope; a node ignores envelopes of versions it does not know. */
+export const ENVELOPE_VERSION = 1
+
+type Envelope =
+  | { v: number; k: 'm'; x: string | null; m: RoomMessage }
+  | { v: number; k: 'p'; room: string; e: 'join' | 'leave' | 'update'; member: PresenceMember }
+  | { v: number; k: 's'; m: SignalBroadcastMessage }
+  | { v: number; k: 'd'; u: string; m: DirectMessage }
+
+const noop = (): void => {}
+const SILENT: Logger = { debug: noop, info: noop, warn: noop, error: noop }
+
+/**
+ * The Redis adapter: several server processes share rooms through one Redis. Sequencing (`epoch` + `seq`),
+ * history (a capped Stream per room with a TTL), de-duplication and presence live in Redis, so a client that
+ * reconnects to another node recovers exactly what it missed; fan-out uses pub/sub on one channel per room, and a
+ * node subscribes only to rooms it has members in.
+ */
+export function createRedisAdapter(options: RedisAdapterOptions = {}): Adapter {
+  const nodeTimeoutMs = options.nodeTimeoutMs ?? 15_000
+  if (!Number.isInteger(nodeTimeoutMs) || nodeTimeoutMs < 100) {
+    throw new TypeError(`Parley redis adapter: option "nodeTimeoutMs" must be an integer ≥ 100, got ${String(options.nodeTimeoutMs)}`)
+  }
+  const prefix = options.keyPrefix ?? 'parley'
+  if (typeof prefix !== 'string' || prefix === '' || /\s/.test(prefix)) {
+    throw new TypeError(`Parley redis adapter: option "keyPrefix" must be a non-empty string without spaces, got ${String(options.keyPrefix)}`)
+  }
+  return {
+    async connect(hooks, config) {
+      const node = new RedisNode(options, prefix, nodeTimeoutMs, hooks, config)
+      await node.start(options.connectTimeoutMs ?? 10_000)
+      return node
+    },
+  }
+}
+
+function randomId(length: number): string {
+  const bytes = new Uint8Array(length)
+  globalThis.crypto.getRandomValues(bytes)
+  let id = ''
+  for (const byte of bytes) id += '0123456789abcdefghijklmnopqrstuvwxyz'[byte % 36]
+  return id
+}
+
+type Client = ReturnType<typeof createClient>
+
+class RedisNode implements AdapterNode {
+  readonly id = randomId(12)
+  readonly #prefix: string
+  readonly #timeoutMs: number
+  readonly #hooks: AdapterHooks
+  readonly #config: AdapterNodeConfig
+  readonly #logger: Logger
+  readonly #commands: Client
+  readonly #subscriber: Client
+  readonly #rooms = new Set<string>()
+  /** This node's presence entries, re-registered if Redis lost them (a restart). */
+  readonly #entries = new Map<string, PresenceEntry>()
+  readonly #shas = new Map<string, string>()
+  /** Presence leaves that failed while Redis was unreachable, retried on reconnect. */
+  readonly #pendingLeaves = new Map<string, { room: string; user: string; session: string }>()
+  #heartbeat: ReturnType<typeof setInterval> | undefined
+  #sweeper: ReturnType<typeof setInterval> | undefined
+  #started = false
+  #stopped = false
+
+  constructor(options: RedisAdapterOptions, prefix: string, timeoutMs: number, hooks: AdapterHooks, config: AdapterNodeConfig) {
+    this.#prefix = prefix
+    this.#timeoutMs = timeoutMs
+    this.#hooks = hooks
+    this.#config = config
+    this.#logger = options.logger ?? SILENT
+    const clientOptions: RedisClientOptions = {
+      // Fail fast while disconnected instead of queueing: a publish that cannot be sequenced is refused at once
+      // (TRY_AGAIN_LATER), never delayed or lost silently.
+      disableOfflineQueue: true,
+      ...options.clientOptions,
+      url: options.url ?? 'redis://127.0.0.1:6379',
+      socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000), ...options.clientOptions?.socket },
+    }
+    this.#commands = createClient(clientOptions)
+    this.#subscriber = this.#commands.duplicate()
+    for (const [name, client] of [['commands', this.#commands], ['subscriber', this.#subscriber]] as const) {
+      client.on('error', (error: unknown) => this.#logger.warn(`parley redis adapter: ${name} connection error`, error))
+      client.on('reconnecting', () => this.#logger.warn(`parley redis adapter: ${name} reconnecting`))
+    }
+    this.#commands.on('ready', () => {
+      if (!this.#started || this.#stopped) return
+      this.#logger.info('parley redis adapter: reconnected; re-registering node and presence')
+      this.#shas.clear()
+      void this.#reregister()
+    })
+  }
+
+  async start(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`Parley redis adapter: no connection to Redis within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      await Promise.race([Promise.all([this.#commands.connect(), this.#subscriber.connect()]), timeout])
+    } catch (error) {
+      this.#stopped = true
+      for (const client of [this.#commands, this.#subscriber]) {
+        try {
+          client.destroy()
+        } catch {
+          // Not open yet: nothing to destroy.
+        }
+      }
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+    await this.#subscriber.subscribe(this.#key('ch', 'direct'), (raw) => this.#receive(raw))
+    await this.#beat()
+    this.#heartbeat = setInterval(() => void this.#beat().catch(noop), Math.max(50, Math.floor(this.#timeoutMs / 3)))
+    this.#sweeper = setInterval(() => void this.#sweep().catch(noop), Math.max(50, Math.floor(this.#timeoutMs / 2)))
+    this.#heartbeat.unref?.()
+    this.#sweeper.unref?.()
+    this.#started = true
+  }
+
+  #key(...parts: string[]): string {
+    return [this.#prefix, ...parts].join(':')
+  }
+
+  /**
+   * A key named by two ids. Room names and ids may hold `:`, so `room:user` would let room `a:b` + user `c` collide
+   * with room `a` + user `b:c`; `|` is in neither character set, so the pair is unambiguous.
+   */
+  #pairKey(kind: string, first: string, second: string): string {
+    return `${this.#key(kind, first)}|${second}`
+  }
+
+  #roomChannel(room: string): string {
+    return this.#key('ch', 'room', room)
+  }
+
+  /** Runs a script by SHA, loading it when Redis does not know it (first use, or after a restart). */
+  async #script(script: string, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      let sha = this.#shas.get(script)
+      if (sha === undefined) {
+        sha = await this.#commands.scriptLoad(script)
+        this.#shas.set(script, sha)
+      }
+      try {
+        return await this.#commands.evalSha(sha, { keys, arguments: args })
+      } catch (error) {
+        if (!String(error).includes('NOSCRIPT')) throw error
+        this.#shas.delete(script)
+        return await this.#commands.eval(script, { keys, arguments: args })
+      }
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+  }
+
+  #unavailable(error: unknown): ParleyServerError {
+    if (error instanceof ParleyServerError) return error
+    this.#logger.warn('parley redis adapter: command failed', error)
+    return new ParleyServerError('TRY_AGAIN_LATER', 'Cluster unavailable; try again', { cause: error })
+  }
+
+  #receive(raw: string): void {
+    let envelope: Envelope
+    try {
+      envelope = JSON.parse(raw) as Envelope
+    } catch {
+      this.#logger.warn('parley redis adapter: unreadable envelope dropped')
+      return
+    }
+    if (envelope.v !== ENVELOPE_VERSION) {
+      this.#logger.warn(`parley redis adapter: envelope version ${String(envelope.v)} not understood; dropped`)
+      return
+    }
+    switch (envelope.k) {
+      case 'm':
+        this.#hooks.message(envelope.m, envelope.x ?? undefined)
+        return
+      case 'p':
+        this.#hooks.presence(envelope.room, envelope.e, envelope.member)
+        return
+      case 's':
+        this.#hooks.signal(envelope.m)
+        return
+      case 'd':
+        this.#hooks.direct(envelope.u, envelope.m)
+        return
+    }
+  }
+
+  async subscribe(room: string): Promise<void> {
+    if (this.#rooms.has(room)) return
+    this.#rooms.add(room)
+    try {
+      await this.#subscriber.subscribe(this.#roomChannel(room), (raw) => this.#receive(raw))
+    } catch (error) {
+      this.#rooms.delete(room)
+      throw this.#unavailable(error)
+    }
+  }
+
+  async unsubscribe(room: string): Promise<void> {
+    if (!this.#rooms.delete(room)) return
+    try {
+      await this.#subscriber.unsubscribe(this.#roomChannel(room))
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+  }
+
+  async publish(request: PublishRequest): Promise<PublishResult> {
+    const { room } = request
+    const reply = (await this.#script(
+      PUBLISH,
+      [
+        this.#key('room', room),
+        this.#key('history', room),
+        request.dedupKey === undefined ? '' : this.#pairKey('dedup', room, request.dedupKey),
+        this.#key('presence', room),
+      ],
+      [
+        randomId(10),
+        String(Date.now()),
+        JSON.stringify(request.from),
+        JSON.stringify(request.data),
+        String(this.#config.history.size),
+        String(this.#config.history.ttlMs),
+        String(this.#config.dedupWindowMs),
+        this.#roomChannel(room),
+        JSON.stringify(request.exceptSession ?? null),
+        room,
+      ],
+    )) as [number, string]
+    return { duplicate: reply[0] === 1, message: JSON.parse(reply[1]) as RoomMessage }
+  }
+
+  async resume(room: string, from: ResumePoint | undefined): Promise<ResumeResult> {
+    const [epoch, seqText] = (await this.#script(POSITION, [this.#key('room', room), this.#key('presence', room)], [
+      randomId(10),
+      String(this.#config.history.ttlMs),
+    ])) as [string, string]
+    const seq = Number(seqText)
+    if (from === undefined) return { epoch, seq, replay: [], recovery: null }
+    if (from.epoch !== epoch || from.seq > seq) {
+      // The client's stream is gone, but what this epoch still holds is replayed, so nothing it kept is lost too.
+      const kept = await this.#history(room, 1)
+      return { epoch, seq: Math.max(seq, kept[kept.length - 1]?.seq ?? 0), replay: kept, recovery: { recovered: false, replayed: kept.length, gap: { reason: 'epoch-changed' } } }
+    }
+    if (from.seq === seq) return { epoch, seq, replay: [], recovery: { recovered: true, replayed: 0, gap: null } }
+    const replay = await this.#history(room, from.seq + 1)
+    const oldest = replay[0]?.seq ?? seq + 1
+    const gap = oldest <= from.seq + 1 ? null : ({ reason: 'window-exceeded', from: from.seq + 1, to: oldest - 1 } as const)
+    // `seq` is the room's head (joined.seq); messages published since it was read are in the replay already.
+    const head = Math.max(seq, replay[replay.length - 1]?.seq ?? 0)
+    return { epoch, seq: head, replay, recovery: { recovered: gap === null, replayed: replay.length, gap } }
+  }
+
+  /** The room's kept messages from `fromSeq` on, without those past the history TTL. */
+  async #history(room: string, fromSeq: number): Promise<RoomMessage[]> {
+    let entries: Array<{ id: string; message: Record<string, string> }>
+    try {
+      entries = (await this.#commands.xRange(this.#key('history', room), `${fromSeq}-0`, '+')) as typeof entries
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+    const cutoff = Date.now() - this.#config.history.ttlMs
+    const kept: RoomMessage[] = []
+    for (const entry of entries) {
+      if (Number(entry.message['t']) > cutoff) kept.push(JSON.parse(entry.message['m'] as string) as RoomMessage)
+    }
+    return kept
+  }
+
+  #presenceKeys(room: string, user: string): string[] {
+    return [
+      this.#key('presence', room),
+      this.#pairKey('conns', room, user),
+      this.#key('rooms'),
+      this.#key('node-entries', this.id),
+      this.#key('room', room),
+    ]
+  }
+
+  async presenceJoin(entry: PresenceEntry): Promise<void> {
+    this.#entries.set(`${entry.room}\n${entry.user}\n${entry.session}`, entry)
+    await this.#register(entry)
+  }
+
+  /** Adds one connection's presence entry in Redis (announcing `join` when it is the user's first). */
+  async #register(entry: PresenceEntry): Promise<void> {
+    await this.#script(PRESENCE_JOIN, this.#presenceKeys(entry.room, entry.user), [
+      entry.user,
+      JSON.stringify(entry.presence),
+      `${this.id}|${entry.session}`,
+      entry.room,
+      this.#roomChannel(entry.room),
+      `${entry.room}\n${entry.user}\n${entry.session}`,
+    ])
+  }
+
+  async presenceLeave(room: string, user: string, session: string): Promise<void> {
+    const id = `${room}\n${user}\n${session}`
+    this.#entries.delete(id)
+    try {
+      await this.#leave(this.id, room, user, session)
+    } catch (error) {
+      // Redis is unreachable: remember the leave and run it when Redis is back, so no ghost is left behind.
+      this.#pendingLeaves.set(id, { room, user, session })
+      this.#logger.warn('parley redis adapter: presence leave deferred until Redis is back', error)
+    }
+  }
+
+  async #leave(node: string, room: string, user: string, session: string): Promise<void> {
+    const keys = this.#presenceKeys(room, user)
+    keys[3] = this.#key('node-entries', node)
+    await this.#script(PRESENCE_LEAVE, keys, [
+      user,
+      `${node}|${session}`,
+      room,
+      this.#roomChannel(room),
+      `${room}\n${user}\n${session}`,
+      String(this.#config.history.ttlMs),
+    ])
+  }
+
+  async presenceUpdate(room: string, user: string, presence: JsonValue): Promise<void> {
+    for (const entry of this.#entries.values()) {
+      if (entry.room === room && entry.user === user) this.#entries.set(`${room}\n${user}\n${entry.session}`, { ...entry, presence })
+    }
+    await this.#script(PRESENCE_UPDATE, [this.#key('presence', room), this.#pairKey('conns', room, user)], [
+      user,
+      JSON.stringify(presence),
+      room,
+      this.#roomChannel(room),
+    ])
+  }
+
+  async members(room: string): Promise<PresenceMember[]> {
+    const flat = (await this.#script(MEMBERS, [this.#key('presence', room)], [this.#pairKey('conns', room, '')])) as Array<string | number>
+    const members: PresenceMember[] = []
+    for (let i = 0; i < flat.length; i += 3) {
+      members.push({ user: String(flat[i]), presence: JSON.parse(String(flat[i + 1])) as JsonValue, connections: Number(flat[i + 2]) })
+    }
+    return members
+  }
+
+  async signal(message: SignalBroadcastMessage): Promise<void> {
+    await this.#publishEnvelope(this.#roomChannel(message.room), { v: ENVELOPE_VERSION, k: 's', m: message })
+  }
+
+  async direct(user: string, message: DirectMessage): Promise<void> {
+    await this.#publishEnvelope(this.#key('ch', 'direct'), { v: ENVELOPE_VERSION, k: 'd', u: user, m: message })
+  }
+
+  async #publishEnvelope(channel: string, envelope: Envelope): Promise<void> {
+    try {
+      await this.#commands.publish(channel, JSON.stringify(envelope))
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+  }
+
+  async rooms(): Promise<Array<{ room: string; members: number }>> {
+    let all: Record<string, string>
+    try {
+      all = await this.#commands.hGetAll(this.#key('rooms'))
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+    return Object.entries(all)
+      .map(([room, count]) => ({ room, members: Number(count) }))
+      .filter((entry) => entry.members > 0)
+  }
+
+  /** Refreshes this node's liveness key; a node whose key expired is swept by the others. */
+  async #beat(): Promise<void> {
+    await this.#commands.set(this.#key('node', this.id), String(Date.now()), { PX: this.#timeoutMs })
+    await this.#commands.sAdd(this.#key('nodes'), this.id)
+    const stats = this.#config.stats?.()
+    if (stats !== undefined) await this.#commands.hSet(this.#key('stats'), this.id, JSON.stringify(stats))
+  }
+
+  /**
+   * Every live node's stats as of its last heartbeat (at most nodeTimeoutMs / 3 old), this node's fresh. A node
+   * listed but no longer beating is left out and makes the answer `partial`.
+   */
+  async clusterStats(): Promise<ClusterStats> {
+    try {
+      const ids = await this.#commands.sMembers(this.#key('nodes'))
+      const nodes: NodeStats[] = []
+      let partial = false
+      for (const id of ids) {
+        if (id === this.id) {
+          const own = this.#config.stats?.()
+          if (own !== undefined) nodes.push({ node: id, stats: own })
+          continue
+        }
+        const [alive, raw] = await Promise.all([this.#commands.exists(this.#key('node', id)), this.#commands.hGet(this.#key('stats'), id)])
+        if (alive !== 1 || raw === null || raw === undefined) {
+          partial = true
+          continue
+        }
+        nodes.push({ node: id, stats: JSON.parse(raw) as ParleyStats })
+      }
+      return { nodes, partial }
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+  }
+
+  /** Removes the presence of nodes that died without saying goodbye, once each (a lock per dead node). */
+  async #sweep(): Promise<void> {
+    const nodes = await this.#commands.sMembers(this.#key('nodes'))
+    for (const node of nodes) {
+      if (node === this.id) continue
+      if ((await this.#commands.exists(this.#key('node', node))) === 1) continue
+      const locked = await this.#commands.set(this.#key('sweep', node), this.id, { NX: true, PX: this.#timeoutMs })
+      if (locked === null) continue
+      this.#logger.warn(`parley redis adapter: node ${node} is gone; removing its presence`)
+      const entries = await this.#commands.sMembers(this.#key('node-entries', node))
+      for (const entry of entries) {
+        const [room, user, session] = entry.split('\n') as [string, string, string]
+        await this.#leave(node, room, user, session)
+      }
+      await this.#commands.del(this.#key('node-entries', node))
+      await this.#commands.hDel(this.#key('stats'), node)
+      await this.#commands.sRem(this.#key('nodes'), node)
+    }
+  }
+
+  /** After Redis came back (possibly empty), put this node and its presence back. */
+  async #reregister(): Promise<void> {
+    try {
+      await this.#beat()
+      for (const [id, leave] of [...this.#pendingLeaves]) {
+        await this.#leave(this.id, leave.room, leave.user, leave.session)
+        this.#pendingLeaves.delete(id)
+      }
+      for (const entry of this.#entries.values()) await this.#register(entry)
+    } catch (error) {
+      this.#logger.warn('parley redis adapter: re-registration failed; will retry on next reconnect', error)
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    clearInterval(this.#heartbeat)
+    clearInterval(this.#sweeper)
+    // Bounded: with Redis unreachable, cleanup gives up (peers sweep this node later) rather than hold up shutdown.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)))
+    await Promise.race([this.#cleanUp(), giveUp])
+    clearTimeout(timer)
+    // quit() waits for a connection; while Redis is unreachable that would hang shutdown, so such clients are destroyed.
+    await Promise.allSettled(
+      [this.#subscriber, this.#commands].map(async (client) => {
+        if (client.isReady) await client.quit()
+        else client.destroy()
+      }),
+    )
+  }
+
+  async #cleanUp(): Promise<void> {
+    try {
+      for (const entry of [...this.#entries.values()]) await this.presenceLeave(entry.room, entry.user, entry.session)
+      await this.#commands.del(this.#key('node', this.id))
+      await this.#commands.hDel(this.#key('stats'), this.id)
+      await this.#commands.sRem(this.#key('nodes'), this.id)
+    } catch (error) {
+      this.#logger.warn('parley redis adapter: could not clean up on disconnect; peers will sweep this node', error)
+    }
+  }
+}

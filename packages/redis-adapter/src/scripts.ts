@@ -1,0 +1,111 @@
+/**
+ * Lua scripts run atomically in Redis. Each keeps one room's invariants in one step: a seq is assigned, stored and
+ * published together, so every node's subscribers see a room's messages in seq order; presence counts connections
+ * per user and announces only the first join and the last leave.
+ *
+ * Inter-node envelopes are JSON `{ "v": 1, "k": <kind>, ... }`; a node ignores versions it does not know.
+ */
+
+/**
+ * KEYS: room meta hash, history stream, dedup key ('' for none), presence hash.
+ * ARGV: candidate epoch, ts, from (JSON), data (JSON), history size, ttl ms, dedup window ms, channel,
+ *       except session (JSON), room name.
+ * Returns { duplicate (0|1), message JSON }.
+ */
+export const PUBLISH = `
+if KEYS[3] ~= '' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {1, seen} end
+end
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local msg = '{"type":"message","room":' .. cjson.encode(ARGV[10]) .. ',"seq":' .. seq .. ',"epoch":' .. cjson.encode(epoch) ..
+  ',"from":' .. ARGV[3] .. ',"ts":' .. ARGV[2] .. ',"data":' .. ARGV[4] .. '}'
+if tonumber(ARGV[5]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '=', ARGV[5], seq .. '-1', 'm', msg, 't', ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+end
+if redis.call('HLEN', KEYS[4]) == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
+if KEYS[3] ~= '' then redis.call('SET', KEYS[3], msg, 'PX', ARGV[7]) end
+redis.call('PUBLISH', ARGV[8], '{"v":1,"k":"m","x":' .. ARGV[9] .. ',"m":' .. msg .. '}')
+return {0, msg}
+`
+
+/**
+ * KEYS: room meta hash, presence hash. ARGV: candidate epoch, ttl ms.
+ * Creates the room's epoch if it has none. Returns { epoch, seq }.
+ */
+export const POSITION = `
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+if redis.call('HLEN', KEYS[2]) == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('PERSIST', KEYS[1]) end
+local v = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+return {v[1], v[2] or '0'}
+`
+
+/**
+ * KEYS: presence hash, connections set, rooms hash, node entries set, room meta hash.
+ * ARGV: user, presence JSON, connection (node|session), room, channel, entry.
+ * Returns the user's connection count.
+ */
+export const PRESENCE_JOIN = `
+local added = redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[6])
+local n = redis.call('SCARD', KEYS[2])
+local first = (n == 1 and added == 1)
+if first or ARGV[2] ~= 'null' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('PERSIST', KEYS[5])
+if first then
+  redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+  redis.call('PUBLISH', ARGV[5], '{"v":1,"k":"p","room":' .. cjson.encode(ARGV[4]) .. ',"e":"join","member":{"user":' ..
+    cjson.encode(ARGV[1]) .. ',"presence":' .. redis.call('HGET', KEYS[1], ARGV[1]) .. ',"connections":' .. n .. '}}')
+end
+return n
+`
+
+/**
+ * KEYS: presence hash, connections set, rooms hash, node entries set, room meta hash.
+ * ARGV: user, connection, room, channel, entry, ttl ms.
+ * Returns the connections left (-1 when the connection was not there).
+ */
+export const PRESENCE_LEAVE = `
+local removed = redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('SREM', KEYS[4], ARGV[5])
+if removed == 0 then return -1 end
+local n = redis.call('SCARD', KEYS[2])
+if n > 0 then return n end
+local p = redis.call('HGET', KEYS[1], ARGV[1]) or 'null'
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('PEXPIRE', KEYS[5], ARGV[6]) end
+redis.call('PUBLISH', ARGV[4], '{"v":1,"k":"p","room":' .. cjson.encode(ARGV[3]) .. ',"e":"leave","member":{"user":' ..
+  cjson.encode(ARGV[1]) .. ',"presence":' .. p .. ',"connections":0}}')
+return 0
+`
+
+/**
+ * KEYS: presence hash, connections set. ARGV: user, presence JSON, room, channel.
+ * Returns 1 when the user was present (and the update announced).
+ */
+export const PRESENCE_UPDATE = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], '{"v":1,"k":"p","room":' .. cjson.encode(ARGV[3]) .. ',"e":"update","member":{"user":' ..
+  cjson.encode(ARGV[1]) .. ',"presence":' .. ARGV[2] .. ',"connections":' .. redis.call('SCARD', KEYS[2]) .. '}}')
+return 1
+`
+
+/**
+ * KEYS: presence hash. ARGV: connections key prefix (the key is prefix .. user).
+ * Returns a flat list: user, presence JSON, connection count, ...
+ */
+export const MEMBERS = `
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  out[#out + 1] = all[i]
+  out[#out + 1] = all[i + 1]
+  out[#out + 1] = redis.call('SCARD', ARGV[1] .. all[i])
+end
+return out
+`
