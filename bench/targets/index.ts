@@ -1,0 +1,18 @@
+import type { Target } from './target.js'
+
+/**
+ * Every target by name; loaded only in the process that runs it. Add a target: one file in this folder and one line
+ * here. `parley-sdk` is the same Parley server with the client SDK in the load generator instead of raw frames.
+ */
+export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
+  parley: () => import('./parley.js').then((module) => module.parley),
+  'parley-sdk': () => import('./parley.js').then((module) => module.parleySdk),
+  ws: () => import('./ws.js').then((module) => module.default),
+  'socket.io': () => import('./socketio.js').then((module) => module.default),
+}
+
+export async function loadTarget(name: string): Promise<Target> {
+  const load = TARGETS[name]
+  if (load === undefined) throw new Error(`Unknown target ${name}; known: ${Object.keys(TARGETS).join(', ')}`)
+  return load()
+}

@@ -1,0 +1,176 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import WebSocket from 'ws'
+import { CloseCode, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
+import { deferred, type BenchClient, type ClientSettings, type RunningServer, type ServerSettings, type Target } from './target.js'
+
+/**
+ * Parley: `attach()` on a plain `http.Server` with default options except the publish rate limit (raised, since one
+ * publisher drives the whole fan-out) and a trivial `authenticate` (the token is the user id, so presence lists stay
+ * short). History, presence, heartbeat, backpressure and dedup all stay on, as a user would run it.
+ *
+ * Two load-generator clients:
+ * - `parley` speaks raw protocol frames over the same `ws` client the ws target uses (JSON.parse per frame, publishes
+ *   without an id, so no acks, like the other targets): the client side then costs the same as for raw ws, and on
+ *   2 cores that keeps the comparison about the servers.
+ * - `parley-sdk` uses `@parley/client-sdk` as an application would: every frame decoded and validated, a publish id
+ *   and an ack per publish, reconnect with resume. The recovery scenario uses it, since its resume is what is measured.
+ */
+
+const PATH = '/parley'
+
+async function startServer(_settings: ServerSettings): Promise<RunningServer> {
+  const { attach } = await import('@parley/server-sdk')
+  const http = createServer()
+  const parley = attach(http, {
+    path: PATH,
+    authenticate: ({ token }) => (token === undefined ? null : { id: token }),
+    limits: { rate: { messages: 1_000_000, perMs: 1_000 } },
+  })
+  await parley.ready
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (http.address() as AddressInfo).port,
+    module: import.meta.resolve('@parley/server-sdk'),
+    async publish(room, data) {
+      const handle = parley.room(room)
+      for (const item of data) await handle.publish({ ...item })
+    },
+    drop() {
+      const sessions = parley.sessions()
+      // 1012 (service restart) is what a restarting node sends; clients treat it as retryable and resume.
+      for (const session of sessions) session.close(CloseCode.ServiceRestart, 'bench: dropped')
+      return sessions.length
+    },
+    async close() {
+      await parley.close()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    },
+  }
+}
+
+/** Raw protocol frames over `ws`: welcome → join (with `resume` after a drop) → joined → messages. */
+async function connectRaw(settings: ClientSettings): Promise<BenchClient> {
+  const url = `ws://127.0.0.1:${settings.port}${PATH}`
+  const room = JSON.stringify(settings.room)
+  let position: { epoch: string; seq: number } | undefined
+  let socket!: WebSocket
+  let dropped = deferred()
+
+  const open = (): Promise<void> => {
+    const joined = deferred()
+    const resume = position
+    const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers: { authorization: `Bearer ${settings.user}` }, perMessageDeflate: false })
+    socket = ws
+    ws.on('error', (error) => joined.reject(error))
+    ws.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as { type: string; epoch: string; seq: number; data: never; message?: string }
+      switch (message.type) {
+        case 'message':
+          position = { epoch: message.epoch, seq: message.seq }
+          settings.onMessage(message.data)
+          return
+        case 'welcome':
+          ws.send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', ...(resume === undefined ? {} : { resume }) }))
+          return
+        case 'joined':
+          // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
+          if (resume === undefined) position = { epoch: message.epoch, seq: message.seq }
+          joined.resolve()
+          return
+        case 'error':
+          joined.reject(new Error(`parley error: ${message.message ?? ''}`))
+          return
+        default:
+          return
+      }
+    })
+    ws.on('close', () => dropped.resolve())
+    return joined.promise
+  }
+
+  await open()
+  return {
+    publish(data) {
+      socket.send(`{"type":"publish","room":${room},"echo":false,"data":${JSON.stringify(data)}}`)
+    },
+    get dropped() {
+      return dropped.promise
+    },
+    reconnect() {
+      dropped = deferred()
+      return open()
+    },
+    close() {
+      socket.terminate()
+    },
+  }
+}
+
+/** The client SDK. Reconnects wait for `reconnect()` (a gate in `getToken`), then resume by themselves. */
+async function connectSdk(settings: ClientSettings): Promise<BenchClient> {
+  const { createClient } = await import('@parley/client-sdk')
+  let gate = deferred()
+  let dropped = deferred()
+  const client = createClient(`ws://127.0.0.1:${settings.port}${PATH}`, {
+    token: settings.user,
+    // Called before every reconnect: holding it keeps a dropped client away until the scenario lets it back.
+    getToken: () => gate.promise.then(() => settings.user),
+    // No backoff delay once the gate opens: the scenario measures the server, not the jitter.
+    random: () => 0,
+  })
+  client.on('state', (state) => {
+    if (state === 'reconnecting') dropped.resolve()
+  })
+  const room = client.join(settings.room)
+  room.on('message', (message) => settings.onMessage(message.data as never))
+  const joined = (): Promise<void> => new Promise((resolve) => {
+    const off = room.on('joined', () => {
+      off()
+      resolve()
+    })
+  })
+  await joined()
+  return {
+    publish(data) {
+      room.publish({ ...data }, { echo: false }).catch(() => undefined)
+    },
+    get dropped() {
+      return dropped.promise
+    },
+    reconnect() {
+      const again = joined()
+      const open = gate
+      gate = deferred()
+      dropped = deferred()
+      open.resolve()
+      return again
+    },
+    close() {
+      void client.close()
+    },
+  }
+}
+
+const DESCRIPTION = '@parley/server-sdk attach() (defaults; publish rate limit raised; authenticate: token = user id)'
+const RECOVERY = "Parley's own: re-join with the last (epoch, seq); the server replays the missed messages from its history window"
+
+/** Parley with raw protocol frames in the load generator (same `ws` client as the ws target). */
+export const parley: Target = {
+  name: 'parley',
+  description: `${DESCRIPTION}; client: raw protocol frames over ws (JSON.parse, no publish ids/acks)`,
+  recovery: RECOVERY,
+  startServer,
+  connect: connectRaw,
+}
+
+/** Parley with the client SDK in the load generator. */
+export const parleySdk: Target = {
+  name: 'parley-sdk',
+  description: `${DESCRIPTION}; client: @parley/client-sdk (decode + validate per frame, publish id + ack, auto-resume)`,
+  recovery: RECOVERY,
+  startServer,
+  connect: connectSdk,
+}
+
+export default parley

@@ -1,0 +1,51 @@
+/**
+ * Parley on Express 5: the chat page, two JSON endpoints, and realtime rooms on the same port.
+ *
+ *   npm start                  # from the repository root; PORT=4000 npm start for another port
+ */
+import { createServer } from 'node:http'
+import { attach } from '@parley/server-sdk'
+import express from 'express'
+import {
+  PUBLIC_DIR,
+  SECURITY_HEADERS,
+  buildPage,
+  chatApi,
+  chatParleyOptions,
+  installChatRules,
+  listen,
+  logSessions,
+  stopOnSignals,
+} from '../shared/chat-server.js'
+
+const bundleDir = await buildPage()
+
+const app = express()
+app.disable('x-powered-by')
+const server = createServer(app)
+
+// attach() takes the http.Server, not the app: Parley answers WebSocket upgrades on /parley and leaves every
+// plain HTTP request to Express.
+const parley = attach(server, chatParleyOptions())
+installChatRules(parley)
+logSessions(parley)
+const api = chatApi(parley)
+
+app.use((_request, response, next) => {
+  response.set(SECURITY_HEADERS)
+  next()
+})
+app.get('/api/rooms', async (_request, response) => {
+  response.json(await api.rooms())
+})
+app.get('/api/stats', (_request, response) => {
+  response.json(api.stats())
+})
+app.get('/healthz', (_request, response) => {
+  response.type('text/plain').send('ok')
+})
+app.use(express.static(PUBLIC_DIR))
+app.use(express.static(bundleDir))
+
+await listen(server, 'Express', parley.options.path)
+stopOnSignals(parley, server)

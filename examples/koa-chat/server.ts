@@ -1,0 +1,58 @@
+/**
+ * Parley on Koa 3: the same chat as examples/express-chat (the same page and rules), served by Koa.
+ *
+ *   npx tsx examples/koa-chat/server.ts      # from the repository root; PORT=4000 for another port
+ */
+import { createServer } from 'node:http'
+import { attach } from '@parley/server-sdk'
+import Koa from 'koa'
+import {
+  SECURITY_HEADERS,
+  buildPage,
+  chatApi,
+  chatParleyOptions,
+  installChatRules,
+  listen,
+  logSessions,
+  pageAssets,
+  stopOnSignals,
+} from '../shared/chat-server.js'
+
+const assets = await pageAssets(await buildPage())
+
+const app = new Koa()
+
+app.use(async (ctx, next) => {
+  ctx.set(SECURITY_HEADERS)
+  await next()
+})
+
+app.use(async (ctx, next) => {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next()
+  switch (ctx.path) {
+    case '/api/rooms':
+      ctx.body = await api.rooms()
+      return
+    case '/api/stats':
+      ctx.body = api.stats()
+      return
+    case '/healthz':
+      ctx.body = 'ok'
+      return
+  }
+  const asset = assets.get(ctx.path)
+  if (asset === undefined) return next()
+  ctx.type = asset.type
+  ctx.body = asset.body
+})
+
+// Koa's app.listen() would hide the http.Server; create it here so Parley can attach to its upgrades. After the
+// app.use() calls: app.callback() composes the middleware registered so far.
+const server = createServer(app.callback())
+const parley = attach(server, chatParleyOptions())
+installChatRules(parley)
+logSessions(parley)
+const api = chatApi(parley)
+
+await listen(server, 'Koa', parley.options.path)
+stopOnSignals(parley, server)

@@ -1,0 +1,73 @@
+/**
+ * A Node bot for the chat examples: joins a room and answers /echo, /time, /who and /stats.
+ *
+ *   npx tsx examples/node-bot/bot.ts [--url ws://127.0.0.1:3000/parley] [--room general] [--name parley-bot]
+ *
+ * Node 20 has no global WebSocket; the client SDK then uses the `ws` package.
+ */
+import { parseArgs } from 'node:util'
+import { createClient } from '@parley/client-sdk'
+import { answer, describeStats } from './commands.js'
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string', default: process.env['PARLEY_URL'] ?? 'ws://127.0.0.1:3000/parley' },
+    room: { type: 'string', default: 'general' },
+    name: { type: 'string', default: 'parley-bot' },
+    'stats-url': { type: 'string' },
+  },
+})
+const url = values.url as string
+const roomName = values.room as string
+const name = values.name as string
+// The chat servers publish their stats next to the WebSocket endpoint.
+const statsUrl = values['stats-url'] ?? new URL('/api/stats', url.replace(/^ws/, 'http')).href
+
+interface ChatMessage {
+  readonly text: string
+  readonly mid?: string
+}
+
+const client = createClient(url, { token: name })
+const room = client.join<ChatMessage, { client: string }>(roomName, { presence: { client: 'bot' } })
+let replies = 0
+/** Replies go out in the order the commands came in, even when one (/stats) has to wait for an answer. */
+let replying: Promise<void> = Promise.resolve()
+
+client.on('state', (state) => console.log(`[bot] ${state}`))
+client.on('error', (error) => console.error(`[bot] ${error.code}: ${error.message}`))
+room.on('joined', ({ members }) => console.log(`[bot] ${name} joined #${roomName} (${members.length} here). Try /echo hello in the chat.`))
+room.on('error', (error) => console.error(`[bot] #${roomName}: ${error.code}: ${error.message}`))
+
+room.on('message', ({ from, data }) => {
+  // Never answer itself (or the server): two bots in a room must not talk forever.
+  if (from === null || from === client.user || typeof data?.text !== 'string') return
+  const text = data.text
+  const reply = answer(text, {
+    members: () => room.members().map((member) => member.user),
+    now: () => new Date(),
+    stats: async () => {
+      try {
+        const response = await fetch(statsUrl, { signal: AbortSignal.timeout(3_000) })
+        if (!response.ok) return `No stats: ${statsUrl} answered ${response.status}`
+        return describeStats((await response.json()) as Record<string, unknown>)
+      } catch (error) {
+        return `No stats: ${statsUrl} is unreachable (${(error as Error).message})`
+      }
+    },
+  })
+  replying = replying.then(async () => {
+    const line = await reply
+    if (line === undefined) return
+    const mid = `${name}.${Date.now().toString(36)}.${(replies++).toString(36)}`
+    console.log(`[bot] ${from}: ${text} -> ${line}`)
+    // The chat page de-duplicates by `mid`; using it as the publish id makes a retried reply safe too.
+    await room.publish({ text: line.slice(0, 2_000), mid }, { id: mid })
+  }).catch((error: Error) => console.error(`[bot] reply failed: ${error.message}`))
+})
+
+const stop = (): void => {
+  void client.close().then(() => process.exit(0))
+}
+process.once('SIGINT', stop)
+process.once('SIGTERM', stop)

@@ -1,0 +1,50 @@
+/**
+ * What the chat accepts, shared by the server (which enforces it) and the page (which checks early for a friendly
+ * message). Pure: no I/O, safe to bundle for the browser.
+ */
+import { ID_PATTERN } from '@parley/protocol'
+
+/**
+ * A username: the protocol's user id pattern (`[A-Za-z0-9_-.:~]`) minus `:`, at most 32 characters. The page sends
+ * the name as its token in a `parley.token.<name>` WebSocket subprotocol entry, and `:` is not allowed in a
+ * subprotocol name (RFC 6455 §4.1, RFC 7230 token), so a browser would refuse to open the socket.
+ */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.~-]{1,32}$/
+
+/** A chat room: lowercase letters, digits and dashes, at most 32 characters (a subset of the protocol's room names). */
+export const CHAT_ROOM_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/
+
+/** Longest chat message, in characters. */
+export const MAX_TEXT_LENGTH = 2_000
+
+/** What a chat message carries: the text, and the id the sending page gave it (used to de-duplicate). */
+export interface ChatMessage {
+  readonly text: string
+  readonly mid?: string
+}
+
+/** Is `name` a username the chat accepts? */
+export function isUsername(name: unknown): name is string {
+  return typeof name === 'string' && USERNAME_PATTERN.test(name) && ID_PATTERN.test(name)
+}
+
+/** Turns what someone typed ("Team Talk!") into a room name ("team-talk"), or `undefined` if nothing is left. */
+export function toRoomName(input: string): string | undefined {
+  const name = input
+    .trim()
+    .toLowerCase()
+    .replace(/^#/, '')
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 32)
+  return CHAT_ROOM_PATTERN.test(name) ? name : undefined
+}
+
+/** Is `data` a chat message (as a server must check it: it comes from anyone)? */
+export function isChatMessage(data: unknown): data is ChatMessage {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false
+  const { text, mid } = data as Record<string, unknown>
+  if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_TEXT_LENGTH) return false
+  return mid === undefined || (typeof mid === 'string' && mid.length <= 64)
+}

@@ -1,0 +1,178 @@
+/**
+ * The server side both chat examples share: Parley options (authentication, authorization, message checks), the
+ * two JSON endpoints, the browser bundle, and start-up and shutdown. The Express and Koa servers only wire these
+ * into their framework, which is the part each example exists to show.
+ */
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { ParleyServerError, type Parley, type ServerOptions } from '@parley/server-sdk'
+import { build } from 'esbuild'
+import { CHAT_ROOM_PATTERN, isChatMessage, isUsername } from './chat-rules.js'
+
+/** The page's static files: index.html, styles.css, the icon. Its script is in ./page and bundled at start-up. */
+export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
+/** Where the page's script is bundled at start-up (gitignored). */
+export const BUNDLE_DIR = fileURLToPath(new URL('./dist/', import.meta.url))
+
+/** Headers for every page response: the page never needs inline script, and user content never becomes markup. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-cache',
+})
+
+/** Where to listen: `PORT` (default 3000) on `HOST` (default loopback; set `HOST=0.0.0.0` to share on a network). */
+export function listenAddress(env: NodeJS.ProcessEnv = process.env): { port: number; host: string } {
+  const port = env['PORT'] === undefined || env['PORT'] === '' ? 3000 : Number(env['PORT'])
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(env['PORT'])}`)
+  }
+  return { port, host: env['HOST'] || '127.0.0.1' }
+}
+
+/**
+ * Parley options for the chat. The username is the token: fine for a demo, where the point is the realtime part;
+ * a real app verifies a session cookie or a signed token here and returns the user it names.
+ */
+export function chatParleyOptions(): ServerOptions {
+  return {
+    authenticate: ({ token }) => (isUsername(token) ? { id: token } : null),
+    // Room names the page can produce; anything else is refused (FORBIDDEN) rather than created.
+    authorize: ({ room }) => CHAT_ROOM_PATTERN.test(room),
+    development: process.env['NODE_ENV'] !== 'production',
+  }
+}
+
+/** Checks every publish is a chat message: `data` comes from anyone, so the server decides what it accepts. */
+export function installChatRules(parley: Parley): void {
+  parley.use(async ({ message }, next) => {
+    if (message.type === 'publish' && !isChatMessage(message.data)) {
+      throw new ParleyServerError('INVALID_FIELD', 'A chat message is { text: 1-2000 characters, mid?: string }')
+    }
+    await next()
+  })
+}
+
+/** The JSON the page polls: active rooms with member counts, and server counters. */
+export function chatApi(parley: Parley, startedAt = Date.now()) {
+  return {
+    async rooms(): Promise<{ rooms: Array<{ room: string; members: number }> }> {
+      const rooms = await parley.rooms()
+      rooms.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room))
+      return { rooms }
+    },
+    stats() {
+      return { ...parley.stats(), uptimeMs: Date.now() - startedAt }
+    },
+  }
+}
+
+/**
+ * Bundles the page's script (and the client SDK with it) with esbuild into {@link BUNDLE_DIR}. Inside this
+ * repository the root tsconfig maps `@parley/*` to each package's source, so no package build is needed. The files
+ * are written under a temporary name and renamed, so a second server starting at the same time never serves half
+ * a file.
+ */
+export async function buildPage(): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('./page/app.ts', import.meta.url))],
+    tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    sourcemap: 'linked',
+    outdir: BUNDLE_DIR,
+    write: false,
+    logLevel: 'silent',
+  })
+  await mkdir(BUNDLE_DIR, { recursive: true })
+  const suffix = `.${process.pid}.tmp`
+  for (const file of result.outputFiles) await writeFile(file.path + suffix, file.contents)
+  for (const file of result.outputFiles) await rename(file.path + suffix, file.path)
+  return BUNDLE_DIR
+}
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+}
+
+/**
+ * The page's files, read once, by URL path (`/` is index.html), for frameworks without a static middleware at hand
+ * (Koa here). Only these names are ever served, so no request path reaches the file system.
+ */
+export async function pageAssets(bundleDir: string): Promise<Map<string, { body: Buffer; type: string }>> {
+  const assets = new Map<string, { body: Buffer; type: string }>()
+  for (const dir of [PUBLIC_DIR, bundleDir]) {
+    for (const name of await readdir(dir)) {
+      const type = CONTENT_TYPES[name.slice(name.lastIndexOf('.'))]
+      if (type !== undefined && !name.endsWith('.tmp')) assets.set(`/${name}`, { body: await readFile(dir + name), type })
+    }
+  }
+  const index = assets.get('/index.html')
+  if (index !== undefined) assets.set('/', index)
+  return assets
+}
+
+/** Listens, and explains a busy port instead of printing a stack trace. */
+export async function listen(server: Server, name: string, path: string): Promise<void> {
+  const { port, host } = listenAddress()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') {
+      console.error(`Port ${port} is already in use. Stop the other server, or pick another port: PORT=${port + 1} npm start`)
+    } else {
+      console.error(`Cannot listen on ${host}:${port}: ${error.message}`)
+    }
+    process.exit(1)
+  })
+  const address = server.address()
+  const actual = typeof address === 'object' && address !== null ? address.port : port
+  const shown = host === '127.0.0.1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host
+  console.log(`Parley chat (${name}) is running.`)
+  console.log(`  Open http://${shown}:${actual} in your browser; open it in a second window to chat with yourself.`)
+  console.log(`  WebSocket endpoint: ws://${shown}:${actual}${path}   Stats: http://${shown}:${actual}/api/stats`)
+  console.log('  Press Ctrl+C to stop.')
+}
+
+/** On Ctrl+C or SIGTERM: tell clients the server is going away (1001, they reconnect), then stop. */
+export function stopOnSignals(parley: Parley, server: Server): void {
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1)
+    stopping = true
+    console.log(`\n${signal}: closing connections...`)
+    void parley
+      .close()
+      .then(() => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Keep-alive HTTP connections would hold close() open until they time out.
+        server.closeAllConnections()
+        return closed
+      })
+      .finally(() => process.exit(0))
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+}
+
+/** Logs sessions coming and going, so the terminal shows what the browser does. */
+export function logSessions(parley: Parley): void {
+  parley.on('connection', (session) => console.log(`+ ${session.user.id} connected (session ${session.id})`))
+  parley.on('disconnect', (session, code) => console.log(`- ${session.user.id} disconnected (${code})`))
+  parley.on('error', (error) => console.error(`parley: ${error.code}: ${error.message}`))
+}
