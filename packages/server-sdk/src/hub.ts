@@ -16,6 +16,7 @@ import {
 import type { EventEmitter } from 'eventemitter3'
 import type { AdapterHooks, AdapterNode } from './adapters/adapter.js'
 import { isValidUserId } from './handshake.js'
+import { presenceAfterSnapshot } from './held-presence.js'
 import { HeartbeatMonitor } from './heartbeat.js'
 import type { ResolvedOptions, RoomAction, ServerUser } from './options.js'
 import { compose, type Middleware, type MiddlewareContext } from './pipeline.js'
@@ -361,8 +362,9 @@ export class Hub {
     if (session.closed) return
     const presence = message.presence ?? existing?.presence ?? null
     // Live messages that arrive while the join is answered wait in `pending`, so they follow the replay in order.
-    const membership: Membership = existing ?? { pending: null, lastSeq: 0, epoch: '', presence }
+    const membership: Membership = existing ?? { pending: null, heldPresence: null, lastSeq: 0, epoch: '', presence }
     membership.pending = []
+    membership.heldPresence = []
     membership.presence = presence
     try {
       if (existing === undefined) {
@@ -394,9 +396,12 @@ export class Hub {
   #abandonJoin(session: Session, room: string, membership: Membership, created: boolean): void {
     if (session.memberships.get(room) !== membership) return
     const pending = membership.pending ?? []
+    const heldPresence = membership.heldPresence ?? []
     membership.pending = null
+    membership.heldPresence = null
     if (!created) {
       for (const message of pending) this.#deliverTo(session, membership, message, this.#frameOf(message))
+      for (const change of heldPresence) session.sendFrame(change.frame)
       return
     }
     session.memberships.delete(room)
@@ -411,13 +416,15 @@ export class Hub {
 
   /**
    * Sends `joined` with the room's position (and recovery, for a resume), then the replay, then the live messages
-   * that waited in `pending` meanwhile, skipping any the session already has.
+   * that waited in `pending` meanwhile, skipping any the session already has, then the held presence changes.
    */
   async #answerPosition(session: Session, room: string, membership: Membership, from: ResumePoint | undefined, id: string | undefined): Promise<void> {
     const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
     if (session.closed || session.memberships.get(room) !== membership) return
     const pending = membership.pending ?? []
+    const heldPresence = membership.heldPresence ?? []
     membership.pending = null
+    membership.heldPresence = null
     membership.epoch = position.epoch
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
     const firstReplayed = position.replay[0]
@@ -433,6 +440,7 @@ export class Hub {
     })
     for (const replayed of position.replay) this.#deliverTo(session, membership, replayed, this.#frameOf(replayed))
     for (const live of pending) this.#deliverTo(session, membership, live, this.#frameOf(live))
+    for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
   }
 
   /**
@@ -442,6 +450,7 @@ export class Hub {
    */
   #resync(session: Session, room: string, membership: Membership, trigger: RoomMessage | undefined): void {
     membership.pending = trigger === undefined ? [] : [trigger]
+    membership.heldPresence = []
     this.#background(this.#answerPosition(session, room, membership, { epoch: membership.epoch, seq: membership.lastSeq }, undefined))
   }
 
@@ -584,7 +593,11 @@ export class Hub {
     if (local === undefined) return
     const frame = new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
     for (const session of local.sessions) {
-      if (session.memberships.get(room)?.pending === null) session.sendFrame(frame)
+      const membership = session.memberships.get(room)
+      if (membership === undefined) continue
+      // A session whose join is being answered gets the change after its snapshot, never instead of it.
+      if (membership.heldPresence !== null) membership.heldPresence.push({ event, member, frame })
+      else session.sendFrame(frame)
     }
   }
 

@@ -1,4 +1,5 @@
 import { CloseCode, encode, type ErrorCode, type JsonValue, type RoomMessage, type ServerMessage } from '@parley/protocol'
+import type { HeldPresence } from './held-presence.js'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { TokenBucket, WindowCounter } from './rate-limiter.js'
 import { limitCloseReason } from './server-error.js'
@@ -23,6 +24,8 @@ export interface ParleySession {
 export interface Membership {
   /** While the join is being answered, live messages wait here so they follow the replay in order. */
   pending: RoomMessage[] | null
+  /** Presence changes that arrived while the join was answered (non-null exactly when `pending` is). */
+  heldPresence: HeldPresence[] | null
   /** The last seq delivered to this session, so nothing is delivered twice. */
   lastSeq: number
   epoch: string

@@ -1,0 +1,123 @@
+import type { PresenceMember } from '@parley/protocol'
+import { createMemoryAdapter, type Adapter } from '@parley/server-sdk'
+import { describe, expect, it } from 'vitest'
+import { all, connectAs, join, sleep, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
+
+const servers = useServers()
+
+/**
+ * The memory adapter with a hold on the next presence snapshot: the test decides whether the snapshot is read before
+ * or after other users' presence changes land, as happens across nodes of a cluster adapter.
+ */
+function snapshotHoldingAdapter(): { adapter: Adapter; hold(order: 'read-then-wait' | 'wait-then-read'): { reached: Promise<void>; release(): void } } {
+  let next: { order: 'read-then-wait' | 'wait-then-read'; reached: () => void; released: Promise<void> } | undefined
+  const inner = createMemoryAdapter()
+  const adapter: Adapter = {
+    async connect(hooks, config) {
+      const node = await inner.connect(hooks, config)
+      const members = node.members.bind(node)
+      node.members = async (room: string): Promise<PresenceMember[]> => {
+        const held = next
+        next = undefined
+        if (held === undefined) return members(room)
+        if (held.order === 'wait-then-read') {
+          held.reached()
+          await held.released
+          return members(room)
+        }
+        const snapshot = await members(room)
+        held.reached()
+        await held.released
+        return snapshot
+      }
+      return node
+    },
+  }
+  return {
+    adapter,
+    hold(order) {
+      let reached!: () => void
+      let release!: () => void
+      const reachedPromise = new Promise<void>((resolve) => (reached = resolve))
+      const released = new Promise<void>((resolve) => (release = resolve))
+      next = { order, reached, released }
+      return { reached: reachedPromise, release }
+    },
+  }
+}
+
+const users = (members: readonly PresenceMember[]): string[] => members.map((m) => m.user).sort()
+
+describe('presence changes while a join is answered', () => {
+  it('a change the snapshot missed follows joined, so the joiner ends with the room as it is', async () => {
+    const { adapter, hold } = snapshotHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter })
+    const bob = await connectAs(url, 'bob')
+    await join(bob, 'lobby')
+    const alice = await connectAs(url, 'alice')
+    const held = hold('read-then-wait')
+    const aliceJoined = join(alice, 'lobby')
+    await held.reached // alice's snapshot is read: alice and bob
+    const carol = await connectAs(url, 'carol')
+    await join(carol, 'lobby') // carol's join is announced while alice's join is still being answered
+    await waitUntil(() => all(bob, 'presence').some((p) => p.member.user === 'carol'), 'bob heard carol')
+    held.release()
+    const joined = await aliceJoined
+    expect(users(joined.members)).toEqual(['alice', 'bob'])
+    const after = await alice.next('presence')
+    expect(after).toMatchObject({ room: 'lobby', event: 'join', member: { user: 'carol' } })
+    expect(await alice.quiet(50)).toEqual([])
+  })
+
+  it('a change the snapshot already shows is not repeated, nor is the joiner told of its own join', async () => {
+    const { adapter, hold } = snapshotHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter })
+    const bob = await connectAs(url, 'bob')
+    await join(bob, 'lobby')
+    const alice = await connectAs(url, 'alice')
+    const held = hold('wait-then-read')
+    const aliceJoined = join(alice, 'lobby')
+    await held.reached // alice's presence entry is in; the snapshot is not read yet
+    const carol = await connectAs(url, 'carol')
+    await join(carol, 'lobby', { presence: { status: 'here' } })
+    held.release()
+    const joined = await aliceJoined
+    expect(users(joined.members)).toEqual(['alice', 'bob', 'carol'])
+    expect(await alice.quiet(50)).toEqual([])
+  })
+
+  it('a user who joins and leaves again during the window is neither in the snapshot nor announced', async () => {
+    const { adapter, hold } = snapshotHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter })
+    const alice = await connectAs(url, 'alice')
+    const held = hold('wait-then-read')
+    const aliceJoined = join(alice, 'lobby')
+    await held.reached
+    const carol = await connectAs(url, 'carol')
+    await join(carol, 'lobby')
+    carol.send({ type: 'leave', room: 'lobby', id: 'l' })
+    await carol.next('left')
+    await sleep(10)
+    held.release()
+    const joined = await aliceJoined
+    expect(users(joined.members)).toEqual(['alice'])
+    expect(await alice.quiet(50)).toEqual([])
+  })
+
+  it('a presence update the snapshot missed follows joined with the new metadata', async () => {
+    const { adapter, hold } = snapshotHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter })
+    const bob = await connectAs(url, 'bob')
+    await join(bob, 'lobby', { presence: { status: 'away' } })
+    const alice = await connectAs(url, 'alice')
+    const held = hold('read-then-wait')
+    const aliceJoined = join(alice, 'lobby')
+    await held.reached
+    bob.send({ type: 'presence-update', room: 'lobby', presence: { status: 'back' }, id: 'u' })
+    await bob.next('ack')
+    held.release()
+    const joined = await aliceJoined
+    expect(joined.members.find((m) => m.user === 'bob')?.presence).toEqual({ status: 'away' })
+    expect(await alice.next('presence')).toMatchObject({ event: 'update', member: { user: 'bob', presence: { status: 'back' } } })
+  })
+})
