@@ -19,12 +19,7 @@ const results = await runContract(
     wsPairing({ name: 'raw client ↔ my server', server: myServer, client: rawClient() }),
     wsPairing({ name: 'parley client ↔ my server', server: myServer, client: parleyClient() }),
   ],
-  {
-    scenarios,
-    // A bug in the Parley server SDK that this server inherits (see test/contract/known-bugs.ts): expected to fail
-    // until it is fixed, and reported as a failure once it passes, so the entry cannot outlive the bug.
-    knownFailures: { 'recovery-backlog-over-buffer-cap': 'server SDK replays a backlog in one burst (known bug)' },
-  },
+  { scenarios },
 )
 console.log(formatMatrix(results))
 console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`)

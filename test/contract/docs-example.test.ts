@@ -1,6 +1,6 @@
 /**
  * docs/contract-testing.md's runnable example, run as a user would run it (`npx tsx examples/contract-testing/run.ts`),
- * on a few scenarios to keep it quick: it must print the matrix, pass them, and show the known bug as xfail.
+ * on a few scenarios to keep it quick: it must print the matrix and pass them.
  */
 import { describe, expect, it } from 'vitest'
 import { runExample } from '../e2e/helpers/processes.js'
@@ -17,7 +17,7 @@ describe('the contract-testing example', () => {
     const output = example.output()
     expect(output).toContain('| scenario')
     expect(output).toMatch(/\| publish-ack +\| pass +\| pass +\|/)
-    expect(output).toMatch(/\| recovery-backlog-over-buffer-cap +\| xfail +\| xfail +\|/)
-    expect(output).toContain('8 passed, 0 failed, 0 not applicable, 2 known failures (of 10)')
+    expect(output).toMatch(/\| recovery-backlog-over-buffer-cap +\| pass +\| pass +\|/)
+    expect(output).toContain('10 passed, 0 failed, 0 not applicable (of 10)')
   }, 60_000)
 })

@@ -1,7 +1,6 @@
 import { contractTests, wsPairing } from '@parley/contract'
 import { NATIVE_WEBSOCKET_NOT_APPLICABLE, parleyClient, parleyServer } from '@parley/contract/parley'
 import { describe, it } from 'vitest'
-import { SERVER_SDK_KNOWN_FAILURES } from './known-bugs.js'
 
 // The client SDK on the runtime's WHATWG WebSocket (Node 20 with --experimental-websocket, as vitest's workers run):
 // the browser path, with the token as a `parley.token.*` subprotocol entry. Such a socket cannot read an HTTP 401, so
@@ -14,6 +13,4 @@ contractTests(
     notApplicable: NATIVE_WEBSOCKET_NOT_APPLICABLE,
   }),
   { describe, it },
-  // it.fails: recovery-backlog-over-buffer-cap, the replay-burst bug described in known-bugs.ts.
-  { knownFailures: SERVER_SDK_KNOWN_FAILURES },
 )

@@ -1,12 +1,9 @@
 import { contractTests, wsPairing } from '@parley/contract'
 import { parleyClient, parleyServer } from '@parley/contract/parley'
 import { describe, it } from 'vitest'
-import { SERVER_SDK_KNOWN_FAILURES } from './known-bugs.js'
 
 // The client SDK (its `ws` transport) and the server SDK over WebSocket on 127.0.0.1, through a fault proxy.
 contractTests(
   wsPairing({ name: 'sdk ↔ server (ws)', server: parleyServer(), client: parleyClient() }),
   { describe, it },
-  // it.fails: recovery-backlog-over-buffer-cap, the replay-burst bug described in known-bugs.ts.
-  { knownFailures: SERVER_SDK_KNOWN_FAILURES },
 )

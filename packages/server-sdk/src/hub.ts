@@ -362,9 +362,10 @@ export class Hub {
     if (session.closed) return
     const presence = message.presence ?? existing?.presence ?? null
     // Live messages that arrive while the join is answered wait in `pending`, so they follow the replay in order.
-    const membership: Membership = existing ?? { pending: null, heldPresence: null, lastSeq: 0, epoch: '', presence }
+    const membership: Membership = existing ?? { pending: null, heldPresence: null, heldBytes: 0, lastSeq: 0, epoch: '', presence }
     membership.pending = []
     membership.heldPresence = []
+    membership.heldBytes = 0
     membership.presence = presence
     try {
       if (existing === undefined) {
@@ -399,6 +400,7 @@ export class Hub {
     const heldPresence = membership.heldPresence ?? []
     membership.pending = null
     membership.heldPresence = null
+    membership.heldBytes = 0
     if (!created) {
       for (const message of pending) this.#deliverTo(session, membership, message, this.#frameOf(message))
       for (const change of heldPresence) session.sendFrame(change.frame)
@@ -417,14 +419,17 @@ export class Hub {
   /**
    * Sends `joined` with the room's position (and recovery, for a resume), then the replay, then the live messages
    * that waited in `pending` meanwhile, skipping any the session already has, then the held presence changes.
+   *
+   * The replay and the waiting messages are paced by the reader: each frame waits until the connection's buffer is
+   * under `backpressure.highWaterBytes`, so a backlog larger than `maxBufferedBytes` reaches a client that keeps
+   * reading instead of cutting it off. Live traffic keeps queueing in `pending` meanwhile, within the cap (`#hold`).
    */
   async #answerPosition(session: Session, room: string, membership: Membership, from: ResumePoint | undefined, id: string | undefined): Promise<void> {
     const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
-    if (session.closed || session.memberships.get(room) !== membership) return
     const pending = membership.pending ?? []
-    const heldPresence = membership.heldPresence ?? []
-    membership.pending = null
-    membership.heldPresence = null
+    // Still answering this join: the session is open, still in the room, and no later join took the answer over.
+    const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
+    if (!current()) return
     membership.epoch = position.epoch
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
     const firstReplayed = position.replay[0]
@@ -438,9 +443,35 @@ export class Hub {
       members,
       recovery: position.recovery,
     })
-    for (const replayed of position.replay) this.#deliverTo(session, membership, replayed, this.#frameOf(replayed))
-    for (const live of pending) this.#deliverTo(session, membership, live, this.#frameOf(live))
+    for (const replayed of position.replay) {
+      const frame = this.#frameOf(replayed)
+      if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
+      this.#deliverTo(session, membership, replayed, frame)
+    }
+    // `pending` may grow while this waits, so it is read by index until it is empty.
+    for (let i = 0; i < pending.length; i++) {
+      const live = pending[i] as RoomMessage
+      const frame = this.#frameOf(live)
+      if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
+      membership.heldBytes -= frame.byteLength
+      this.#deliverTo(session, membership, live, frame)
+    }
+    const heldPresence = membership.heldPresence ?? []
+    membership.pending = null
+    membership.heldPresence = null
+    membership.heldBytes = 0
     for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
+  }
+
+  /**
+   * Counts a frame held for a session that is catching up against its outbound cap; past the cap the session is
+   * cut off as a slow consumer (4509), as it would be if the frame had been queued on its connection.
+   */
+  #hold(session: Session, membership: Membership, frame: Frame): boolean {
+    membership.heldBytes += frame.byteLength
+    if (session.connection.bufferedAmount + membership.heldBytes <= this.options.backpressure.maxBufferedBytes) return true
+    session.cutOff()
+    return false
   }
 
   /**
@@ -451,6 +482,7 @@ export class Hub {
   #resync(session: Session, room: string, membership: Membership, trigger: RoomMessage | undefined): void {
     membership.pending = trigger === undefined ? [] : [trigger]
     membership.heldPresence = []
+    membership.heldBytes = trigger === undefined ? 0 : this.#frameOf(trigger).byteLength
     this.#background(this.#answerPosition(session, room, membership, { epoch: membership.epoch, seq: membership.lastSeq }, undefined))
   }
 
@@ -552,7 +584,10 @@ export class Hub {
       const membership = session.memberships.get(message.room)
       if (membership === undefined) continue
       if (membership.pending !== null) {
-        if (session.id !== exceptSession) membership.pending.push(message)
+        if (session.id !== exceptSession) {
+          frame ??= this.#frameOf(message)
+          if (this.#hold(session, membership, frame)) membership.pending.push(message)
+        }
         continue
       }
       const sameEpoch = message.epoch === membership.epoch
@@ -596,8 +631,8 @@ export class Hub {
       const membership = session.memberships.get(room)
       if (membership === undefined) continue
       // A session whose join is being answered gets the change after its snapshot, never instead of it.
-      if (membership.heldPresence !== null) membership.heldPresence.push({ event, member, frame })
-      else session.sendFrame(frame)
+      if (membership.heldPresence === null) session.sendFrame(frame)
+      else if (this.#hold(session, membership, frame)) membership.heldPresence.push({ event, member, frame })
     }
   }
 

@@ -26,6 +26,11 @@ export interface Membership {
   pending: RoomMessage[] | null
   /** Presence changes that arrived while the join was answered (non-null exactly when `pending` is). */
   heldPresence: HeldPresence[] | null
+  /**
+   * Encoded bytes waiting in `pending` and `heldPresence`. With the connection's own buffer they count against
+   * `backpressure.maxBufferedBytes`: a session that falls that far behind while it catches up is cut off (4509).
+   */
+  heldBytes: number
   /** The last seq delivered to this session, so nothing is delivered twice. */
   lastSeq: number
   epoch: string
@@ -180,16 +185,49 @@ export class Session implements ParleySession {
     const size = frame.byteLength
     if (buffered + size > maxBufferedBytes) {
       this.#stats.dropped++
-      this.#stats.slowConsumers++
-      this.close(CloseCode.SlowConsumer, 'slow consumer: outbound buffer full')
-      const timer = setTimeout(() => this.connection.terminate(), SLOW_CONSUMER_TERMINATE_MS)
-      this.timers.add(timer)
+      this.cutOff()
       return false
     }
     this.connection.send(frame)
     this.#stats.messagesOut++
     this.#stats.bytesOut += size
     return true
+  }
+
+  /** Cuts the session off as a slow consumer (4509), dropping it outright if it does not take the close in time. */
+  cutOff(): void {
+    if (this.closed) return
+    this.#stats.slowConsumers++
+    this.close(CloseCode.SlowConsumer, 'slow consumer: outbound buffer full')
+    const timer = setTimeout(() => this.connection.terminate(), SLOW_CONSUMER_TERMINATE_MS)
+    this.timers.add(timer)
+  }
+
+  /**
+   * Whether a frame of `bytes` can be written now by a writer that paces itself by the reader (a recovery replay):
+   * it fits under the high-water mark, or nothing is buffered, so waiting cannot help. Pacing to the high-water mark
+   * rather than to the cap leaves the rest of the cap for live traffic held meanwhile.
+   */
+  fitsUnderHighWater(bytes: number): boolean {
+    const buffered = this.connection.bufferedAmount
+    return buffered === 0 || buffered + bytes <= this.#options.backpressure.highWaterBytes
+  }
+
+  /**
+   * Waits until a frame of `bytes` fits under the high-water mark (see `fitsUnderHighWater`). The connection gives no
+   * drain event, so its buffer is polled, every millisecond at first, backing off to every 16 ms while it does not
+   * shrink. Resolves false once the session is closed; a reader that stalls for good is ended by the heartbeat.
+   */
+  async whenUnderHighWater(bytes: number): Promise<boolean> {
+    let delay = 1
+    let last = this.connection.bufferedAmount
+    while (!this.closed && !this.fitsUnderHighWater(bytes)) {
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      const now = this.connection.bufferedAmount
+      delay = now < last ? 1 : Math.min(delay * 2, 16)
+      last = now
+    }
+    return !this.closed
   }
 
   /** Encodes and sends one message to this session alone. */
