@@ -361,11 +361,13 @@ export class Hub {
     }
     if (session.closed) return
     const presence = message.presence ?? existing?.presence ?? null
+    // A re-sync of this room may be under way (in the background); this join's answer takes over from it.
+    const interrupted = existing !== undefined && existing.pending !== null
     // Live messages that arrive while the join is answered wait in `pending`, so they follow the replay in order.
     const membership: Membership = existing ?? { pending: null, heldPresence: null, heldBytes: 0, lastSeq: 0, epoch: '', presence }
+    session.release(membership)
     membership.pending = []
     membership.heldPresence = []
-    membership.heldBytes = 0
     membership.presence = presence
     try {
       if (existing === undefined) {
@@ -382,25 +384,32 @@ export class Hub {
       } else if (message.presence !== undefined) {
         await this.#node.presenceUpdate(room, session.user.id, presence)
       }
-      await this.#answerPosition(session, room, membership, message.resume, message.id)
+      // `join` once `joined` is out, not after the replay: it comes before a `leave` of this room, even mid-replay.
+      const announce = existing === undefined ? () => this.#events.emit('join', session, room) : undefined
+      await this.#answerPosition(session, room, membership, message.resume, message.id, announce)
     } catch (error) {
-      this.#abandonJoin(session, room, membership, existing === undefined)
+      this.#abandonJoin(session, room, membership, existing === undefined, interrupted)
       throw error
     }
-    if (existing === undefined) this.#events.emit('join', session, room)
   }
 
   /**
    * Undoes a join the adapter failed half-way (the error goes to the client): a new membership is removed, with its
-   * subscription and presence entry, so nothing keeps buffering for it; an existing one gets what waited meanwhile.
+   * subscription and presence entry, so nothing keeps buffering for it; an existing one gets what waited meanwhile,
+   * or, when the join had taken over a re-sync whose replay it cut short, a fresh re-sync from where it stands.
    */
-  #abandonJoin(session: Session, room: string, membership: Membership, created: boolean): void {
+  #abandonJoin(session: Session, room: string, membership: Membership, created: boolean, interrupted: boolean): void {
     if (session.memberships.get(room) !== membership) return
     const pending = membership.pending ?? []
     const heldPresence = membership.heldPresence ?? []
     membership.pending = null
     membership.heldPresence = null
-    membership.heldBytes = 0
+    session.release(membership)
+    if (interrupted) {
+      // What waited is in the history too: the re-sync replays it from the session's position, or reports the gap.
+      this.#resync(session, room, membership, undefined)
+      return
+    }
     if (!created) {
       for (const message of pending) this.#deliverTo(session, membership, message, this.#frameOf(message))
       for (const change of heldPresence) session.sendFrame(change.frame)
@@ -422,13 +431,22 @@ export class Hub {
    *
    * The replay and the waiting messages are paced by the reader: each frame waits until the connection's buffer is
    * under `backpressure.highWaterBytes`, so a backlog larger than `maxBufferedBytes` reaches a client that keeps
-   * reading instead of cutting it off. Live traffic keeps queueing in `pending` meanwhile, within the cap (`#hold`).
+   * reading instead of cutting it off. Live traffic keeps queueing in `pending` meanwhile, within the cap
+   * (`Session.hold`). `answered` runs once `joined` is out.
    */
-  async #answerPosition(session: Session, room: string, membership: Membership, from: ResumePoint | undefined, id: string | undefined): Promise<void> {
-    const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
+  async #answerPosition(
+    session: Session,
+    room: string,
+    membership: Membership,
+    from: ResumePoint | undefined,
+    id: string | undefined,
+    answered?: () => void,
+  ): Promise<void> {
+    // Taken before the first await: a join that arrives meanwhile puts a new list in place and so takes over.
     const pending = membership.pending ?? []
-    // Still answering this join: the session is open, still in the room, and no later join took the answer over.
+    // Still this answer's: the session is open, still in the room, and no later join took the answer over.
     const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
+    const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
     if (!current()) return
     membership.epoch = position.epoch
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
@@ -443,6 +461,7 @@ export class Hub {
       members,
       recovery: position.recovery,
     })
+    answered?.()
     for (const replayed of position.replay) {
       const frame = this.#frameOf(replayed)
       if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
@@ -453,25 +472,14 @@ export class Hub {
       const live = pending[i] as RoomMessage
       const frame = this.#frameOf(live)
       if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
-      membership.heldBytes -= frame.byteLength
+      session.release(membership, frame.byteLength)
       this.#deliverTo(session, membership, live, frame)
     }
     const heldPresence = membership.heldPresence ?? []
     membership.pending = null
     membership.heldPresence = null
-    membership.heldBytes = 0
+    session.release(membership)
     for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
-  }
-
-  /**
-   * Counts a frame held for a session that is catching up against its outbound cap; past the cap the session is
-   * cut off as a slow consumer (4509), as it would be if the frame had been queued on its connection.
-   */
-  #hold(session: Session, membership: Membership, frame: Frame): boolean {
-    membership.heldBytes += frame.byteLength
-    if (session.connection.bufferedAmount + membership.heldBytes <= this.options.backpressure.maxBufferedBytes) return true
-    session.cutOff()
-    return false
   }
 
   /**
@@ -480,9 +488,9 @@ export class Hub {
    * recovery says whether the missed messages could be replayed. Nothing is skipped silently.
    */
   #resync(session: Session, room: string, membership: Membership, trigger: RoomMessage | undefined): void {
-    membership.pending = trigger === undefined ? [] : [trigger]
+    membership.pending = []
     membership.heldPresence = []
-    membership.heldBytes = trigger === undefined ? 0 : this.#frameOf(trigger).byteLength
+    if (trigger !== undefined && session.hold(membership, this.#frameOf(trigger).byteLength)) membership.pending.push(trigger)
     this.#background(this.#answerPosition(session, room, membership, { epoch: membership.epoch, seq: membership.lastSeq }, undefined))
   }
 
@@ -493,7 +501,11 @@ export class Hub {
 
   /** Takes a session out of a room; `clean` leaves presence at once, otherwise after the grace period. */
   async #removeFromRoom(session: Session, room: string, clean: boolean): Promise<void> {
-    if (!session.memberships.delete(room)) return
+    const membership = session.memberships.get(room)
+    if (membership === undefined) return
+    session.memberships.delete(room)
+    // A join still being answered stops at its next frame; what it held is given back now.
+    session.release(membership)
     this.#signals.clearSession(session.id, room)
     const local = this.#rooms.get(room)
     let emptied = false
@@ -586,7 +598,7 @@ export class Hub {
       if (membership.pending !== null) {
         if (session.id !== exceptSession) {
           frame ??= this.#frameOf(message)
-          if (this.#hold(session, membership, frame)) membership.pending.push(message)
+          if (session.hold(membership, frame.byteLength)) membership.pending.push(message)
         }
         continue
       }
@@ -632,7 +644,7 @@ export class Hub {
       if (membership === undefined) continue
       // A session whose join is being answered gets the change after its snapshot, never instead of it.
       if (membership.heldPresence === null) session.sendFrame(frame)
-      else if (this.#hold(session, membership, frame)) membership.heldPresence.push({ event, member, frame })
+      else if (session.hold(membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
     }
   }
 

@@ -27,8 +27,8 @@ export interface Membership {
   /** Presence changes that arrived while the join was answered (non-null exactly when `pending` is). */
   heldPresence: HeldPresence[] | null
   /**
-   * Encoded bytes waiting in `pending` and `heldPresence`. With the connection's own buffer they count against
-   * `backpressure.maxBufferedBytes`: a session that falls that far behind while it catches up is cut off (4509).
+   * Encoded bytes waiting in `pending` and `heldPresence`, changed only through `Session.hold` and `Session.release`,
+   * which keep the session's total that counts against `backpressure.maxBufferedBytes`.
    */
   heldBytes: number
   /** The last seq delivered to this session, so nothing is delivered twice. */
@@ -111,6 +111,8 @@ export class Session implements ParleySession {
   closeReason = ''
   #queue: Promise<void> | undefined
   #queued = 0
+  /** Bytes held for all this session's rooms while their joins are answered (the sum of their `heldBytes`). */
+  #heldBytes = 0
   readonly #options: ResolvedOptions
   readonly #stats: StatsCounters
 
@@ -192,6 +194,26 @@ export class Session implements ParleySession {
     this.#stats.messagesOut++
     this.#stats.bytesOut += size
     return true
+  }
+
+  /**
+   * Holds `bytes` for `membership` while its join is answered. What every room of the session holds counts against
+   * `backpressure.maxBufferedBytes` together with the connection's buffer; past it the session is cut off as a slow
+   * consumer (4509), as it would be if the frame had been queued on the connection. Returns whether it was held.
+   */
+  hold(membership: Membership, bytes: number): boolean {
+    membership.heldBytes += bytes
+    this.#heldBytes += bytes
+    if (this.connection.bufferedAmount + this.#heldBytes <= this.#options.backpressure.maxBufferedBytes) return true
+    this.#stats.dropped++
+    this.cutOff()
+    return false
+  }
+
+  /** Gives back bytes `membership` held (all of them by default): they were sent, or will never be. */
+  release(membership: Membership, bytes: number = membership.heldBytes): void {
+    membership.heldBytes -= bytes
+    this.#heldBytes -= bytes
   }
 
   /** Cuts the session off as a slow consumer (4509), dropping it outright if it does not take the close in time. */

@@ -5,7 +5,16 @@
  * Over the loopback transport, whose `bufferedAmount` is exact and grows while the peer is paused.
  */
 import type { ServerMessage } from '@parley/protocol'
-import { createLoopback, createParley, type Connection, type Parley, type ServerOptions } from '@parley/server-sdk'
+import {
+  createLoopback,
+  createMemoryAdapter,
+  createParley,
+  ParleyServerError,
+  type Adapter,
+  type Connection,
+  type Parley,
+  type ServerOptions,
+} from '@parley/server-sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Resources, until } from './helpers/fixtures.js'
 import { LoopbackClient } from './helpers/loopback-client.js'
@@ -68,6 +77,74 @@ async function roomWithBacklog(parley: Parley, count: number): Promise<string> {
   for (let i = 1; i <= count; i++) await parley.room('r').publish({ i, pad })
   return epoch
 }
+
+/**
+ * The memory adapter with faults to switch on: `lose` drops the room messages it would deliver to this node (a
+ * lost subscription: the next one that arrives makes the hub re-sync its members), `refuseUpdates` fails every
+ * presence update (a store that is down), so a re-join that carries presence fails half-way, and `slowResumeMs`
+ * delays the next read of a room's position once.
+ */
+interface Faults {
+  lose: boolean
+  refuseUpdates: boolean
+  slowResumeMs: number
+}
+
+function faultyAdapter(): { adapter: Adapter; faults: Faults } {
+  const faults: Faults = { lose: false, refuseUpdates: false, slowResumeMs: 0 }
+  const inner = createMemoryAdapter()
+  const adapter: Adapter = {
+    async connect(hooks, config) {
+      const node = await inner.connect({ ...hooks, message: (message, except) => void (faults.lose || hooks.message(message, except)) }, config)
+      const resume = node.resume.bind(node)
+      node.resume = async (room, from) => {
+        const delay = faults.slowResumeMs
+        faults.slowResumeMs = 0
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+        return resume(room, from)
+      }
+      const presenceUpdate = node.presenceUpdate.bind(node)
+      node.presenceUpdate = async (room, user, presence) => {
+        if (faults.refuseUpdates) throw new ParleyServerError('TRY_AGAIN_LATER', 'presence store unavailable')
+        return presenceUpdate(room, user, presence)
+      }
+      return node
+    },
+  }
+  return { adapter, faults }
+}
+
+/**
+ * A reader in `rooms` whose node then loses `missed` messages of each, and a paused reader, so the next message of
+ * each room starts a re-sync whose replay waits for it.
+ */
+async function resyncingReader(rooms: readonly string[], missed: number, slowResumeMs = 0): Promise<{ parley: Parley; client: LoopbackClient; faults: Faults; epoch: string }> {
+  const { adapter, faults } = faultyAdapter()
+  const parley = await hub({ authenticate, adapter })
+  const { client } = await peer(parley, 'reader')
+  let epoch = ''
+  for (const room of rooms) {
+    client.send({ type: 'join', room })
+    epoch = (await client.next('joined')).epoch
+  }
+  faults.lose = true
+  for (const room of rooms) for (let i = 1; i <= missed; i++) await parley.room(room).publish({ i, pad })
+  faults.lose = false
+  client.peer.pause()
+  const before = parley.stats().messagesOut
+  faults.slowResumeMs = slowResumeMs
+  for (const room of rooms) await parley.room(room).publish({ i: missed + 1, pad })
+  // Each room's re-sync has sent its joined and begun its replay, which now waits for the reader (unless its read
+  // of the position was made slow: then it is still waiting for that).
+  if (slowResumeMs === 0) await until(() => parley.stats().messagesOut >= before + 2 * rooms.length, 2_000, 'the re-syncs to start')
+  return { parley, client, faults, epoch }
+}
+
+/** The room's messages and joined answers as the client got them: `J` for a joined, with its id, then seqs. */
+const trace = (client: LoopbackClient, room: string): Array<string | number> =>
+  client.received.flatMap((m): Array<string | number> =>
+    m.type === 'message' && m.room === room ? [m.seq] : m.type === 'joined' && m.room === room ? [`J${m.id ?? ''}`] : [],
+  )
 
 /** A client that resumes the room from its start and stops reading, so the replay is left waiting mid-way. */
 async function stalledReplay(parley: Parley, epoch: string, token: string): Promise<LoopbackClient> {
@@ -147,5 +224,71 @@ describe('paced recovery replay', () => {
     expect((await client.closed).code).toBe(4509)
     await until(() => ofType(other, 'message').length === published - BACKLOG, 2_000, 'the other member got every live message')
     expect(ofType(other, 'message').map((m) => m.seq)).toEqual(range(BACKLOG + 1, published))
+  })
+
+  it('counts what every room of a session holds against one cap: three rooms re-syncing at once are cut together', async () => {
+    const rooms = ['a', 'b', 'c']
+    const { parley } = await resyncingReader(rooms, 20)
+    let published = 0
+    while (parley.stats().slowConsumers === 0 && published < 60) for (const room of rooms) await parley.room(room).publish({ live: ++published, pad })
+    // 32 KB for the whole session: about 12 held frames over three rooms (a cap per room would allow about 36).
+    expect(parley.stats().slowConsumers).toBe(1)
+    expect(published).toBeLessThanOrEqual(15)
+  })
+
+  it('lets a re-join during a paced re-sync take the answer over: its replay is whole and nothing interleaves', async () => {
+    const { client, epoch } = await resyncingReader(['r'], 40)
+    client.send({ type: 'join', room: 'r', id: 'again', resume: { epoch, seq: 0 } })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    client.peer.resume()
+    await until(() => trace(client, 'r').indexOf(41) > trace(client, 'r').indexOf('Jagain'), 5_000, 'the re-join answer')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const all = trace(client, 'r')
+    const rejoin = all.indexOf('Jagain')
+    // First joined, then the re-sync's joined and the part of its replay written before the re-join took over.
+    const cutShort = all.slice(2, rejoin)
+    expect(all.slice(0, 2)).toEqual(['J', 'J'])
+    expect(cutShort).toEqual(range(1, cutShort.length))
+    expect(cutShort.length).toBeLessThan(41)
+    expect(all.slice(rejoin + 1)).toEqual(range(1, 41))
+  })
+
+  it('lets a re-join that arrives while a re-sync reads the position answer alone: one joined, one whole replay', async () => {
+    const { client, epoch } = await resyncingReader(['r'], 40, 100)
+    client.send({ type: 'join', room: 'r', id: 'again', resume: { epoch, seq: 0 } })
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    client.peer.resume()
+    await until(() => trace(client, 'r').length >= 43, 5_000, 'the re-join answer')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The re-sync, overtaken before it answered, sends nothing: the re-join's answer is the only one.
+    expect(trace(client, 'r')).toEqual(['J', 'Jagain', ...range(1, 41)])
+  })
+
+  it('re-syncs again when a re-join that took over a paced re-sync fails, so the replay still ends at the head', async () => {
+    const { client, faults } = await resyncingReader(['r'], 40)
+    faults.refuseUpdates = true
+    client.send({ type: 'join', room: 'r', id: 'again', presence: { away: true } })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    client.peer.resume()
+    expect(await client.next('error')).toMatchObject({ code: 'TRY_AGAIN_LATER', id: 'again' })
+    // A quiet room: nothing else would ever bring the missing messages.
+    await until(() => trace(client, 'r').includes(41), 5_000, 'the rest of the replay')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const seqs = trace(client, 'r').filter((entry): entry is number => typeof entry === 'number')
+    expect(seqs).toEqual(range(1, 41))
+  })
+
+  it("emits a session's join when joined is out, before the leave and disconnect of a client that drops mid-replay", async () => {
+    const parley = await hub({ authenticate })
+    const epoch = await roomWithBacklog(parley, BACKLOG)
+    const events: string[] = []
+    parley.on('join', (session) => void (session.user.id === 'reader' && events.push('join')))
+    parley.on('leave', (session) => void (session.user.id === 'reader' && events.push('leave')))
+    parley.on('disconnect', (session) => void (session.user.id === 'reader' && events.push('disconnect')))
+    const client = await stalledReplay(parley, epoch, 'reader')
+    client.peer.close(1001, 'gone')
+    await until(() => events.includes('disconnect'), 2_000, 'the disconnect')
+    expect(events).toEqual(['join', 'leave', 'disconnect'])
+    expect(parley.stats()).toMatchObject({ connections: 1, slowConsumers: 0 })
   })
 })
