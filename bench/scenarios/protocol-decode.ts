@@ -26,8 +26,8 @@ const ROOM_MESSAGE: RoomMessage = {
   data: { text: 'hello everyone, how is it going?', mentions: ['alice'] },
 }
 
-/** Limits passed on each call, as a server with its own `maxPayload` does. */
-const SERVER_LIMITS = { maxPayload: 64 * 1024 }
+/** Limits passed on each call, as the server SDK does: its own `maxPayload`, in an object it froze once. */
+const SERVER_LIMITS = Object.freeze({ maxPayload: 64 * 1024 })
 
 const DECODE_TARGET = 0.25
 

@@ -136,7 +136,8 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     heartbeat: heartbeat === false ? false : (numbers('heartbeat.', heartbeat ?? {}, { ...heartbeat } as HeartbeatSettings) as Partial<HeartbeatSettings>),
     transport: fn('transport', options.transport) ?? websocketTransport(),
     subprotocols,
-    inboundLimits: { ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...options.inboundLimits },
+    // Frozen, so the protocol reuses its merge with the defaults on every frame (see limitsFor).
+    inboundLimits: Object.freeze({ ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...options.inboundLimits }),
     random: fn('random', options.random) ?? Math.random,
   }
 }

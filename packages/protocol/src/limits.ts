@@ -76,7 +76,31 @@ export function resolveLimits(limits?: Partial<ProtocolLimits>): ProtocolLimits 
  * `undefined`), and from {@link DEFAULT_LIMITS} otherwise. Other keys are not copied: nothing reads them.
  */
 export function limitsFor(limits: Partial<ProtocolLimits> | undefined): ProtocolLimits {
-  return limits === undefined ? MERGED_DEFAULTS : mergeOverDefaults(limits)
+  if (limits === undefined) return MERGED_DEFAULTS
+  if (limits === lastLimits) return lastMerged
+  let merged = fixedMerges.get(limits)
+  if (merged === undefined) {
+    merged = mergeOverDefaults(limits)
+    if (!isFixed(limits)) return merged
+    fixedMerges.set(limits, merged)
+  }
+  lastLimits = limits
+  lastMerged = merged
+  return merged
+}
+
+// The SDKs pass the same few limits objects with every frame. When such an object cannot change (frozen, data
+// properties only), its merge is kept and reused: a comparison (or a WeakMap look-up, when a server alternates its
+// decode and encode limits) instead of five property checks and a new object per frame.
+const fixedMerges = new WeakMap<object, ProtocolLimits>()
+let lastLimits: Partial<ProtocolLimits> | undefined
+let lastMerged: ProtocolLimits
+
+/** Frozen, with no getter that could answer differently next time: a merge of it stays right. */
+function isFixed(limits: object): boolean {
+  if (!Object.isFrozen(limits)) return false
+  for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(limits))) if (!('value' in descriptor)) return false
+  return true
 }
 
 const hasOwn = Object.prototype.hasOwnProperty

@@ -74,6 +74,32 @@ describe('limitsFor', () => {
     expect(limitsFor(undefined)).toEqual(DEFAULT_LIMITS)
     expect(limitsFor(undefined)).not.toBe(DEFAULT_LIMITS)
   })
+
+  it.each(cases.map((limits) => [limits === undefined ? undefined : Object.freeze({ ...limits })]))(
+    'reads a frozen %o as resolveLimits has it, every time, whatever was asked in between',
+    (limits) => {
+      const other = Object.freeze({ maxPayload: 77, maxDepth: 2 })
+      for (let round = 0; round < 3; round++) {
+        for (const asked of [limits, other, limits]) {
+          const reference = resolveLimits(asked)
+          for (const key of LIMIT_KEYS) expect(limitsFor(asked)[key], key).toBe(reference[key])
+        }
+      }
+    },
+  )
+
+  it('reuses the merge of a frozen object, and never of one that can change', () => {
+    const frozen = Object.freeze({ maxPayload: 10 })
+    expect(limitsFor(frozen)).toBe(limitsFor(frozen))
+    const open: { maxPayload: number } = { maxPayload: 10 }
+    expect(limitsFor(open).maxPayload).toBe(10)
+    open.maxPayload = 20
+    expect(limitsFor(open).maxPayload).toBe(20)
+    let calls = 0
+    const getter = Object.freeze(Object.defineProperty({}, 'maxPayload', { get: () => ++calls * 100, enumerable: true })) as Partial<ProtocolLimits>
+    expect(limitsFor(getter).maxPayload).toBe(100)
+    expect(limitsFor(getter).maxPayload).toBe(200)
+  })
 })
 
 describe('parsedFramePassesTreeCheck', () => {

@@ -87,7 +87,8 @@ export class Hub {
     this.options = options
     this.#node = node
     this.#events = events
-    this.#limits = { maxPayload: options.limits.maxPayload }
+    // Frozen, so the protocol reuses its merge with the defaults on every frame (see limitsFor).
+    this.#limits = Object.freeze({ maxPayload: options.limits.maxPayload })
     this.#encodeOptions = { limits: options.encodeLimits }
     this.#run = (context) => this.#handleChecked(context)
     this.#heartbeat = new HeartbeatMonitor(options.heartbeat, () => this.sessions.values(), (session) => {

@@ -296,6 +296,6 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     adapter,
     logger,
     development: options.development ?? false,
-    encodeLimits: { maxPayload: serverFrameLimit(maxPayload) },
+    encodeLimits: Object.freeze({ maxPayload: serverFrameLimit(maxPayload) }),
   }
 }
