@@ -228,11 +228,13 @@ export class Session implements ParleySession {
   /**
    * Whether a frame of `bytes` can be written now by a writer that paces itself by the reader (a recovery replay):
    * it fits under the high-water mark, or nothing is buffered, so waiting cannot help. Pacing to the high-water mark
-   * rather than to the cap leaves the rest of the cap for live traffic held meanwhile.
+   * rather than to the cap leaves the rest of the cap for live traffic held meanwhile; so that some is always left,
+   * the mark counts as at most half the cap here.
    */
   fitsUnderHighWater(bytes: number): boolean {
     const buffered = this.connection.bufferedAmount
-    return buffered === 0 || buffered + bytes <= this.#options.backpressure.highWaterBytes
+    const { highWaterBytes, maxBufferedBytes } = this.#options.backpressure
+    return buffered === 0 || buffered + bytes <= Math.min(highWaterBytes, maxBufferedBytes / 2)
   }
 
   /**

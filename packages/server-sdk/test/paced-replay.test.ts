@@ -226,6 +226,18 @@ describe('paced recovery replay', () => {
     expect(ofType(other, 'message').map((m) => m.seq)).toEqual(range(BACKLOG + 1, published))
   })
 
+  it('paces to half the cap when the high-water mark is set at the cap, so live traffic still fits beside the replay', async () => {
+    const parley = await hub({ authenticate, backpressure: { maxBufferedBytes, highWaterBytes: maxBufferedBytes } })
+    const epoch = await roomWithBacklog(parley, BACKLOG)
+    const client = await stalledReplay(parley, epoch, 'reader')
+    // The replay waits at about 16 KB of the 32 KB cap: 6 live messages of 2 KB still fit beside it.
+    for (let i = BACKLOG + 1; i <= BACKLOG + 6; i++) await parley.room('r').publish({ i, pad })
+    expect(parley.stats().slowConsumers).toBe(0)
+    client.peer.resume()
+    await until(() => ofType(client, 'message').length === BACKLOG + 6, 5_000, 'backlog and live messages')
+    expect(ofType(client, 'message').map((m) => m.seq)).toEqual(range(1, BACKLOG + 6))
+  })
+
   it('counts what every room of a session holds against one cap: three rooms re-syncing at once are cut together', async () => {
     const rooms = ['a', 'b', 'c']
     const { parley } = await resyncingReader(rooms, 20)
