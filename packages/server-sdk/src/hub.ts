@@ -463,18 +463,15 @@ export class Hub {
       recovery: position.recovery,
     })
     answered?.()
-    for (const replayed of position.replay) {
-      const frame = this.#frameOf(replayed)
+    // The replay, then what waited in `pending`, which may grow while this waits: read by index until it is done.
+    const { replay } = position
+    for (let i = 0; i < replay.length + pending.length; i++) {
+      const waited = i >= replay.length
+      const message = (waited ? pending[i - replay.length] : replay[i]) as RoomMessage
+      const frame = this.#frameOf(message)
       if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
-      this.#deliverTo(session, membership, replayed, frame)
-    }
-    // `pending` may grow while this waits, so it is read by index until it is empty.
-    for (let i = 0; i < pending.length; i++) {
-      const live = pending[i] as RoomMessage
-      const frame = this.#frameOf(live)
-      if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
-      session.release(membership, frame.byteLength)
-      this.#deliverTo(session, membership, live, frame)
+      if (waited) session.release(membership, frame.byteLength)
+      this.#deliverTo(session, membership, message, frame)
     }
     const heldPresence = membership.heldPresence ?? []
     membership.pending = null
