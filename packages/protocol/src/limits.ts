@@ -77,24 +77,18 @@ export function resolveLimits(limits?: Partial<ProtocolLimits>): ProtocolLimits 
  */
 export function limitsFor(limits: Partial<ProtocolLimits> | undefined): ProtocolLimits {
   if (limits === undefined) return MERGED_DEFAULTS
-  if (limits === lastLimits) return lastMerged
   let merged = fixedMerges.get(limits)
   if (merged === undefined) {
     merged = mergeOverDefaults(limits)
-    if (!isFixed(limits)) return merged
-    fixedMerges.set(limits, merged)
+    if (isFixed(limits)) fixedMerges.set(limits, merged)
   }
-  lastLimits = limits
-  lastMerged = merged
   return merged
 }
 
 // The SDKs pass the same few limits objects with every frame. When such an object cannot change (frozen, data
-// properties only), its merge is kept and reused: a comparison (or a WeakMap look-up, when a server alternates its
-// decode and encode limits) instead of five property checks and a new object per frame.
+// properties only), its merge is kept and reused: a WeakMap look-up instead of five property checks and a new
+// object per frame.
 const fixedMerges = new WeakMap<object, ProtocolLimits>()
-let lastLimits: Partial<ProtocolLimits> | undefined
-let lastMerged: ProtocolLimits
 
 /** Frozen, with no getter that could answer differently next time: a merge of it stays right. */
 function isFixed(limits: object): boolean {
