@@ -1,34 +1,12 @@
-import { createMemoryAdapter, ParleyServerError, type Adapter, type AdapterNode } from '@parley/server-sdk'
 import { describe, expect, it } from 'vitest'
+import { faultyAdapter } from './helpers/faulty-adapter.js'
 import { all, connectAs, join, tokenAuth, useServers } from './helpers/harness.js'
 
 const servers = useServers()
 
-/** The memory adapter with switches that make one kind of call fail, as a cluster adapter does while its store is down. */
-function faultyAdapter(): { adapter: Adapter; fail: Set<keyof AdapterNode> } {
-  const fail = new Set<keyof AdapterNode>()
-  const inner = createMemoryAdapter()
-  const adapter: Adapter = {
-    async connect(hooks, config) {
-      const node = await inner.connect(hooks, config)
-      return new Proxy(node, {
-        get(target, key: keyof AdapterNode) {
-          const value = target[key]
-          if (typeof value !== 'function') return value
-          return (...args: unknown[]) => {
-            if (fail.has(key)) return Promise.reject(new ParleyServerError('TRY_AGAIN_LATER', 'store down'))
-            return (value as (...a: unknown[]) => unknown).apply(target, args)
-          }
-        },
-      })
-    },
-  }
-  return { adapter, fail }
-}
-
 describe('adapter faults during a join', () => {
   it('a join the adapter fails half-way is undone: error to the client, no membership left buffering, a retry works', async () => {
-    const { adapter, fail } = faultyAdapter()
+    const { adapter, faults: { fail } } = faultyAdapter()
     const { url, parley } = await servers.start({ authenticate: tokenAuth, adapter })
     const alice = await connectAs(url, 'alice')
     const bob = await connectAs(url, 'bob')
@@ -50,7 +28,7 @@ describe('adapter faults during a join', () => {
   })
 
   it('a failed subscription is not remembered: the next join of that room subscribes again', async () => {
-    const { adapter, fail } = faultyAdapter()
+    const { adapter, faults: { fail } } = faultyAdapter()
     const { url } = await servers.start({ authenticate: tokenAuth, adapter })
     const alice = await connectAs(url, 'alice')
     fail.add('subscribe')

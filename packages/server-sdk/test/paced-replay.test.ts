@@ -5,17 +5,9 @@
  * Over the loopback transport, whose `bufferedAmount` is exact and grows while the peer is paused.
  */
 import type { ServerMessage } from '@parley/protocol'
-import {
-  createLoopback,
-  createMemoryAdapter,
-  createParley,
-  ParleyServerError,
-  type Adapter,
-  type Connection,
-  type Parley,
-  type ServerOptions,
-} from '@parley/server-sdk'
+import { createLoopback, createParley, type Connection, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { afterEach, describe, expect, it } from 'vitest'
+import { faultyAdapter, type AdapterFaults } from './helpers/faulty-adapter.js'
 import { Resources, until } from './helpers/fixtures.js'
 import { LoopbackClient } from './helpers/loopback-client.js'
 
@@ -79,46 +71,10 @@ async function roomWithBacklog(parley: Parley, count: number): Promise<string> {
 }
 
 /**
- * The memory adapter with faults to switch on: `lose` drops the room messages it would deliver to this node (a
- * lost subscription: the next one that arrives makes the hub re-sync its members), `refuseUpdates` fails every
- * presence update (a store that is down), so a re-join that carries presence fails half-way, and `slowResumeMs`
- * delays the next read of a room's position once.
- */
-interface Faults {
-  lose: boolean
-  refuseUpdates: boolean
-  slowResumeMs: number
-}
-
-function faultyAdapter(): { adapter: Adapter; faults: Faults } {
-  const faults: Faults = { lose: false, refuseUpdates: false, slowResumeMs: 0 }
-  const inner = createMemoryAdapter()
-  const adapter: Adapter = {
-    async connect(hooks, config) {
-      const node = await inner.connect({ ...hooks, message: (message, except) => void (faults.lose || hooks.message(message, except)) }, config)
-      const resume = node.resume.bind(node)
-      node.resume = async (room, from) => {
-        const delay = faults.slowResumeMs
-        faults.slowResumeMs = 0
-        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
-        return resume(room, from)
-      }
-      const presenceUpdate = node.presenceUpdate.bind(node)
-      node.presenceUpdate = async (room, user, presence) => {
-        if (faults.refuseUpdates) throw new ParleyServerError('TRY_AGAIN_LATER', 'presence store unavailable')
-        return presenceUpdate(room, user, presence)
-      }
-      return node
-    },
-  }
-  return { adapter, faults }
-}
-
-/**
  * A reader in `rooms` whose node then loses `missed` messages of each, and a paused reader, so the next message of
  * each room starts a re-sync whose replay waits for it.
  */
-async function resyncingReader(rooms: readonly string[], missed: number, slowResumeMs = 0): Promise<{ parley: Parley; client: LoopbackClient; faults: Faults; epoch: string }> {
+async function resyncingReader(rooms: readonly string[], missed: number, slowResumeMs = 0): Promise<{ parley: Parley; client: LoopbackClient; faults: AdapterFaults; epoch: string }> {
   const { adapter, faults } = faultyAdapter()
   const parley = await hub({ authenticate, adapter })
   const { client } = await peer(parley, 'reader')
@@ -132,7 +88,7 @@ async function resyncingReader(rooms: readonly string[], missed: number, slowRes
   faults.lose = false
   client.peer.pause()
   const before = parley.stats().messagesOut
-  faults.slowResumeMs = slowResumeMs
+  if (slowResumeMs > 0) faults.delayOnce.set('resume', slowResumeMs)
   for (const room of rooms) await parley.room(room).publish({ i: missed + 1, pad })
   // Each room's re-sync has sent its joined and begun its replay, which now waits for the reader (unless its read
   // of the position was made slow: then it is still waiting for that).
@@ -278,7 +234,7 @@ describe('paced recovery replay', () => {
 
   it('re-syncs again when a re-join that took over a paced re-sync fails, so the replay still ends at the head', async () => {
     const { client, faults } = await resyncingReader(['r'], 40)
-    faults.refuseUpdates = true
+    faults.fail.add('presenceUpdate')
     client.send({ type: 'join', room: 'r', id: 'again', presence: { away: true } })
     await new Promise((resolve) => setTimeout(resolve, 20))
     client.peer.resume()
