@@ -1,3 +1,4 @@
+import { randomId } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 
 /** How a request ended: the answering value, or the error it was rejected with. */
@@ -77,11 +78,7 @@ export function createPendingRequests<T>(): PendingRequests<T> {
  * never produce the same id. A random prefix per client, then a counter.
  */
 export function createIdSource(): () => string {
-  const bytes = new Uint8Array(6)
-  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto
-  if (crypto?.getRandomValues) crypto.getRandomValues(bytes)
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256)
-  const prefix = Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('')
+  const prefix = randomId(12)
   let counter = 0
   return () => `${prefix}-${(++counter).toString(36)}`
 }

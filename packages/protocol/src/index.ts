@@ -1,4 +1,5 @@
 export { CloseCode, CLOSE_CODES, closeCodeInfo, isRetryableClose, type CloseCodeInfo } from './close-codes.js'
+export { limitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js'
 export { decode, encode, directionOf, type DecodeOptions, type DecodeResult, type EncodeOptions } from './codec.js'
 export { ERROR_CODES, ERROR_CODE_LIST, isErrorCode, type ErrorCode } from './error-codes.js'
 export { HEARTBEAT_RULES, DEFAULT_HEARTBEAT, heartbeatDeadlineMs } from './heartbeat.js'
@@ -13,6 +14,7 @@ export {
 } from './limits.js'
 export * from './messages.js'
 export { ProtocolError, type ProtocolErrorDetails } from './protocol-error.js'
+export { randomId } from './random-id.js'
 export { MAX_SIGNAL_TTL_MS, validateMessage } from './validate.js'
 export {
   PROTOCOL_VERSION,

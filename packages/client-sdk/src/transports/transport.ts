@@ -35,5 +35,3 @@ export interface ClientTransport {
 /** Creates a transport for one connection attempt: the `transport` option of `createClient()`. */
 export type TransportFactory = (request: TransportRequest) => ClientTransport
 
-/** Longest close reason RFC 6455 §5.5 allows (123 bytes); Parley reasons are ASCII, so characters are bytes. */
-export const limitCloseReason = (reason: string): string => (reason.length > 123 ? `${reason.slice(0, 120)}...` : reason)

@@ -1,8 +1,8 @@
-import { NEGOTIATE_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '@parley/protocol'
+import { limitCloseReason, NEGOTIATE_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '@parley/protocol'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { ClientOptions as WsClientOptions } from 'ws'
 import { ParleyClientError, errorFromHandshake } from '../client-error.js'
-import { limitCloseReason, type ClientTransport, type TransportFactory } from './transport.js'
+import type { ClientTransport, TransportFactory } from './transport.js'
 
 /** The part of a WHATWG WebSocket this transport uses; browsers', Node's global one and `ws` all have it. */
 export interface WebSocketLike {
