@@ -1,1 +1,1 @@
-export { createRedisAdapter, ENVELOPE_VERSION, type RedisAdapterOptions } from './redis-adapter.js'
+export { checkEnvelope, createRedisAdapter, ENVELOPE_VERSION, type RedisAdapterOptions } from './redis-adapter.js'

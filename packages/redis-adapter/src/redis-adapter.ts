@@ -1,6 +1,20 @@
-import type { DirectMessage, JsonValue, PresenceMember, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import {
+  randomId,
+  resolveLimits,
+  validateMessage,
+  type DirectMessage,
+  type JsonValue,
+  type PresenceMember,
+  type ResumePoint,
+  type RoomMessage,
+  type ServerMessage,
+  type SignalBroadcastMessage,
+} from '@parley/protocol'
 import {
   ParleyServerError,
+  replayStart,
+  resumeResult,
+  SILENT_LOGGER,
   type Adapter,
   type AdapterHooks,
   type AdapterNode,
@@ -49,7 +63,50 @@ type Envelope =
   | { v: number; k: 'd'; u: string; m: DirectMessage }
 
 const noop = (): void => {}
-const SILENT: Logger = { debug: noop, info: noop, warn: noop, error: noop }
+/** What an envelope's message is checked against: the protocol's defaults, as for any frame a client decodes. */
+const ENVELOPE_LIMITS = resolveLimits()
+
+/**
+ * Checks an envelope that arrived from Redis with the protocol's validator: what it carries is delivered to clients,
+ * so a corrupt or forged one (another writer on the channel, a bug in another version) is dropped, never cast and
+ * trusted. Returns the checked envelope, or a reason to drop it.
+ */
+export function checkEnvelope(parsed: unknown): Envelope | string {
+  if (typeof parsed !== 'object' || parsed === null) return 'not an object'
+  const envelope = parsed as Record<string, unknown>
+  if (envelope['v'] !== ENVELOPE_VERSION) return `envelope version ${String(envelope['v'])} not understood`
+  const checked = (message: unknown, type: ServerMessage['type']): ServerMessage | string => {
+    const result = validateMessage(message, 'server', ENVELOPE_LIMITS)
+    if (result instanceof Error) return result.message
+    return result.type === type ? result : `expected a ${type}, got ${result.type}`
+  }
+  switch (envelope['k']) {
+    case 'm': {
+      const except = envelope['x']
+      if (except !== null && typeof except !== 'string') return 'x: expected a session id or null'
+      const message = checked(envelope['m'], 'message')
+      return typeof message === 'string' ? message : { v: ENVELOPE_VERSION, k: 'm', x: except, m: message as RoomMessage }
+    }
+    case 'p': {
+      const message = checked({ type: 'presence', room: envelope['room'], event: envelope['e'], member: envelope['member'] }, 'presence')
+      if (typeof message === 'string') return message
+      const presence = message as Extract<ServerMessage, { type: 'presence' }>
+      return { v: ENVELOPE_VERSION, k: 'p', room: presence.room, e: presence.event, member: presence.member }
+    }
+    case 's': {
+      const message = checked(envelope['m'], 'signal')
+      return typeof message === 'string' ? message : { v: ENVELOPE_VERSION, k: 's', m: message as SignalBroadcastMessage }
+    }
+    case 'd': {
+      const user = envelope['u']
+      if (typeof user !== 'string') return 'u: expected a user id'
+      const message = checked(envelope['m'], 'direct')
+      return typeof message === 'string' ? message : { v: ENVELOPE_VERSION, k: 'd', u: user, m: message as DirectMessage }
+    }
+    default:
+      return `unknown envelope kind ${String(envelope['k'])}`
+  }
+}
 
 /**
  * The Redis adapter: several server processes share rooms through one Redis. Sequencing (`epoch` + `seq`),
@@ -73,14 +130,6 @@ export function createRedisAdapter(options: RedisAdapterOptions = {}): Adapter {
       return node
     },
   }
-}
-
-function randomId(length: number): string {
-  const bytes = new Uint8Array(length)
-  globalThis.crypto.getRandomValues(bytes)
-  let id = ''
-  for (const byte of bytes) id += '0123456789abcdefghijklmnopqrstuvwxyz'[byte % 36]
-  return id
 }
 
 type Client = ReturnType<typeof createClient>
@@ -110,7 +159,7 @@ class RedisNode implements AdapterNode {
     this.#timeoutMs = timeoutMs
     this.#hooks = hooks
     this.#config = config
-    this.#logger = options.logger ?? SILENT
+    this.#logger = options.logger ?? SILENT_LOGGER
     const clientOptions: RedisClientOptions = {
       // Fail fast while disconnected instead of queueing: a publish that cannot be sequenced is refused at once
       // (TRY_AGAIN_LATER), never delayed or lost silently.
@@ -205,15 +254,16 @@ class RedisNode implements AdapterNode {
   }
 
   #receive(raw: string): void {
-    let envelope: Envelope
+    let parsed: unknown
     try {
-      envelope = JSON.parse(raw) as Envelope
+      parsed = JSON.parse(raw)
     } catch {
       this.#logger.warn('parley redis adapter: unreadable envelope dropped')
       return
     }
-    if (envelope.v !== ENVELOPE_VERSION) {
-      this.#logger.warn(`parley redis adapter: envelope version ${String(envelope.v)} not understood; dropped`)
+    const envelope = checkEnvelope(parsed)
+    if (typeof envelope === 'string') {
+      this.#logger.warn(`parley redis adapter: envelope dropped: ${envelope}`)
       return
     }
     switch (envelope.k) {
@@ -266,7 +316,7 @@ class RedisNode implements AdapterNode {
         randomId(10),
         String(Date.now()),
         JSON.stringify(request.from),
-        JSON.stringify(request.data),
+        request.dataJson,
         String(this.#config.history.size),
         String(this.#config.history.ttlMs),
         String(this.#config.dedupWindowMs),
@@ -275,7 +325,8 @@ class RedisNode implements AdapterNode {
         room,
       ],
     )) as [number, string]
-    return { duplicate: reply[0] === 1, message: JSON.parse(reply[1]) as RoomMessage }
+    const position = JSON.parse(reply[1]) as { seq: number; epoch: string; ts: number }
+    return { seq: position.seq, epoch: position.epoch, ts: position.ts, duplicate: reply[0] === 1 }
   }
 
   async resume(room: string, from: ResumePoint | undefined): Promise<ResumeResult> {
@@ -283,20 +334,9 @@ class RedisNode implements AdapterNode {
       randomId(10),
       String(this.#config.history.ttlMs),
     ])) as [string, string]
-    const seq = Number(seqText)
-    if (from === undefined) return { epoch, seq, replay: [], recovery: null }
-    if (from.epoch !== epoch || from.seq > seq) {
-      // The client's stream is gone, but what this epoch still holds is replayed, so nothing it kept is lost too.
-      const kept = await this.#history(room, 1)
-      return { epoch, seq: Math.max(seq, kept[kept.length - 1]?.seq ?? 0), replay: kept, recovery: { recovered: false, replayed: kept.length, gap: { reason: 'epoch-changed' } } }
-    }
-    if (from.seq === seq) return { epoch, seq, replay: [], recovery: { recovered: true, replayed: 0, gap: null } }
-    const replay = await this.#history(room, from.seq + 1)
-    const oldest = replay[0]?.seq ?? seq + 1
-    const gap = oldest <= from.seq + 1 ? null : ({ reason: 'window-exceeded', from: from.seq + 1, to: oldest - 1 } as const)
-    // `seq` is the room's head (joined.seq); messages published since it was read are in the replay already.
-    const head = Math.max(seq, replay[replay.length - 1]?.seq ?? 0)
-    return { epoch, seq: head, replay, recovery: { recovered: gap === null, replayed: replay.length, gap } }
+    const head = { epoch, seq: Number(seqText) }
+    const start = replayStart(head, from)
+    return resumeResult(head, from, start === undefined || (start > head.seq && start > 1) ? [] : await this.#history(room, start))
   }
 
   /** The room's kept messages from `fromSeq` on, without those past the history TTL. */

@@ -10,7 +10,9 @@
  * KEYS: room meta hash, history stream, dedup key ('' for none), presence hash.
  * ARGV: candidate epoch, ts, from (JSON), data (JSON), history size, ttl ms, dedup window ms, channel,
  *       except session (JSON), room name.
- * Returns { duplicate (0|1), message JSON }.
+ * Returns { duplicate (0|1), position JSON { seq, epoch, ts } }. A dedup key holds that position only, never the
+ * message, so a window of publish ids costs bytes per id, not the payloads (a key written by an older version holds
+ * the whole message, which has the same three fields).
  */
 export const PUBLISH = `
 if KEYS[3] ~= '' then
@@ -27,9 +29,10 @@ if tonumber(ARGV[5]) > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
 end
 if redis.call('HLEN', KEYS[4]) == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], msg, 'PX', ARGV[7]) end
+local position = '{"seq":' .. seq .. ',"epoch":' .. cjson.encode(epoch) .. ',"ts":' .. ARGV[2] .. '}'
+if KEYS[3] ~= '' then redis.call('SET', KEYS[3], position, 'PX', ARGV[7]) end
 redis.call('PUBLISH', ARGV[8], '{"v":1,"k":"m","x":' .. ARGV[9] .. ',"m":' .. msg .. '}')
-return {0, msg}
+return {0, position}
 `
 
 /**

@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https'
 import { Server as NetServer } from 'node:net'
 import type { ServerOptions } from './options.js'
 import { Parley } from './parley.js'
+import { optionError } from './server-error.js'
 import { attachWebSocketTransport } from './transports/ws.js'
 
 /**
@@ -13,7 +14,7 @@ import { attachWebSocketTransport } from './transports/ws.js'
 export function attach(server: HttpServer | HttpsServer, options: ServerOptions = {}): Parley {
   // An Express or Koa app is an EventEmitter too, but never sees an upgrade: only a net.Server (http, https) does.
   if (!(server instanceof NetServer)) {
-    throw new TypeError('Parley: attach() takes an http.Server or https.Server as its first argument (for Express, the server app.listen() returns; for Koa, http.createServer(app.callback()))')
+    throw optionError('Parley: attach() takes an http.Server or https.Server as its first argument (for Express, the server app.listen() returns; for Koa, http.createServer(app.callback()))')
   }
   const parley = new Parley(options)
   let transport: { detach(): Promise<void> }
@@ -23,9 +24,7 @@ export function attach(server: HttpServer | HttpsServer, options: ServerOptions 
       maxPayload: parley.options.limits.maxPayload,
       tokenCookie: parley.options.tokenCookie,
       logger: parley.options.logger,
-      admit: (handshake) => parley.admit(handshake),
-      recheck: (admission) => parley.recheck(admission),
-      open: (connection, handshake, admission) => void parley.open(connection, handshake, admission),
+      accept: (connection, handshake) => parley.accept(connection, handshake),
     })
   } catch (error) {
     // Nothing was attached: stop the instance's timers before reporting the bad option.

@@ -1,23 +1,11 @@
-import type { IncomingMessage } from 'node:http'
-import { CloseCode, ID_PATTERN, negotiate, parseSubprotocolHeader, SUBPROTOCOLS, TOKEN_SUBPROTOCOL_PREFIX } from '@parley/protocol'
-import type { ResolvedOptions, ServerUser } from './options.js'
-import type { Handshake } from './transports/connection.js'
+import { CloseCode, ID_PATTERN, negotiate, SUBPROTOCOLS } from '@parley/protocol'
+import type { AuthenticateContext, ResolvedOptions, ServerUser } from './options.js'
+import type { Handshake, Refusal } from './transports/connection.js'
+
+export type { Refusal } from './transports/connection.js'
 
 /** The outcome of checking a handshake, before any upgrade: who it is, or how to refuse over HTTP or with a close. */
-export type Admission =
-  | { readonly ok: true; readonly protocol: string; readonly user: ServerUser | undefined }
-  | {
-      readonly ok: false
-      /** HTTP status for transports that can still answer in HTTP. */
-      readonly status: number
-      /** Close code for transports that have already connected. */
-      readonly closeCode: number
-      readonly body: { readonly code: string; readonly message: string; readonly [key: string]: unknown }
-      readonly headers?: Readonly<Record<string, string>>
-    }
-
-/** A refused admission. */
-export type Refusal = Extract<Admission, { ok: false }>
+export type Admission = { readonly ok: true; readonly protocol: string; readonly user: ServerUser | undefined } | Refusal
 
 /** What admission needs to know about the running instance. */
 export interface AdmissionState {
@@ -31,35 +19,35 @@ export function isValidUserId(id: unknown): id is string {
   return typeof id === 'string' && id.length > 0 && id.length <= 64 && ID_PATTERN.test(id)
 }
 
-/** Finds the token: `Authorization: Bearer`, the token cookie, `?token=`, or a `parley.token.<t>` subprotocol entry. */
-export function findToken(request: IncomingMessage, cookieName: string): string | undefined {
-  const authorization = request.headers.authorization
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
-    if (match !== null) return match[1]
+/**
+ * What `authenticate` decided. A hook that returns no user refused the credentials (401 / 4401, which clients treat
+ * as final); a hook that threw could not decide (its database is down, say), which is the server's fault and
+ * retryable (503 / 1013), so an auth backend outage does not make every client give up.
+ */
+export type AuthOutcome =
+  | { readonly kind: 'user'; readonly user: ServerUser }
+  | { readonly kind: 'refused'; readonly reason: 'no user' | 'expired' }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  | { readonly kind: 'invalid-user'; readonly id: unknown }
+
+/** Runs the `authenticate` hook and classifies what came back. Never throws. */
+export async function runAuthenticate(options: ResolvedOptions, context: AuthenticateContext): Promise<AuthOutcome> {
+  const authenticate = options.authenticate
+  if (authenticate === undefined) return { kind: 'refused', reason: 'no user' }
+  let found: ServerUser | null
+  try {
+    found = await authenticate(context)
+  } catch (error) {
+    options.logger.error('parley: authenticate threw; answering retryable (503 / 1013)', error)
+    return { kind: 'failed', error }
   }
-  const cookie = request.headers.cookie
-  if (cookie !== undefined) {
-    for (const part of cookie.split(';')) {
-      const eq = part.indexOf('=')
-      if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
-        const raw = part.slice(eq + 1).trim()
-        try {
-          return decodeURIComponent(raw)
-        } catch {
-          return raw
-        }
-      }
-    }
+  if (found === null || typeof found !== 'object') return { kind: 'refused', reason: 'no user' }
+  if (!isValidUserId(found.id)) {
+    options.logger.error('parley: authenticate returned a user without a valid id (1-64 chars of [A-Za-z0-9_-.:~])', found.id)
+    return { kind: 'invalid-user', id: found.id }
   }
-  const query = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token')
-  if (query !== null && query !== '') return query
-  for (const entry of parseSubprotocolHeader(request.headers['sec-websocket-protocol'])) {
-    if (entry.startsWith(TOKEN_SUBPROTOCOL_PREFIX) && entry.length > TOKEN_SUBPROTOCOL_PREFIX.length) {
-      return entry.slice(TOKEN_SUBPROTOCOL_PREFIX.length)
-    }
-  }
-  return undefined
+  if (typeof found.expiresAt === 'number' && found.expiresAt <= Date.now()) return { kind: 'refused', reason: 'expired' }
+  return { kind: 'user', user: found }
 }
 
 function refuse(status: number, closeCode: number, code: string, message: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): Refusal {
@@ -84,6 +72,42 @@ export function checkCapacity(user: ServerUser | undefined, options: ResolvedOpt
   return undefined
 }
 
+function firstHeader(value: string | readonly string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.[0]
+}
+
+/**
+ * Whether a handshake's `Origin` may connect. Requests without one (non-browser clients) always pass. With
+ * `origins` set, it decides (`'*'` allows all). Without it, a server that reads tokens from a cookie accepts only
+ * same-origin requests (Origin's host equals Host): a cookie rides along on cross-site requests too, so any page
+ * could otherwise open a session as the visitor (cross-site WebSocket hijacking).
+ */
+export function originAllowed(handshake: Handshake, options: ResolvedOptions): boolean {
+  const origin = firstHeader(handshake.headers['origin'])
+  if (origin === undefined) return true
+  const { origins } = options
+  if (origins === '*') return true
+  if (origins !== undefined) return typeof origins === 'function' ? origins(origin) : origins.includes(origin)
+  if (!options.cookieTokens) return true
+  let originHost: string
+  try {
+    originHost = new URL(origin).host
+  } catch {
+    return false
+  }
+  const host = firstHeader(handshake.headers['host'])
+  return host !== undefined && originHost.toLowerCase() === host.toLowerCase()
+}
+
+/**
+ * The request as `authenticate` sees it: plain data from the handshake, whatever transport carried it; undefined
+ * when the transport had no HTTP request at all (no headers, no URL: a loopback).
+ */
+export function requestOf(handshake: Handshake): AuthenticateContext['request'] {
+  if (handshake.url === undefined && Object.keys(handshake.headers).length === 0) return undefined
+  return { headers: handshake.headers, url: handshake.url, remoteAddress: handshake.remoteAddress }
+}
+
 /**
  * Decides a handshake: draining, version, origin, capacity, authentication, per-user cap, in that order.
  * Used by every transport, so a refusal means the same whatever carries it.
@@ -99,31 +123,27 @@ export async function admit(handshake: Handshake, options: ResolvedOptions, stat
       offered: negotiation.offered,
     }, { 'Sec-WebSocket-Protocol': negotiation.supported.join(', ') })
   }
-  const origin = handshake.request?.headers.origin
-  if (origin !== undefined && options.origins !== undefined) {
-    const allowed = typeof options.origins === 'function' ? options.origins(origin) : options.origins.includes(origin)
-    if (!allowed) return refuse(403, CloseCode.Forbidden, 'FORBIDDEN', `Origin ${origin} is not allowed`)
+  if (!originAllowed(handshake, options)) {
+    const origin = firstHeader(handshake.headers['origin']) ?? ''
+    const why = options.origins === undefined ? ' (cookie tokens accept same-origin requests only; set the "origins" option)' : ''
+    return refuse(403, CloseCode.Forbidden, 'FORBIDDEN', `Origin ${origin.slice(0, 200)} is not allowed${why}`)
   }
   // Checked before authenticate too, so a full server sheds load without calling it.
   const full = checkCapacity(undefined, options, state)
   if (full !== undefined) return full
   let user: ServerUser | undefined
   if (options.authenticate !== undefined && options.authMode === 'handshake') {
-    let found: ServerUser | null = null
-    try {
-      found = await options.authenticate({ request: handshake.request, token: handshake.token })
-    } catch {
-      found = null
+    const outcome = await runAuthenticate(options, { request: requestOf(handshake), token: handshake.token })
+    switch (outcome.kind) {
+      case 'failed':
+        return refuse(503, CloseCode.TryAgainLater, 'TRY_AGAIN_LATER', 'Authentication is unavailable; try again', {}, { 'Retry-After': '1' })
+      case 'invalid-user':
+        return refuse(500, CloseCode.InternalError, 'INTERNAL_ERROR', 'Internal server error')
+      case 'refused':
+        return refuse(401, CloseCode.Unauthorized, 'UNAUTHORIZED', outcome.reason === 'expired' ? 'Token expired' : 'Authentication failed')
+      case 'user':
+        user = outcome.user
     }
-    if (found === null || typeof found !== 'object') return refuse(401, CloseCode.Unauthorized, 'UNAUTHORIZED', 'Authentication failed')
-    if (!isValidUserId(found.id)) {
-      options.logger.error('parley: authenticate returned a user without a valid id (1-64 chars of [A-Za-z0-9_-.:~])', found.id)
-      return refuse(500, CloseCode.InternalError, 'INTERNAL_ERROR', 'Internal server error')
-    }
-    if (typeof found.expiresAt === 'number' && found.expiresAt <= Date.now()) {
-      return refuse(401, CloseCode.Unauthorized, 'UNAUTHORIZED', 'Token expired')
-    }
-    user = found
     const capped = checkCapacity(user, options, state)
     if (capped !== undefined) return capped
   }

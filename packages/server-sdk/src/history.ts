@@ -1,4 +1,5 @@
 import type { Gap, RoomMessage } from '@parley/protocol'
+import { gapAfter } from './adapters/kit.js'
 
 /** What a resume from a seq can get out of a history window. */
 export interface HistorySlice {
@@ -56,14 +57,11 @@ export class History {
     this.#prune()
     if (seq >= lastSeq) return { messages: [], gap: null }
     const messages: RoomMessage[] = []
-    let oldest = lastSeq + 1
     for (let i = 0; i < this.#count; i++) {
       const message = this.#messages[(this.#head + i) % this.#size] as RoomMessage
-      if (i === 0) oldest = message.seq
       if (message.seq > seq) messages.push(message)
     }
-    if (oldest <= seq + 1) return { messages, gap: null }
-    return { messages, gap: { reason: 'window-exceeded', from: seq + 1, to: oldest - 1 } }
+    return { messages, gap: gapAfter(seq, messages, lastSeq) }
   }
 
   #prune(): void {

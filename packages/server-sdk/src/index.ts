@@ -4,6 +4,7 @@ export type { ParleyEvents } from './hub.js'
 export type {
   AuthenticateContext,
   AuthorizeContext,
+  HandshakeRequest,
   Logger,
   RateLimit,
   ResolvedOptions,
@@ -14,9 +15,8 @@ export type {
 export type { Middleware, MiddlewareContext } from './pipeline.js'
 export type { ParleySession } from './session.js'
 export type { ParleyStats } from './stats.js'
-export { ParleyServerError, toParleyError } from './server-error.js'
-export type { Admission } from './handshake.js'
-export { Frame, type Connection, type Handshake } from './transports/connection.js'
+export { ParleyServerError, toParleyError, type ParleyOptionError, type ServerErrorCode } from './server-error.js'
+export { Frame, type Connection, type Handshake, type HandshakeHeaders, type Refusal } from './transports/connection.js'
 export { createLoopback, type LoopbackPeer } from './transports/loopback.js'
 export { createMemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
 export type {
@@ -31,3 +31,7 @@ export type {
   PublishResult,
   ResumeResult,
 } from './adapters/adapter.js'
+// The adapter kit: what every adapter needs, written once (docs/adapters.md, "Writing an adapter").
+export { gapAfter, replayStart, resumeResult, type RoomHead } from './adapters/kit.js'
+export { SILENT_LOGGER } from './silent-logger.js'
+export { limitCloseReason, randomId } from '@parley/protocol'

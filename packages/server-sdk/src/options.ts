@@ -1,6 +1,8 @@
-import type { IncomingMessage } from 'node:http'
 import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type JsonValue, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
+import { optionError } from './server-error.js'
+import { SILENT_LOGGER } from './silent-logger.js'
+import type { HandshakeHeaders } from './transports/connection.js'
 
 /** A user as the server sees it, returned by `authenticate`. */
 export interface ServerUser {
@@ -12,10 +14,22 @@ export interface ServerUser {
   readonly [key: string]: unknown
 }
 
+/** The request a connection was opened with, as plain data, whichever transport carried it. */
+export interface HandshakeRequest {
+  /** Request headers, lower-case names (`cookie`, `authorization`, ...). */
+  readonly headers: HandshakeHeaders
+  /** Path and query of the request. */
+  readonly url: string | undefined
+  readonly remoteAddress: string | undefined
+}
+
 /** What `authenticate` receives. */
 export interface AuthenticateContext {
-  /** The HTTP upgrade request; absent for first-message and in-band authentication. */
-  readonly request: IncomingMessage | undefined
+  /**
+   * The opening request's headers, URL and address; absent for first-message and in-band authentication, and for
+   * a transport with no HTTP request (a loopback).
+   */
+  readonly request: HandshakeRequest | undefined
   /** The token found in the request (header, cookie, query or subprotocol entry) or the `authenticate` message. */
   readonly token: string | undefined
 }
@@ -51,8 +65,10 @@ export interface ServerOptions {
   /** URL path that upgrades are accepted on. @default '/parley' */
   readonly path?: string
   /**
-   * Authenticates a connection. Return the user, or throw / return `null` to refuse (HTTP 401 before the upgrade,
-   * or close 4401 after it). Without it every connection is an anonymous user whose id is its session id.
+   * Authenticates a connection. Return the user, or `null` to refuse (HTTP 401 before the upgrade, close 4401
+   * after it). A hook that throws could not decide (its backend is down): that is logged and answered as retryable
+   * (HTTP 503 before the upgrade, close 1013 after it), so clients keep trying. Without it every connection is an
+   * anonymous user whose id is its session id.
    */
   readonly authenticate?: (context: AuthenticateContext) => ServerUser | null | Promise<ServerUser | null>
   /**
@@ -63,12 +79,16 @@ export interface ServerOptions {
   readonly authMode?: 'handshake' | 'first-message'
   /** Time for first-message authentication. @default 10_000 */
   readonly authTimeoutMs?: number
-  /** Cookie that may carry the token. @default 'parley_token' */
-  readonly tokenCookie?: string
+  /** Cookie that may carry the token; `false` reads no cookie. @default 'parley_token' */
+  readonly tokenCookie?: string | false
   /** Per-room permission for join, publish and signal; `false` answers `FORBIDDEN`. @default allow all */
   readonly authorize?: (context: AuthorizeContext) => boolean | Promise<boolean>
-  /** Allowed `Origin` values (exact match) or a predicate; requests without Origin (non-browsers) pass. @default any */
-  readonly origins?: readonly string[] | ((origin: string) => boolean)
+  /**
+   * Allowed `Origin` values (exact match), a predicate, or `'*'` for any. Requests without Origin (non-browsers)
+   * always pass. @default same-origin only while tokens are read from a cookie (`authenticate` set, handshake mode,
+   * `tokenCookie` not false), else any
+   */
+  readonly origins?: readonly string[] | ((origin: string) => boolean) | '*'
   /** Heartbeat: ping every `intervalMs`; a peer silent for `intervalMs + timeoutMs` is terminated. */
   readonly heartbeat?: { readonly intervalMs?: number; readonly timeoutMs?: number }
   readonly limits?: {
@@ -138,7 +158,9 @@ export interface ResolvedOptions {
   readonly authenticate: ServerOptions['authenticate']
   readonly authMode: 'handshake' | 'first-message'
   readonly authTimeoutMs: number
-  readonly tokenCookie: string
+  readonly tokenCookie: string | false
+  /** Whether handshake tokens may come from a cookie, which makes the default of `origins` same-origin. */
+  readonly cookieTokens: boolean
   readonly authorize: ServerOptions['authorize']
   readonly origins: ServerOptions['origins']
   readonly heartbeat: { readonly intervalMs: number; readonly timeoutMs: number }
@@ -166,10 +188,6 @@ export interface ResolvedOptions {
   readonly encodeLimits: Partial<ProtocolLimits>
 }
 
-const noop = (): void => {}
-/** The default logger: says nothing. */
-export const SILENT_LOGGER: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop })
-
 function fail(option: string, expected: string, value: unknown): never {
   let shown: string
   try {
@@ -177,7 +195,7 @@ function fail(option: string, expected: string, value: unknown): never {
   } catch {
     shown = String(value)
   }
-  throw new TypeError(`Parley: option "${option}" must be ${expected}, got ${shown}`)
+  throw optionError(`Parley: option "${option}" must be ${expected}, got ${shown}`)
 }
 
 function positiveInt(option: string, value: unknown, fallback: number, allowZero = false): number {
@@ -228,8 +246,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     fail('authenticate', 'a function when authMode is "first-message"', undefined)
   }
   const origins = options.origins
-  if (origins !== undefined && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
-    fail('origins', 'an array of origin strings or a function', origins)
+  if (origins !== undefined && origins !== '*' && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
+    fail('origins', "an array of origin strings, a function or '*'", origins)
   }
   const heartbeat = section('heartbeat', options.heartbeat)
   const limits = section('limits', options.limits)
@@ -250,16 +268,18 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (typeof logger !== 'object' || logger === null || (['debug', 'info', 'warn', 'error'] as const).some((k) => typeof logger[k] !== 'function')) {
     fail('logger', 'an object with debug, info, warn and error functions', logger)
   }
-  if (options.tokenCookie !== undefined && (typeof options.tokenCookie !== 'string' || options.tokenCookie === '')) {
-    fail('tokenCookie', 'a non-empty string', options.tokenCookie)
+  if (options.tokenCookie !== undefined && options.tokenCookie !== false && (typeof options.tokenCookie !== 'string' || options.tokenCookie === '')) {
+    fail('tokenCookie', 'a non-empty string or false', options.tokenCookie)
   }
+  const tokenCookie = options.tokenCookie ?? 'parley_token'
   if (options.development !== undefined && typeof options.development !== 'boolean') fail('development', 'a boolean', options.development)
   return {
     path,
     authenticate: fn('authenticate', options.authenticate),
     authMode,
     authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 10_000),
-    tokenCookie: options.tokenCookie ?? 'parley_token',
+    tokenCookie,
+    cookieTokens: tokenCookie !== false && options.authenticate !== undefined && authMode === 'handshake',
     authorize: fn('authorize', options.authorize),
     origins,
     heartbeat: {

@@ -2,11 +2,11 @@ import { CloseCode, encode, SUBPROTOCOLS, unsupportedVersionReason, type JsonVal
 import { EventEmitter } from 'eventemitter3'
 import type { AdapterNode, ClusterStats, NodeStats } from './adapters/adapter.js'
 import { createMemoryAdapter } from './adapters/memory.js'
-import { admit, checkCapacity, type Admission } from './handshake.js'
-import { checkDataSize, Hub, type ParleyEvents } from './hub.js'
-import { toParleyError } from './server-error.js'
+import { admit, checkCapacity, type AdmissionState } from './handshake.js'
+import { Hub, type ParleyEvents } from './hub.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
-import type { Middleware } from './pipeline.js'
+import { serialiseData, type Middleware } from './pipeline.js'
+import { optionError, ParleyServerError, toParleyError } from './server-error.js'
 import type { ParleySession } from './session.js'
 import { sumStats, type ParleyStats } from './stats.js'
 import type { Connection, Handshake } from './transports/connection.js'
@@ -61,7 +61,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
 
   /** Adds message middleware (Koa style), run after rate limits and `authorize`, before the handler. */
   use(middleware: Middleware): this {
-    if (typeof middleware !== 'function') throw new TypeError('Parley: use() takes a function (context, next) => ...')
+    if (typeof middleware !== 'function') throw optionError('Parley: use() takes a function (context, next) => ...')
     if (this.#hub === undefined) this.#pendingMiddleware.push(middleware)
     else this.#hub.use(middleware)
     return this
@@ -73,10 +73,10 @@ export class Parley extends EventEmitter<ParleyEvents> {
       publish: async (data) => {
         const hub = await this.#running()
         // Validates the room name and the data as they will go out, before anything is sequenced.
-        encode({ type: 'message', room: name, seq: 1, epoch: 'check', from: null, ts: 0, data }, { limits: this.options.encodeLimits })
-        checkDataSize(data, this.options.limits.maxPayload)
-        const { message } = await hub.node.publish({ room: name, from: null, data })
-        return { seq: message.seq, epoch: message.epoch }
+        encode({ type: 'message', room: name, seq: 1, epoch: 'check', from: null, ts: 0, data: null }, { limits: this.options.encodeLimits })
+        const dataJson = serialiseData(data, this.options.limits.maxPayload)
+        const { seq, epoch } = await hub.node.publish({ room: name, from: null, data, dataJson })
+        return { seq, epoch }
       },
       members: async () => (await this.#running()).node.members(name),
     }
@@ -133,56 +133,55 @@ export class Parley extends EventEmitter<ParleyEvents> {
     return { total, nodes, partial: answer === undefined || answer.cluster.partial }
   }
 
-  /** Decides a handshake (used by transports before they upgrade). */
-  async admit(handshake: Handshake): Promise<Admission> {
-    await this.ready
-    const hub = this.#hub as Hub
-    return admit(handshake, this.options, {
-      closing: this.#closing,
-      connections: hub.sessions.size,
-      connectionsOf: (user) => hub.connectionsOf(user),
-    })
-  }
-
   /**
-   * Repeats the draining and capacity checks of an accepted admission, synchronously: a transport calls it right
-   * before it upgrades, so handshakes that raced through an async `authenticate` cannot exceed the caps.
-   */
-  recheck(admission: Admission & { ok: true }): Admission {
-    const hub = this.#hub
-    if (hub === undefined) return checkCapacity(undefined, this.options, { closing: true, connections: 0, connectionsOf: () => 0 }) ?? admission
-    const state = { closing: this.#closing, connections: hub.sessions.size, connectionsOf: (user: string) => hub.connectionsOf(user) }
-    return checkCapacity(admission.user, this.options, state) ?? admission
-  }
-
-  /** Opens a session on a connection that `admit()` accepted, unless the caps filled up meanwhile. */
-  open(connection: Connection, handshake: Handshake, admission: Admission & { ok: true }): ParleySession | undefined {
-    const checked = this.recheck(admission)
-    if (!checked.ok || this.#hub === undefined) {
-      connection.close(checked.ok ? CloseCode.TryAgainLater : checked.closeCode, checked.ok ? 'server shutting down' : checked.body.message)
-      return undefined
-    }
-    return this.#hub.open(connection, handshake, admission.user)
-  }
-
-  /**
-   * Serves a connection from any transport: checks the handshake and either opens a session or closes the
-   * connection with the code that fits (4406, 4401, 4403, 4409, 1013).
+   * The one way in for a transport: checks the handshake (draining, version, origin, capacity, `authenticate`,
+   * per-user cap) and opens a session on the connection, or refuses it. A connection with `refuse` is answered in
+   * its transport's terms (HTTP before a WebSocket upgrade or before a stream starts), one without is closed with
+   * the code that fits (4406, 4401, 4403, 4409, 1013). A connection with `open` is opened with the chosen
+   * subprotocol in the same tick as the caps are checked a last time, so handshakes that raced through an async
+   * `authenticate` cannot exceed them. Resolves with the session, or undefined when refused.
    */
   async accept(connection: Connection, handshake: Partial<Handshake> = {}): Promise<ParleySession | undefined> {
     const full: Handshake = {
       protocols: handshake.protocols ?? [connection.protocol],
       token: handshake.token,
-      request: handshake.request,
+      headers: handshake.headers ?? {},
+      url: handshake.url,
       remoteAddress: handshake.remoteAddress,
     }
-    const admission = await this.admit(full)
-    if (!admission.ok) {
-      const reason = admission.closeCode === CloseCode.UnsupportedVersion ? unsupportedVersionReason(SUBPROTOCOLS) : admission.body.message
-      connection.close(admission.closeCode, reason)
+    let admission
+    try {
+      await this.ready
+      admission = await admit(full, this.options, this.#admissionState())
+    } catch (error) {
+      this.options.logger.error('parley: handshake failed', error)
+      admission = undefined
+    }
+    if (admission?.ok === true) {
+      // Again, synchronously, right before opening: the first check was before an await.
+      const final = checkCapacity(admission.user, this.options, this.#admissionState())
+      if (final !== undefined) admission = final
+    }
+    const hub = this.#hub
+    if (admission === undefined || !admission.ok || hub === undefined) {
+      const refusal = admission !== undefined && !admission.ok ? admission : {
+        ok: false as const, status: 500, closeCode: CloseCode.InternalError, body: { code: 'INTERNAL_ERROR', message: 'Internal server error' },
+      }
+      if (connection.refuse !== undefined) connection.refuse(refusal)
+      else connection.close(refusal.closeCode, refusal.closeCode === CloseCode.UnsupportedVersion ? unsupportedVersionReason(SUBPROTOCOLS) : refusal.body.message)
       return undefined
     }
-    return this.open(connection, full, admission)
+    if (connection.open !== undefined && !connection.open(admission.protocol)) return undefined
+    return hub.open(connection, full.remoteAddress, admission.user)
+  }
+
+  #admissionState(): AdmissionState {
+    const hub = this.#hub
+    return {
+      closing: this.#closing || hub === undefined,
+      connections: hub?.sessions.size ?? 0,
+      connectionsOf: (user) => hub?.connectionsOf(user) ?? 0,
+    }
   }
 
   /** Registers a transport's detach step, run by `close()`. */
@@ -216,7 +215,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
 
   async #running(): Promise<Hub> {
     await this.ready
-    if (this.#hub === undefined || this.#closing) throw new Error('Parley is closed')
+    if (this.#hub === undefined || this.#closing) throw new ParleyServerError('CLOSED', 'Parley is closed')
     return this.#hub
   }
 }

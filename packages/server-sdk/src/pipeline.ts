@@ -1,5 +1,17 @@
-import type { ClientMessage } from '@parley/protocol'
-import type { ParleySession } from './session.js'
+import {
+  CloseCode,
+  decode,
+  encode,
+  resolveLimits,
+  validateMessage,
+  type ClientMessage,
+  type JsonValue,
+  type ProtocolLimits,
+} from '@parley/protocol'
+import type { ResolvedOptions, RoomAction } from './options.js'
+import { ParleyServerError, toParleyError } from './server-error.js'
+import type { ParleySession, Session } from './session.js'
+import type { StatsCounters } from './stats.js'
 
 /** What message middleware sees. Middleware may replace `message` (keeping its type) or throw to reject it. */
 export interface MiddlewareContext {
@@ -15,7 +27,7 @@ export function compose(middleware: readonly Middleware[], handler: (context: Mi
   return (context: MiddlewareContext): Promise<void> => {
     let last = -1
     const dispatch = async (index: number): Promise<void> => {
-      if (index <= last) throw new Error('Parley middleware called next() more than once')
+      if (index <= last) throw new ParleyServerError('MIDDLEWARE_NEXT_TWICE', 'Parley middleware called next() more than once', { expose: false })
       last = index
       const current = middleware[index]
       if (current === undefined) return handler(context)
@@ -23,4 +35,188 @@ export function compose(middleware: readonly Middleware[], handler: (context: Mi
     }
     return dispatch(0)
   }
+}
+
+/**
+ * A message that made it through the pipeline, as the handler gets it. For a publish, `dataJson` is its `data`
+ * serialised once (for the size check), which the adapter and the outgoing frame reuse.
+ */
+export interface Handled {
+  readonly session: Session
+  readonly message: ClientMessage
+  readonly dataJson: string | undefined
+}
+
+/** What the pipeline needs from the instance. */
+export interface PipelineHost {
+  /** Handles a message that passed every step. */
+  handle(handled: Handled): Promise<void>
+  /** An internal failure, for the `error` event. */
+  failed(error: ParleyServerError, session: Session): void
+}
+
+/**
+ * The per-message pipeline of one node: decode (a wire fault closes, a message fault is answered) → rate limit
+ * (a bucket per kind of message) → the session's serial inbox → authentication required → `authorize` → middleware
+ * (what it leaves is validated again, and may not change type or room) → the payload size check → the handler.
+ * Every refusal is answered with an `error` carrying its code, or a documented close; nothing reaches other members.
+ */
+export class Pipeline {
+  readonly #options: ResolvedOptions
+  readonly #stats: StatsCounters
+  readonly #host: PipelineHost
+  readonly #middleware: Middleware[] = []
+  /** Frozen, so the protocol reuses its merge with the defaults on every frame (see limitsFor). */
+  readonly #limits: Partial<ProtocolLimits>
+  readonly #fullLimits: ProtocolLimits
+  #run: ((context: MiddlewareContext) => Promise<void>) | undefined
+  /** The message each middleware run started with, to see what middleware changed. */
+  readonly #original = new WeakMap<MiddlewareContext, { readonly type: string; readonly room: string | undefined }>()
+
+  constructor(options: ResolvedOptions, stats: StatsCounters, host: PipelineHost) {
+    this.#options = options
+    this.#stats = stats
+    this.#host = host
+    this.#limits = Object.freeze({ maxPayload: options.limits.maxPayload })
+    this.#fullLimits = resolveLimits(this.#limits)
+  }
+
+  use(middleware: Middleware): void {
+    this.#middleware.push(middleware)
+    this.#run = compose(this.#middleware, (context) => this.#afterMiddleware(context))
+  }
+
+  /** One inbound frame of a session. */
+  receive(session: Session, frame: string | Uint8Array): void {
+    if (session.closed) return
+    const now = Date.now()
+    session.lastSeenAt = now
+    this.#stats.messagesIn++
+    this.#stats.bytesIn += typeof frame === 'string' ? frame.length : frame.byteLength
+    const result = decode(frame, { from: 'client', limits: this.#limits })
+    if (!result.ok) {
+      const { error } = result
+      // Wire faults end the session with the RFC 6455 code that fits; message faults get an `error` answer.
+      if (error.code === 'UNSUPPORTED_DATA' || error.code === 'PAYLOAD_TOO_LARGE') {
+        this.#stats.countError(error.code)
+        session.close(error.closeCode ?? CloseCode.PolicyViolation, error.message)
+        return
+      }
+      session.sendError(error.code, error.message, error.details.id)
+      if (session.invalid.hit(now) > this.#options.limits.maxInvalidPerMinute) {
+        session.close(CloseCode.BadRequest, 'too many invalid messages')
+      }
+      return
+    }
+    const message = result.message
+    if (!this.#rateLimit(session, message, now)) return
+    const accepted = session.enqueue(() => this.#process(session, message))
+    if (!accepted) this.#refuse(session, message, now)
+  }
+
+  /** Rate limits: each kind of message has its own bucket, so chat traffic cannot starve pings or leaves. */
+  #rateLimit(session: Session, message: ClientMessage, now: number): boolean {
+    const bucket =
+      message.type === 'publish' ? session.publishBucket : message.type === 'signal' ? session.signalBucket : session.controlBucket
+    if (bucket.take(now)) return true
+    this.#refuse(session, message, now)
+    return false
+  }
+
+  #refuse(session: Session, message: ClientMessage, now: number): void {
+    this.#stats.dropped++
+    // Dropped signals are not answered: they are superseded by the next one anyway.
+    if (message.type !== 'signal') {
+      session.sendError('RATE_LIMITED', `Rate limit exceeded for ${message.type}`, 'id' in message ? message.id : undefined, 'room' in message ? message.room : undefined)
+    } else {
+      this.#stats.countError('RATE_LIMITED')
+    }
+    if (session.rateLimited.hit(now) > this.#options.limits.maxRateLimitedPer10s) {
+      session.close(CloseCode.RateLimited, 'rate limit exceeded')
+    }
+  }
+
+  async #process(session: Session, message: ClientMessage): Promise<void> {
+    if (session.closed) return
+    try {
+      if (!session.authenticated && message.type !== 'authenticate' && message.type !== 'ping') {
+        throw new ParleyServerError('UNAUTHORIZED', 'Authenticate first')
+      }
+      if (message.type === 'authenticate' || message.type === 'ping') {
+        await this.#host.handle({ session, message, dataJson: undefined })
+        return
+      }
+      // DESIGN's pipeline order: authorize, then middleware, then the handler.
+      if (message.type === 'join') await this.#authorize(session, message.room, 'join', message.presence)
+      else if (message.type === 'publish') await this.#authorize(session, message.room, 'publish', message.data)
+      else if (message.type === 'signal') await this.#authorize(session, message.room, 'signal', message.value)
+      if (session.closed) return
+      const run = this.#run
+      if (run === undefined) {
+        await this.#host.handle({ session, message, dataJson: this.#sizedData(message) })
+      } else {
+        const context: MiddlewareContext = { session, message }
+        this.#original.set(context, { type: message.type, room: 'room' in message ? message.room : undefined })
+        await run(context)
+      }
+    } catch (thrown) {
+      const error = toParleyError(thrown)
+      if (error.wireCode === 'INTERNAL_ERROR') this.#host.failed(error, session)
+      // toParleyError hides an unknown error's message; in development the original one is shown.
+      const internal = error.cause instanceof Error && error.cause.message !== '' ? error.cause.message : error.message
+      const text = error.expose ? error.message : this.#options.development ? internal : 'Internal server error'
+      session.sendError(error.wireCode, text, 'id' in message ? message.id : undefined, 'room' in message ? message.room : undefined)
+    }
+  }
+
+  async #authorize(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): Promise<void> {
+    const authorize = this.#options.authorize
+    if (authorize === undefined) return
+    if (!(await authorize({ user: session.user, room, action, data }))) {
+      throw new ParleyServerError('FORBIDDEN', `Not allowed to ${action} in ${room}`)
+    }
+  }
+
+  /**
+   * Behind middleware: what it left is validated again (it may have changed the message in place, to values JSON
+   * cannot carry), and it may not move a message to another type or room, since `authorize` judged the original.
+   */
+  async #afterMiddleware(context: MiddlewareContext): Promise<void> {
+    const original = this.#original.get(context)
+    const message = context.message
+    const room = 'room' in message ? message.room : undefined
+    if (original !== undefined && (message.type !== original.type || room !== original.room)) {
+      throw new ParleyServerError('INTERNAL_ERROR', "Middleware may not change a message's type or room", { expose: false })
+    }
+    try {
+      // A publish is validated without serialising (its one serialisation is the size check's, just below); any
+      // other message is encoded as for sending, which checks its size too.
+      if (message.type !== 'publish') encode(message, { limits: this.#limits })
+      else {
+        const checked = validateMessage(message, 'client', this.#fullLimits)
+        if (checked instanceof Error) throw checked
+      }
+    } catch (error) {
+      throw new ParleyServerError('INTERNAL_ERROR', `Middleware produced an invalid message: ${String(error)}`, { expose: false, cause: error })
+    }
+    return this.#host.handle({ session: context.session as Session, message, dataJson: this.#sizedData(message) })
+  }
+
+  /** A publish's `data`, serialised once and checked against `maxPayload`; undefined for other messages. */
+  #sizedData(message: ClientMessage): string | undefined {
+    return message.type === 'publish' ? serialiseData(message.data, this.#options.limits.maxPayload) : undefined
+  }
+}
+
+/**
+ * Serialises a payload and refuses one that would not fit a frame once re-encoded (JSON.stringify may write a
+ * number longer than the client did, e.g. 1e20): checked before anything is sequenced, so a stored message can
+ * always be delivered. Returns the JSON text, for the adapter and the frame to reuse.
+ */
+export function serialiseData(data: JsonValue, maxPayload: number): string {
+  const text = JSON.stringify(data)
+  if (text.length > maxPayload || (text.length * 3 > maxPayload && Buffer.byteLength(text) > maxPayload)) {
+    throw new ParleyServerError('PAYLOAD_TOO_LARGE', `data re-encodes to more than maxPayload (${maxPayload} bytes)`)
+  }
+  return text
 }

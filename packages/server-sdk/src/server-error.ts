@@ -1,22 +1,39 @@
 import { ERROR_CODES, ProtocolError, isErrorCode, type CloseCode, type ErrorCode } from '@parley/protocol'
 
 /**
+ * Codes of a {@link ParleyServerError}: the protocol's error codes, which may reach a client, plus codes that only
+ * the server's own API raises and that never go on the wire.
+ */
+export type ServerErrorCode =
+  | ErrorCode
+  /** The instance is closed (or closing): `room()`, `user()`, `rooms()`, `clusterStats()` reject with it. */
+  | 'CLOSED'
+  /** Middleware called `next()` more than once. */
+  | 'MIDDLEWARE_NEXT_TWICE'
+
+/**
  * The server SDK's one error class. Hooks (`authenticate`, `authorize`, middleware) may throw it to choose the code
  * the client sees; anything else they throw reaches the wire as `INTERNAL_ERROR` with a generic message.
  */
 export class ParleyServerError extends Error {
   override readonly name = 'ParleyServerError'
-  readonly code: ErrorCode
+  readonly code: ServerErrorCode
   /** The close code this error causes when it ends a session, if it does. */
   readonly closeCode: CloseCode | undefined
   /** Set on errors whose message is safe to show to the client. */
   readonly expose: boolean
 
-  constructor(code: ErrorCode, message?: string, options: { closeCode?: CloseCode; expose?: boolean; cause?: unknown } = {}) {
-    super(message ?? ERROR_CODES[code].message, options.cause === undefined ? undefined : { cause: options.cause })
+  constructor(code: ServerErrorCode, message?: string, options: { closeCode?: CloseCode; expose?: boolean; cause?: unknown } = {}) {
+    const known = isErrorCode(code) ? ERROR_CODES[code] : undefined
+    super(message ?? known?.message ?? code, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
-    this.closeCode = options.closeCode ?? ERROR_CODES[code].closeCode
-    this.expose = options.expose ?? code !== 'INTERNAL_ERROR'
+    this.closeCode = options.closeCode ?? known?.closeCode
+    this.expose = options.expose ?? (known !== undefined && code !== 'INTERNAL_ERROR')
+  }
+
+  /** The code a client may be told: the error's own when the protocol has it, else `INTERNAL_ERROR`. */
+  get wireCode(): ErrorCode {
+    return isErrorCode(this.code) ? this.code : 'INTERNAL_ERROR'
   }
 }
 
@@ -31,12 +48,10 @@ export function toParleyError(error: unknown): ParleyServerError {
   return new ParleyServerError('INTERNAL_ERROR', 'Internal server error', { cause: error, expose: false })
 }
 
-const encoder = new TextEncoder()
+/** A bad option or argument to the public API: a `TypeError`, thrown at once, with the stable code `INVALID_OPTION`. */
+export type ParleyOptionError = TypeError & { readonly code: 'INVALID_OPTION' }
 
-/** Cuts a close reason to the 123 bytes RFC 6455 §5.5 leaves for it (125-byte control payload minus the code). */
-export function limitCloseReason(reason: string): string {
-  if (encoder.encode(reason).length <= 123) return reason
-  let cut = reason.slice(0, 120)
-  while (encoder.encode(`${cut}…`).length > 123) cut = cut.slice(0, -1)
-  return `${cut}…`
+/** Makes a {@link ParleyOptionError}. */
+export function optionError(message: string): ParleyOptionError {
+  return Object.assign(new TypeError(message), { code: 'INVALID_OPTION' as const })
 }

@@ -1,10 +1,9 @@
-import { CloseCode, encode, type ErrorCode, type JsonValue, type RoomMessage, type ServerMessage } from '@parley/protocol'
-import type { HeldPresence } from './held-presence.js'
+import { CloseCode, encode, limitCloseReason, type ErrorCode, type ServerMessage } from '@parley/protocol'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { TokenBucket, WindowCounter } from './rate-limiter.js'
-import { limitCloseReason } from './server-error.js'
+import { Memberships } from './room.js'
 import type { StatsCounters } from './stats.js'
-import { Frame, type Connection, type Handshake } from './transports/connection.js'
+import { Frame, type Connection } from './transports/connection.js'
 
 /** A session as the app sees it (events, middleware). */
 export interface ParleySession {
@@ -20,68 +19,15 @@ export interface ParleySession {
   close(code?: number, reason?: string): void
 }
 
-/** One room as seen by one session. */
-export interface Membership {
-  /** While the join is being answered, live messages wait here so they follow the replay in order. */
-  pending: RoomMessage[] | null
-  /** Presence changes that arrived while the join was answered (non-null exactly when `pending` is). */
-  heldPresence: HeldPresence[] | null
-  /**
-   * Encoded bytes waiting in `pending` and `heldPresence`, changed only through `Session.hold` and `Session.release`,
-   * which keep the session's total that counts against `backpressure.maxBufferedBytes`.
-   */
-  heldBytes: number
-  /** The last seq delivered to this session, so nothing is delivered twice. */
-  lastSeq: number
-  epoch: string
-  presence: JsonValue
-}
-
-/**
- * A session's rooms: the part of a Map the hub uses. Most sessions are in one room, so the first is held inline and
- * a Map is made only for more, which saves an idle connection its own hash table. Keys keep insertion order, as in
- * a Map: the inline entry is only ever filled while the Map is empty.
- */
-export class Memberships {
-  #room: string | undefined
-  #membership: Membership | undefined
-  #more: Map<string, Membership> | undefined
-
-  get size(): number {
-    return (this.#room === undefined ? 0 : 1) + (this.#more?.size ?? 0)
-  }
-
-  get(room: string): Membership | undefined {
-    return room === this.#room ? this.#membership : this.#more?.get(room)
-  }
-
-  set(room: string, membership: Membership): this {
-    if (room === this.#room || (this.#room === undefined && (this.#more === undefined || this.#more.size === 0))) {
-      this.#room = room
-      this.#membership = membership
-    } else {
-      ;(this.#more ??= new Map()).set(room, membership)
-    }
-    return this
-  }
-
-  delete(room: string): boolean {
-    if (room !== this.#room) return this.#more?.delete(room) ?? false
-    this.#room = undefined
-    this.#membership = undefined
-    return true
-  }
-
-  *keys(): IterableIterator<string> {
-    if (this.#room !== undefined) yield this.#room
-    if (this.#more !== undefined) yield* this.#more.keys()
-  }
-}
-
 /** Rough cap on messages waiting in one session's inbox before new ones are refused as rate limited. */
 const MAX_QUEUED = 256
 /** How long a slow consumer gets to take its close frame before it is dropped. */
 const SLOW_CONSUMER_TERMINATE_MS = 1_000
+/**
+ * A paced writer waits for the connection's drain, and re-checks after this long without one: a transport emits
+ * drain only once its own buffer filled past its own mark, which a small `highWaterBytes` may never reach.
+ */
+const DRAIN_RECHECK_MS = 16
 
 /**
  * One client connection: who it is, the rooms it is in, its rate limits, its serial inbox, and the outbound guard
@@ -92,8 +38,9 @@ export class Session implements ParleySession {
   user: ServerUser
   authenticated: boolean
   readonly connection: Connection
-  /** From the handshake; the rest of it (the upgrade request) is not kept, so it does not live as long as the session. */
+  /** From the handshake; the rest of it is not kept, so it does not live as long as the session. */
   readonly remoteAddress: string | undefined
+  /** The rooms this session is in, kept by the room module (room.ts). */
   readonly memberships = new Memberships()
   // Buckets, counters and the timer set are made on first use (a bucket starts full, so that changes nothing): most
   // sessions never signal, are never refused and never hold a timer, and an idle connection should cost little.
@@ -113,6 +60,9 @@ export class Session implements ParleySession {
   #queued = 0
   /** Bytes held for all this session's rooms while their joins are answered (the sum of their `heldBytes`). */
   #heldBytes = 0
+  /** Writers waiting for the connection to drain; the drain listener is added on the first wait. */
+  #drainWaiters: Array<() => void> | undefined
+  #drainListening = false
   readonly #options: ResolvedOptions
   readonly #stats: StatsCounters
 
@@ -121,7 +71,7 @@ export class Session implements ParleySession {
     user: ServerUser,
     authenticated: boolean,
     connection: Connection,
-    handshake: Handshake,
+    remoteAddress: string | undefined,
     options: ResolvedOptions,
     stats: StatsCounters,
     now: number,
@@ -130,7 +80,7 @@ export class Session implements ParleySession {
     this.user = user
     this.authenticated = authenticated
     this.connection = connection
-    this.remoteAddress = handshake.remoteAddress
+    this.remoteAddress = remoteAddress
     this.#options = options
     this.#stats = stats
     this.lastSeenAt = now
@@ -197,12 +147,11 @@ export class Session implements ParleySession {
   }
 
   /**
-   * Holds `bytes` for `membership` while its join is answered. What every room of the session holds counts against
+   * Holds `bytes` for a room whose join is being answered. What every room of the session holds counts against
    * `backpressure.maxBufferedBytes` together with the connection's buffer; past it the session is cut off as a slow
    * consumer (4509), as it would be if the frame had been queued on the connection. Returns whether it was held.
    */
-  hold(membership: Membership, bytes: number): boolean {
-    membership.heldBytes += bytes
+  holdBytes(bytes: number): boolean {
     this.#heldBytes += bytes
     if (this.connection.bufferedAmount + this.#heldBytes <= this.#options.backpressure.maxBufferedBytes) return true
     this.#stats.dropped++
@@ -210,9 +159,8 @@ export class Session implements ParleySession {
     return false
   }
 
-  /** Gives back bytes `membership` held (all of them by default): they were sent, or will never be. */
-  release(membership: Membership, bytes: number = membership.heldBytes): void {
-    membership.heldBytes -= bytes
+  /** Gives back held bytes: they were sent, or will never be. */
+  releaseBytes(bytes: number): void {
     this.#heldBytes -= bytes
   }
 
@@ -238,20 +186,35 @@ export class Session implements ParleySession {
   }
 
   /**
-   * Waits until a frame of `bytes` fits under the high-water mark (see `fitsUnderHighWater`). The connection gives no
-   * drain event, so its buffer is polled, every millisecond at first, backing off to every 16 ms while it does not
-   * shrink. Resolves false once the session is closed; a reader that stalls for good is ended by the heartbeat.
+   * Waits until a frame of `bytes` fits under the high-water mark (see `fitsUnderHighWater`): on the connection's
+   * drain, with a re-check every {@link DRAIN_RECHECK_MS} in case the transport's own buffer never filled far enough
+   * to emit one. Resolves false once the session is closed; a reader that stalls for good is ended by the heartbeat.
    */
   async whenUnderHighWater(bytes: number): Promise<boolean> {
-    let delay = 1
-    let last = this.connection.bufferedAmount
-    while (!this.closed && !this.fitsUnderHighWater(bytes)) {
-      await new Promise((resolve) => setTimeout(resolve, delay))
-      const now = this.connection.bufferedAmount
-      delay = now < last ? 1 : Math.min(delay * 2, 16)
-      last = now
-    }
+    while (!this.closed && !this.fitsUnderHighWater(bytes)) await this.#drainOrRecheck()
     return !this.closed
+  }
+
+  #drainOrRecheck(): Promise<void> {
+    if (!this.#drainListening) {
+      this.#drainListening = true
+      this.connection.onDrain?.(() => this.wake())
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, DRAIN_RECHECK_MS)
+      ;(this.#drainWaiters ??= []).push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  /** Wakes every paced writer (the connection drained, or the session ended). */
+  wake(): void {
+    const waiters = this.#drainWaiters
+    if (waiters === undefined) return
+    this.#drainWaiters = undefined
+    for (const resolve of waiters) resolve()
   }
 
   /** Encodes and sends one message to this session alone. */
@@ -296,6 +259,7 @@ export class Session implements ParleySession {
     this.closeCode = code
     this.closeReason = limitCloseReason(reason)
     this.connection.close(code, this.closeReason)
+    this.wake()
   }
 
   clearTimers(): void {

@@ -85,15 +85,15 @@ describe('the token reaches authenticate, whichever way it travels', () => {
 })
 
 describe('refusals before the upgrade', () => {
-  it('answers 401 UNAUTHORIZED when authenticate throws, without leaking what it threw', async () => {
+  it('answers 503 TRY_AGAIN_LATER (retryable) when authenticate throws, without leaking what it threw', async () => {
     const { url, parley } = await server({
       authenticate: () => {
         throw new Error('database password is hunter2')
       },
     })
     const refused = await refusedHandshake(url, { headers: { Authorization: 'Bearer x' } })
-    expect(refused.status).toBe(401)
-    expect(refused.body['code']).toBe('UNAUTHORIZED')
+    expect(refused.status).toBe(503)
+    expect(refused.body['code']).toBe('TRY_AGAIN_LATER')
     expect(JSON.stringify(refused.body)).not.toContain('hunter2')
     expect(parley.stats().connections).toBe(0)
   })

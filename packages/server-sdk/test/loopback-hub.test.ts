@@ -112,19 +112,47 @@ describe('the hub over the in-memory loopback transport (no sockets)', () => {
     expect(parley.stats().connections).toBe(0)
   })
 
-  it('closes with 4401 when authenticate refuses or throws, and never welcomes', async () => {
+  it('closes with 4401 when authenticate refuses, 1013 (retryable) when it throws, and never welcomes', async () => {
     const parley = await hub({
       authenticate: ({ token }) => {
         if (token === 'boom') throw new Error('auth backend down')
         return byToken({ token, request: undefined })
       },
     })
-    for (const token of ['nope', 'boom']) {
+    for (const [token, code] of [['nope', CloseCode.Unauthorized], ['boom', CloseCode.TryAgainLater]] as const) {
       const client = await peer(parley, { token })
-      expect((await client.closed).code).toBe(CloseCode.Unauthorized)
+      expect((await client.closed).code).toBe(code)
       expect(client.received).toEqual([])
     }
     expect(parley.stats().connections).toBe(0)
+  })
+
+  it('first-message mode: a throwing authenticate answers TRY_AGAIN_LATER and closes 1013; a refresh keeps the session', async () => {
+    let down = true
+    const parley = await hub({
+      authMode: 'first-message',
+      authenticate: ({ token }) => {
+        if (down) throw new Error('auth backend down')
+        return byToken({ token, request: undefined })
+      },
+    })
+    const first = await peer(parley)
+    await first.next('welcome')
+    first.send({ type: 'authenticate', token: 'olga', id: 'a1' })
+    expect(await first.next('error')).toMatchObject({ code: 'TRY_AGAIN_LATER', id: 'a1' })
+    expect((await first.closed).code).toBe(CloseCode.TryAgainLater)
+    // Back up: the client's next attempt gets in; an outage during a later refresh leaves it signed in.
+    down = false
+    const second = await peer(parley)
+    await second.next('welcome')
+    second.send({ type: 'authenticate', token: 'olga', id: 'a2' })
+    expect(await second.next('ack')).toMatchObject({ id: 'a2' })
+    down = true
+    second.send({ type: 'authenticate', token: 'olga', id: 'a3' })
+    expect(await second.next('error')).toMatchObject({ code: 'TRY_AGAIN_LATER', id: 'a3' })
+    second.send({ type: 'join', room: 'still-in', id: 'j' })
+    expect(await second.next('joined')).toMatchObject({ room: 'still-in', id: 'j' })
+    expect(parley.sessions().map((session) => session.user.id)).toEqual(['olga'])
   })
 
   it('closes every loopback session with 1001 on close()', async () => {
@@ -172,7 +200,7 @@ describe('the transport seam is enforced', () => {
   }
 
   const isWs = (name: string): boolean => name === 'ws' || name.startsWith('ws/')
-  const coreEntries = ['hub.ts', 'session.ts', 'parley.ts', 'pipeline.ts', 'signals.ts', 'history.ts', 'handshake.ts', 'adapters/memory.ts']
+  const coreEntries = ['hub.ts', 'room.ts', 'session.ts', 'parley.ts', 'pipeline.ts', 'authentication.ts', 'signals.ts', 'history.ts', 'handshake.ts', 'adapters/memory.ts', 'adapters/kit.ts']
 
   it.each(coreEntries)('%s imports neither ws nor the WebSocket transport, directly or through its imports', (entry) => {
     const { files, packages } = closure(join(src, entry))

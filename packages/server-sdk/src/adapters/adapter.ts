@@ -11,8 +11,12 @@ import type { ParleyStats } from '../stats.js'
 
 /** What an adapter delivers to one node: events for the rooms that node subscribed to. */
 export interface AdapterHooks {
-  /** A sequenced room message; `exceptSession` is a session to leave out (a publish with `echo: false`). */
-  message(message: RoomMessage, exceptSession: string | undefined): void
+  /**
+   * A sequenced room message; `exceptSession` is a session to leave out (a publish with `echo: false`).
+   * `dataJson`, when the adapter still has it from the publish (`PublishRequest.dataJson`), spares the node from
+   * serialising the payload again.
+   */
+  message(message: RoomMessage, exceptSession: string | undefined, dataJson?: string): void
   /** A presence change in a room: `join` on a user's first connection cluster-wide, `leave` after its last. */
   presence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void
   /** A signal; the sender's own connections are left out by the node. */
@@ -47,15 +51,26 @@ export interface PublishRequest {
   readonly room: string
   readonly from: string | null
   readonly data: JsonValue
+  /**
+   * `data` already serialised (`JSON.stringify`) and size-checked by the node: an adapter that needs the text
+   * (to store or send it) uses this instead of serialising again.
+   */
+  readonly dataJson: string
   /** Scope of de-duplication: the same key within the window is not delivered again. */
   readonly dedupKey?: string | undefined
   /** Session left out of the fan-out (`echo: false`). */
   readonly exceptSession?: string | undefined
 }
 
-/** What a publish produced: the sequenced message, or the one a retry duplicates. */
+/**
+ * Where a publish landed: its position, or, for a retry within the de-duplication window, the position of the
+ * message it duplicates. This is all a retry needs answered, so an adapter keeps only this per publish id, never
+ * the payload.
+ */
 export interface PublishResult {
-  readonly message: RoomMessage
+  readonly seq: number
+  readonly epoch: string
+  readonly ts: number
   readonly duplicate: boolean
 }
 

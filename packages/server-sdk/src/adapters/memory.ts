@@ -1,6 +1,5 @@
-import type { DirectMessage, JsonValue, PresenceMember, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import { randomId, type DirectMessage, type JsonValue, type PresenceMember, type ResumePoint, type RoomMessage, type SignalBroadcastMessage } from '@parley/protocol'
 import { History } from '../history.js'
-import { randomId } from '../random-id.js'
 import type {
   Adapter,
   AdapterHooks,
@@ -13,6 +12,7 @@ import type {
   PublishResult,
   ResumeResult,
 } from './adapter.js'
+import { replayStart, resumeResult } from './kit.js'
 
 interface PresenceUser {
   presence: JsonValue
@@ -33,6 +33,14 @@ interface RoomState {
   lastActiveAt: number
 }
 
+/** What the memory adapter remembers of a publish id: its position and expiry, no payload. */
+interface DedupEntry {
+  readonly seq: number
+  readonly epoch: string
+  readonly ts: number
+  readonly expiresAt: number
+}
+
 /** Options of {@link createMemoryAdapter}. */
 export interface MemoryAdapterOptions {
   /** Clock, for tests. @default Date.now */
@@ -51,8 +59,11 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): Adapter
 class MemoryAdapter implements Adapter {
   readonly rooms = new Map<string, RoomState>()
   readonly nodes = new Set<MemoryNode>()
-  /** Publish ids seen recently, in insertion (= expiry) order. */
-  readonly dedup = new Map<string, { readonly message: RoomMessage; readonly expiresAt: number }>()
+  /**
+   * Publish ids seen recently, in insertion (= expiry) order, with where each landed: what a retry is answered
+   * with. Never the message itself, so a window full of ids costs bytes per id, not the payloads.
+   */
+  readonly dedup = new Map<string, DedupEntry>()
   readonly now: () => number
   #lastSweep = 0
 
@@ -137,7 +148,7 @@ class MemoryNode implements AdapterNode {
     const key = request.dedupKey === undefined ? undefined : `${request.room}\u0000${request.dedupKey}`
     if (key !== undefined) {
       const seen = bus.dedup.get(key)
-      if (seen !== undefined && seen.expiresAt > bus.now()) return { message: seen.message, duplicate: true }
+      if (seen !== undefined && seen.expiresAt > bus.now()) return { seq: seen.seq, epoch: seen.epoch, ts: seen.ts, duplicate: true }
     }
     const ts = bus.now()
     state.seq += 1
@@ -153,35 +164,18 @@ class MemoryNode implements AdapterNode {
     }
     state.history.append(message)
     if (key !== undefined) {
-      bus.dedup.set(key, { message, expiresAt: ts + this.#config.dedupWindowMs })
+      bus.dedup.set(key, { seq: message.seq, epoch: message.epoch, ts, expiresAt: ts + this.#config.dedupWindowMs })
       if (bus.dedup.size > MAX_DEDUP_ENTRIES) bus.dedup.delete(bus.dedup.keys().next().value as string)
     }
-    for (const node of state.subscribers) node.hooks.message(message, request.exceptSession)
-    return { message, duplicate: false }
+    for (const node of state.subscribers) node.hooks.message(message, request.exceptSession, request.dataJson)
+    return { seq: message.seq, epoch: message.epoch, ts, duplicate: false }
   }
 
   async resume(room: string, from: ResumePoint | undefined): Promise<ResumeResult> {
     const state = this.#bus.room(room, this.#config)
-    if (from === undefined) return { epoch: state.epoch, seq: state.seq, replay: [], recovery: null }
-    if (from.epoch !== state.epoch || from.seq > state.seq) {
-      // A different epoch (history lost, e.g. a restart of the process) or a seq this stream never reached.
-      // The client's stream is gone, but what this epoch still holds is replayed, so nothing it kept is lost too.
-      const kept = state.history.since(0, state.seq).messages
-      return {
-        epoch: state.epoch,
-        seq: state.seq,
-        replay: kept,
-        recovery: { recovered: false, replayed: kept.length, gap: { reason: 'epoch-changed' } },
-      }
-    }
-    const slice = state.history.since(from.seq, state.seq)
-    return {
-      epoch: state.epoch,
-      // The room's head: the replay ends there (protocol §8, `joined.seq`), whatever the resume point was.
-      seq: state.seq,
-      replay: slice.messages,
-      recovery: { recovered: slice.gap === null, replayed: slice.messages.length, gap: slice.gap },
-    }
+    const start = replayStart(state, from)
+    const kept = start === undefined ? [] : state.history.since(start - 1, state.seq).messages
+    return resumeResult(state, from, kept)
   }
 
   async presenceJoin(entry: PresenceEntry): Promise<void> {

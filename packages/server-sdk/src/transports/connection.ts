@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http'
-
 const encoder = new TextEncoder()
 
 /**
@@ -33,7 +31,7 @@ export class Frame {
  * this; the hub never sees a socket.
  */
 export interface Connection {
-  /** The negotiated subprotocol, e.g. `parley.v1.json`. */
+  /** The negotiated subprotocol, e.g. `parley.v1.json` (once opened, for a transport with a pre-open phase). */
   readonly protocol: string
   /** Bytes queued for this connection and not yet written out. */
   readonly bufferedAmount: number
@@ -49,18 +47,53 @@ export interface Connection {
   onMessage(listener: (frame: string | Uint8Array) => void): void
   /** A transport-level pong (or any proof of life below the message layer). */
   onPong(listener: () => void): void
+  /**
+   * Fires each time `bufferedAmount` has gone down after the buffer filled (a socket's `drain`): a writer that
+   * paces itself by the reader waits for this instead of polling the buffer. Optional: without it such a writer
+   * re-checks the buffer every few milliseconds.
+   */
+  onDrain?(listener: () => void): void
   /** Fires once, when the connection is gone, with the close code and reason the peer or transport gave. */
   onClose(listener: (code: number, reason: string) => void): void
+  /**
+   * For a transport that can still answer in its own terms before it opens (HTTP before a WebSocket upgrade or
+   * before a stream starts): refuses the connection so. Without it a refusal closes with `refusal.closeCode`.
+   */
+  refuse?(refusal: Refusal): void
+  /**
+   * For a transport with a pre-open phase: opens with the chosen subprotocol, synchronously, so that the caps
+   * checked right before stay exact. Returns false when the peer went away meanwhile.
+   */
+  open?(protocol: string): boolean
 }
 
-/** What a transport knows about a connection when it hands it to the hub. */
+/** Plain HTTP headers, lower-case names, as Node gives them. */
+export type HandshakeHeaders = Readonly<Record<string, string | readonly string[] | undefined>>
+
+/**
+ * What a transport knows about a connection when it hands it to Parley: plain data, so a transport without an
+ * upgrade request (an HTTP stream, an in-memory loopback) fills it as naturally as WebSocket does.
+ */
 export interface Handshake {
   /** The Parley subprotocols the client offered, in its order. */
   readonly protocols: readonly string[]
   /** The token the transport found, if any. */
   readonly token: string | undefined
-  /** The HTTP upgrade request, for transports that have one. */
-  readonly request: IncomingMessage | undefined
+  /** Request headers (lower-case names); empty for a transport that has none. */
+  readonly headers: HandshakeHeaders
+  /** The request URL (path and query), if the transport has one. */
+  readonly url: string | undefined
   /** Remote address, for logs. */
   readonly remoteAddress: string | undefined
+}
+
+/** How a refused handshake is answered: in HTTP where the transport still can, else with a close. */
+export interface Refusal {
+  readonly ok: false
+  /** HTTP status for transports that can still answer in HTTP. */
+  readonly status: number
+  /** Close code for transports that have already connected. */
+  readonly closeCode: number
+  readonly body: { readonly code: string; readonly message: string; readonly [key: string]: unknown }
+  readonly headers?: Readonly<Record<string, string>>
 }

@@ -31,13 +31,16 @@ export function createLoopback(protocol = 'parley.v1.json'): { connection: Conne
   const peerClose: Array<(code: number, reason: string) => void> = []
   const serverListeners: Array<(frame: string | Uint8Array) => void> = []
   const serverClose: Array<(code: number, reason: string) => void> = []
+  const serverDrain: Array<() => void> = []
 
   const flush = (): void => {
+    const had = toPeer.length
     while (!paused && toPeer.length > 0) {
       const frame = toPeer.shift() as string
       buffered -= frame.length
       for (const listener of peerListeners) listener(frame)
     }
+    if (had > 0 && toPeer.length === 0) for (const listener of serverDrain) listener()
   }
   const end = (code: number, reason: string): void => {
     if (closed) return
@@ -70,6 +73,7 @@ export function createLoopback(protocol = 'parley.v1.json'): { connection: Conne
     ping: () => undefined,
     onMessage: (listener) => void serverListeners.push(listener),
     onPong: () => undefined,
+    onDrain: (listener) => void serverDrain.push(listener),
     onClose: (listener) => void serverClose.push(listener),
   }
 

@@ -1,31 +1,27 @@
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
-import {
-  CloseCode,
-  NEGOTIATE_SUBPROTOCOL,
-  parseSubprotocol,
-  parseSubprotocolHeader,
-  SUBPROTOCOLS,
-  unsupportedVersionReason,
-} from '@parley/protocol'
+import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, parseSubprotocolHeader, SUBPROTOCOLS, unsupportedVersionReason } from '@parley/protocol'
+import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { findToken, type Admission } from '../handshake.js'
 import type { Logger } from '../options.js'
-import type { Connection, Frame, Handshake } from './connection.js'
+import { optionError } from '../server-error.js'
+import type { Connection, Frame, Handshake, Refusal } from './connection.js'
+import { findToken } from './find-token.js'
 
 /** What the WebSocket transport needs from the instance it serves. */
 export interface WsTransportHost {
   readonly path: string
   readonly maxPayload: number
-  readonly tokenCookie: string
+  readonly tokenCookie: string | false
   readonly logger: Logger
-  /** Decides the handshake before the upgrade. */
-  admit(handshake: Handshake): Promise<Admission>
-  /** Repeats the capacity checks synchronously, right before the upgrade (see `Parley.recheck`). */
-  recheck(admission: Admission & { ok: true }): Admission
-  /** Takes an upgraded connection. */
-  open(connection: Connection, handshake: Handshake, admission: Admission & { ok: true }): void
+  /** The one way in: decides the handshake, then refuses or opens the connection (see `Parley.accept`). */
+  accept(connection: Connection, handshake: Handshake): Promise<unknown>
+}
+
+/** ws's public frame builder (RFC 6455 §5.2), exported by `ws` but not described by `@types/ws`. */
+const { Sender } = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] }
 }
 
 /** RFC 6455 §7.4: codes an endpoint may put in a close frame. */
@@ -33,116 +29,162 @@ function sendableCloseCode(code: number): number {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : 1011
 }
 
-/**
- * The parts of a `ws` 8 WebSocket this file reaches into, so that a broadcast is framed once and written as the same
- * bytes to every socket: the `net.Socket` underneath, the Sender's queue (non-empty only while it compresses or
- * reads a Blob, neither of which Parley does) and the negotiated extensions. If any of them looks different (another
- * `ws` version), {@link WsConnection} falls back to `WebSocket.send()`.
- */
-interface WsInternals {
-  readonly _socket?: (Duplex & { readonly writableCorked: number; readonly writableLength: number }) | null
-  readonly _sender?: { readonly _state?: number; readonly _queue?: readonly unknown[] } | null
-  readonly _extensions?: Readonly<Record<string, unknown>>
-}
-
 /** Bytes a connection holds corked before it writes them out anyway, so one tick's burst cannot pile up unseen. */
 const FLUSH_BYTES = 16 * 1024
+/** Marks an upgrade listener with the path it serves, so instances sharing a server can tell paths nobody serves. */
+const SERVED_PATH = Symbol.for('parley.ws.servedPath')
+type UpgradeListener = ((request: IncomingMessage, socket: Duplex, head: Buffer) => void) & { [SERVED_PATH]?: string }
+
+/** Answers an upgrade request in plain HTTP and closes the socket (the WebSocket never opens). */
+function refuseUpgrade(socket: Duplex, status: number, body: object, headers: Readonly<Record<string, string>> = {}): void {
+  if (!socket.writable) return void socket.destroy()
+  const json = JSON.stringify(body)
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(json)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ]
+  socket.once('finish', () => socket.destroy())
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${json}`)
+}
 
 /**
- * A complete server-to-client text frame (RFC 6455 §5.2: FIN, opcode 1, no mask, 7/16/64-bit length) for a Frame,
- * built on first use and shared by every recipient. The last one is also kept outside the WeakMap, since a broadcast
- * asks for the same Frame once per member in a row.
+ * One transport instance's shared state: its server of upgrades, the subprotocol chosen for each pending upgrade,
+ * the wire form of each broadcast frame (built once, written to every recipient), and the sockets corked this turn.
  */
-const wireFrames = new WeakMap<Frame, Buffer>()
-let lastFrame: Frame | undefined
-let lastWire: Buffer | undefined
+class WsTransport {
+  readonly chosen = new WeakMap<IncomingMessage, string>()
+  readonly sockets = new Set<WebSocket>()
+  readonly wss: WebSocketServer
+  /** Shared by every socket, so a connection holds no closure of its own for it. */
+  readonly untrack: (this: WebSocket) => void
+  readonly #wire = new WeakMap<Frame, Buffer>()
+  #corked: WsConnection[] = []
+  readonly onSocketError: (error: unknown) => void
 
-function wireFrame(frame: Frame): Buffer {
-  if (frame === lastFrame) return lastWire as Buffer
-  let wire = wireFrames.get(frame)
-  if (wire === undefined) {
-    const length = frame.byteLength
-    const header = length < 126 ? 2 : length < 65_536 ? 4 : 10
-    wire = Buffer.allocUnsafe(header + length)
-    wire[0] = 0x81
-    if (header === 2) {
-      wire[1] = length
-    } else if (header === 4) {
-      wire[1] = 126
-      wire.writeUInt16BE(length, 2)
-    } else {
-      wire[1] = 127
-      wire.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
-      wire.writeUInt32BE(length >>> 0, 6)
+  constructor(readonly host: WsTransportHost) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: host.maxPayload,
+      perMessageDeflate: false,
+      clientTracking: false,
+      // Select the decided entry; never the token entry (RFC 6455 §4.2.2: the server picks one of the offered).
+      handleProtocols: (_offered: Set<string>, request: IncomingMessage) => this.chosen.get(request) ?? false,
+    })
+    this.onSocketError = (error) => host.logger.debug('parley: socket error', error)
+    const sockets = this.sockets
+    this.untrack = function untrack(this: WebSocket) {
+      sockets.delete(this)
     }
-    // Straight from the text into the frame: no intermediate byte array per broadcast.
-    wire.write(frame.text, header, length, 'utf8')
-    wireFrames.set(frame, wire)
   }
-  lastFrame = frame
-  lastWire = wire
-  return wire
+
+  /** The complete frame (header + UTF-8 payload) for `frame`, through ws's `Sender.frame`, once per broadcast. */
+  wire(frame: Frame): Buffer {
+    let wire = this.#wire.get(frame)
+    if (wire === undefined) {
+      const parts = Sender.frame(Buffer.from(frame.text, 'utf8'), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
+      // One buffer, so each recipient costs one write: the copy is made once per broadcast, not per member.
+      wire = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
+      this.#wire.set(frame, wire)
+    }
+    return wire
+  }
+
+  /**
+   * Writes are batched per socket for the rest of the event-loop turn: the first frame of a turn corks the socket and
+   * every socket corked in the turn is uncorked in one `setImmediate`, so the frames a socket gets from several
+   * broadcasts in one turn leave in one `writev` instead of one syscall each.
+   */
+  corkedThisTurn(connection: WsConnection): void {
+    if (this.#corked.length === 0) setImmediate(() => this.#flush())
+    this.#corked.push(connection)
+  }
+
+  #flush(): void {
+    const batch = this.#corked
+    this.#corked = []
+    for (const connection of batch) connection.flush()
+  }
 }
 
-/**
- * Writes are batched per socket for the rest of the event-loop turn: the first frame of a turn corks the socket and
- * every socket corked in the turn is uncorked in one `setImmediate`, so the frames a socket gets from several
- * broadcasts in one turn leave in one `writev` instead of one syscall each.
- */
-let corked: WsConnection[] = []
-
-function flushCorked(): void {
-  const batch = corked
-  corked = []
-  for (const connection of batch) connection.flush()
-}
-
+/** A WebSocket connection: before `open`, an upgrade request Parley may still refuse in HTTP; after, the socket. */
 class WsConnection implements Connection {
-  readonly #socket: WebSocket
-  /** The socket's own stream while its frames can be written directly; undefined means `ws.send()` for everything. */
-  readonly #raw: WsInternals['_socket']
+  #ws: WebSocket | undefined
+  /** The upgrade request and its first bytes: let go once answered, so a session does not keep its headers alive. */
+  #request: IncomingMessage | undefined
+  readonly #socket: Duplex
+  #head: Buffer | undefined
+  readonly #transport: WsTransport
   #corked = false
   #queued = false
   #pending = 0
 
-  constructor(socket: WebSocket) {
+  constructor(transport: WsTransport, request: IncomingMessage, socket: Duplex, head: Buffer) {
+    this.#transport = transport
+    this.#request = request
     this.#socket = socket
-    const internals = socket as unknown as WsInternals
-    const raw = internals._socket
-    const direct = raw != null && typeof raw.cork === 'function' && typeof raw.writableCorked === 'number' &&
-      Array.isArray(internals._sender?._queue) && internals._extensions !== undefined && Object.keys(internals._extensions).length === 0
-    this.#raw = direct ? raw : undefined
+    this.#head = head
   }
 
   get protocol(): string {
-    return this.#socket.protocol
+    return this.#ws?.protocol ?? ''
   }
 
   get bufferedAmount(): number {
-    return this.#socket.bufferedAmount
+    // Every byte Parley and ws write goes to this one socket (no compression, so ws's Sender never queues).
+    return this.#socket.writableLength
+  }
+
+  refuse(refusal: Refusal): void {
+    const request = this.#request
+    const head = this.#head
+    this.#request = this.#head = undefined
+    if (request === undefined || head === undefined) return
+    const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
+    if (refusal.closeCode === CloseCode.UnsupportedVersion && offered.includes(NEGOTIATE_SUBPROTOCOL) && !this.#socket.destroyed) {
+      // Browsers cannot read a 426: upgrade on the negotiation entry, then say in a 4406 what this server speaks.
+      this.#transport.chosen.set(request, NEGOTIATE_SUBPROTOCOL)
+      this.#transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
+        ws.on('error', this.#transport.onSocketError)
+        ws.close(CloseCode.UnsupportedVersion, unsupportedVersionReason(SUBPROTOCOLS))
+      })
+      return
+    }
+    refuseUpgrade(this.#socket, refusal.status, refusal.body, refusal.headers)
+  }
+
+  open(protocol: string): boolean {
+    const request = this.#request
+    const head = this.#head
+    this.#request = this.#head = undefined
+    if (request === undefined || head === undefined || this.#socket.destroyed) return false
+    const transport = this.#transport
+    transport.chosen.set(request, protocol)
+    // handleUpgrade completes synchronously (no verifyClient), so the session opens in this same tick.
+    transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
+      this.#ws = ws
+      transport.sockets.add(ws)
+      ws.on('error', transport.onSocketError)
+      ws.on('close', transport.untrack)
+    })
+    return this.#ws !== undefined
   }
 
   send(frame: Frame): void {
     const socket = this.#socket
-    if (socket.readyState !== socket.OPEN) return
-    const raw = this.#raw
-    const sender = (socket as unknown as WsInternals)._sender
-    // Straight to the stream only while ws has nothing queued of its own, so frames keep their order.
-    if (raw == null || raw.destroyed || sender?._state !== 0 || sender._queue?.length !== 0) {
-      socket.send(frame.bytes, { binary: false })
-      return
-    }
-    const wire = wireFrame(frame)
+    if (this.#ws?.readyState !== 1 || socket.destroyed) return
+    const wire = this.#transport.wire(frame)
     if (!this.#corked) {
-      raw.cork()
+      socket.cork()
       this.#corked = true
       if (!this.#queued) {
         this.#queued = true
-        if (corked.length === 0) setImmediate(flushCorked)
-        corked.push(this)
+        this.#transport.corkedThisTurn(this)
       }
     }
-    raw.write(wire)
+    socket.write(wire)
     this.#pending += wire.byteLength
     if (this.#pending >= FLUSH_BYTES) this.#uncork()
   }
@@ -157,27 +199,28 @@ class WsConnection implements Connection {
     this.#pending = 0
     if (!this.#corked) return
     this.#corked = false
-    this.#raw?.uncork()
+    this.#socket.uncork()
   }
 
   close(code: number, reason: string): void {
-    if (this.#socket.readyState === this.#socket.OPEN || this.#socket.readyState === this.#socket.CONNECTING) {
-      this.#socket.close(sendableCloseCode(code), reason)
-    }
+    const ws = this.#ws
+    if (ws === undefined) return refuseUpgrade(this.#socket, 503, { code: 'TRY_AGAIN_LATER', message: reason })
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(sendableCloseCode(code), reason)
   }
 
   terminate(): void {
     // What was sent before still goes out, as it did when every frame went to the kernel at once.
     this.#uncork()
-    this.#socket.terminate()
+    if (this.#ws !== undefined) this.#ws.terminate()
+    else this.#socket.destroy()
   }
 
   ping(): void {
-    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.ping()
+    if (this.#ws?.readyState === 1) this.#ws.ping()
   }
 
   onMessage(listener: (frame: string | Uint8Array) => void): void {
-    this.#socket.on('message', (data, isBinary) => {
+    this.#ws?.on('message', (data, isBinary) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
       // ws has checked the UTF-8 of text frames already (1007 otherwise).
       listener(isBinary ? bytes : bytes.toString('utf8'))
@@ -185,134 +228,61 @@ class WsConnection implements Connection {
   }
 
   onPong(listener: () => void): void {
-    this.#socket.on('pong', listener)
+    this.#ws?.on('pong', listener)
+  }
+
+  onDrain(listener: () => void): void {
+    this.#socket.on('drain', listener)
   }
 
   onClose(listener: (code: number, reason: string) => void): void {
     // 'on', not 'once': a WebSocket emits 'close' once, and once() would add a wrapper per listener per connection.
-    this.#socket.on('close', (code, reason) => listener(code, reason.toString('utf8')))
+    this.#ws?.on('close', (code, reason) => listener(code, reason.toString('utf8')))
   }
 }
-
-function offersNegotiation(request: IncomingMessage): boolean {
-  return parseSubprotocolHeader(request.headers['sec-websocket-protocol']).includes(NEGOTIATE_SUBPROTOCOL)
-}
-
-/** Answers an upgrade request in plain HTTP and closes the socket (the WebSocket never opens). */
-function refuseUpgrade(socket: Duplex, status: number, body: object, headers: Readonly<Record<string, string>> = {}): void {
-  if (!socket.writable) {
-    socket.destroy()
-    return
-  }
-  const json = JSON.stringify(body)
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(json)}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-  ]
-  socket.once('finish', () => socket.destroy())
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${json}`)
-}
-
-/** The path each Parley upgrade listener serves, so that instances sharing a server can tell paths nobody serves. */
-const servedPaths = new WeakMap<(...args: never[]) => void, string>()
 
 /**
- * The WebSocket transport: listens for upgrades on the user's server, answers refusals in HTTP before the upgrade
- * (401, 403, 426, 429, 503), and hands accepted sockets over as {@link Connection}s. Upgrades on other paths are
- * left to the server's other listeners; when there are none, they get a 404 rather than hanging.
+ * The WebSocket transport: listens for upgrades on the user's server, hands each one to `accept` as a pending
+ * {@link Connection} (refused in HTTP before the upgrade: 401, 403, 426, 429, 503; or opened), and leaves upgrades on
+ * other paths to the server's other listeners; when there are none, they get a 404 rather than hanging.
  */
 export function attachWebSocketTransport(server: HttpServer | HttpsServer, host: WsTransportHost): { detach(): Promise<void> } {
-  for (const listener of server.listeners('upgrade')) {
-    if (servedPaths.get(listener as (...args: never[]) => void) === host.path) {
-      throw new TypeError(`Parley: option "path" must be free on this server, got "${host.path}" (another Parley instance serves it)`)
-    }
+  const listeners = (): UpgradeListener[] => server.listeners('upgrade') as UpgradeListener[]
+  if (listeners().some((listener) => listener[SERVED_PATH] === host.path)) {
+    throw optionError(`Parley: option "path" must be free on this server, got "${host.path}" (another Parley instance serves it)`)
   }
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: host.maxPayload,
-    perMessageDeflate: false,
-    clientTracking: false,
-    // Select the negotiated entry; never the token entry (RFC 6455 §4.2.2: the server picks one of the offered).
-    handleProtocols: (protocols: Set<string>, request: IncomingMessage) => (request as IncomingMessage & { parleyProtocol?: string }).parleyProtocol ?? false,
-  })
-  const sockets = new Set<WebSocket>()
-  // Listeners shared by every connection: a closure made inside `onUpgrade` would keep that call's whole scope (the
-  // upgrade request with its headers) alive for as long as the connection lives.
+  const transport = new WsTransport(host)
   const onUpgradeSocketError = (error: unknown): void => host.logger.debug('parley: upgrade socket error', error)
-  const onSocketError = (error: unknown): void => host.logger.debug('parley: socket error', error)
-  function untrack(this: WebSocket): void {
-    sockets.delete(this)
-  }
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const onUpgrade: UpgradeListener = (request, socket, head) => {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname
     if (pathname !== host.path) {
       // Nobody else will answer when every upgrade listener is a Parley instance on another path: the last one
       // answers 404 rather than leave the socket hanging. Any foreign listener may take the request, so then we stay out.
-      const listeners = server.listeners('upgrade') as Array<(...args: never[]) => void>
-      if (listeners.at(-1) === onUpgrade && listeners.every((listener) => {
-        const served = servedPaths.get(listener)
-        return served !== undefined && served !== pathname
-      })) {
+      const all = listeners()
+      if (all.at(-1) === onUpgrade && all.every((listener) => listener[SERVED_PATH] !== undefined && listener[SERVED_PATH] !== pathname)) {
         refuseUpgrade(socket, 404, { code: 'NOT_FOUND', message: `No WebSocket endpoint at ${pathname}` })
       }
       return
     }
     socket.on('error', onUpgradeSocketError)
-    const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol']).filter((entry) => parseSubprotocol(entry) !== undefined)
-    const handshake: Handshake = {
-      protocols: offered,
-      token: findToken(request, host.tokenCookie),
-      request,
+    const { headers } = request
+    void host.accept(new WsConnection(transport, request, socket, head), {
+      protocols: parseSubprotocolHeader(headers['sec-websocket-protocol']).filter((entry) => parseSubprotocol(entry) !== undefined),
+      token: findToken(headers, request.url, host.tokenCookie),
+      headers,
+      url: request.url,
       remoteAddress: request.socket.remoteAddress,
-    }
-    host.admit(handshake).then(
-      (admission) => {
-        if (!admission.ok) {
-          if (admission.closeCode === CloseCode.UnsupportedVersion && offersNegotiation(request) && !socket.destroyed) {
-            // Browsers cannot read a 426: upgrade on the negotiation entry, then say in a 4406 what this server speaks.
-            ;(request as IncomingMessage & { parleyProtocol?: string }).parleyProtocol = NEGOTIATE_SUBPROTOCOL
-            wss.handleUpgrade(request, socket, head, (ws) => {
-              ws.on('error', (error) => host.logger.debug('parley: socket error', error))
-              ws.close(CloseCode.UnsupportedVersion, unsupportedVersionReason(SUBPROTOCOLS))
-            })
-            return
-          }
-          refuseUpgrade(socket, admission.status, admission.body, admission.headers)
-          return
-        }
-        if (socket.destroyed) return
-        // handleUpgrade opens the session in this same tick, so this decision cannot be raced.
-        const final = host.recheck(admission)
-        if (!final.ok) {
-          refuseUpgrade(socket, final.status, final.body, final.headers)
-          return
-        }
-        ;(request as IncomingMessage & { parleyProtocol?: string }).parleyProtocol = admission.protocol
-        wss.handleUpgrade(request, socket, head, (ws) => {
-          sockets.add(ws)
-          ws.on('error', onSocketError)
-          ws.on('close', untrack)
-          host.open(new WsConnection(ws), handshake, admission)
-        })
-      },
-      (error: unknown) => {
-        host.logger.error('parley: handshake failed', error)
-        refuseUpgrade(socket, 500, { code: 'INTERNAL_ERROR', message: 'Internal server error' })
-      },
-    )
+    })
   }
-  servedPaths.set(onUpgrade, host.path)
+  onUpgrade[SERVED_PATH] = host.path
   server.on('upgrade', onUpgrade)
 
   return {
     async detach() {
       server.off('upgrade', onUpgrade)
-      for (const ws of sockets) ws.terminate()
-      await new Promise<void>((resolve) => wss.close(() => resolve()))
+      for (const ws of transport.sockets) ws.terminate()
+      await new Promise<void>((resolve) => transport.wss.close(() => resolve()))
     },
   }
 }

@@ -1,0 +1,459 @@
+import {
+  encode,
+  MAX_SIGNAL_TTL_MS,
+  type ClientMessageOf,
+  type JsonValue,
+  type PresenceMember,
+  type ResumePoint,
+  type RoomMessage,
+  type SignalBroadcastMessage,
+} from '@parley/protocol'
+import type { AdapterNode } from './adapters/adapter.js'
+import { presenceAfterSnapshot, type HeldPresence } from './held-presence.js'
+import type { ResolvedOptions } from './options.js'
+import { ParleyServerError } from './server-error.js'
+import type { Session } from './session.js'
+import { Signals } from './signals.js'
+import { Frame } from './transports/connection.js'
+
+/** One room as seen by one session. */
+export interface Membership {
+  /** While the join is being answered, live messages wait here so they follow the replay in order. */
+  pending: RoomMessage[] | null
+  /** Presence changes that arrived while the join was answered (non-null exactly when `pending` is). */
+  heldPresence: HeldPresence[] | null
+  /**
+   * Encoded bytes waiting in `pending` and `heldPresence`, changed only through `hold` and `release` below, which
+   * keep the session's total that counts against `backpressure.maxBufferedBytes`.
+   */
+  heldBytes: number
+  /** The last seq delivered to this session, so nothing is delivered twice. */
+  lastSeq: number
+  epoch: string
+  presence: JsonValue
+}
+
+/**
+ * A session's rooms. Most sessions are in one room, so the first is held inline and a Map is made only for more,
+ * which saves an idle connection its own hash table. Keys keep insertion order, as in a Map: the inline entry is
+ * only ever filled while the Map is empty.
+ */
+export class Memberships {
+  #room: string | undefined
+  #membership: Membership | undefined
+  #more: Map<string, Membership> | undefined
+
+  get size(): number {
+    return (this.#room === undefined ? 0 : 1) + (this.#more?.size ?? 0)
+  }
+
+  get(room: string): Membership | undefined {
+    return room === this.#room ? this.#membership : this.#more?.get(room)
+  }
+
+  set(room: string, membership: Membership): this {
+    if (room === this.#room || (this.#room === undefined && (this.#more === undefined || this.#more.size === 0))) {
+      this.#room = room
+      this.#membership = membership
+    } else {
+      ;(this.#more ??= new Map()).set(room, membership)
+    }
+    return this
+  }
+
+  delete(room: string): boolean {
+    if (room !== this.#room) return this.#more?.delete(room) ?? false
+    this.#room = undefined
+    this.#membership = undefined
+    return true
+  }
+
+  *keys(): IterableIterator<string> {
+    if (this.#room !== undefined) yield this.#room
+    if (this.#more !== undefined) yield* this.#more.keys()
+  }
+}
+
+/** Holds `bytes` of a join's waiting traffic for `membership`, within the session's cap (see `Session.holdBytes`). */
+function hold(session: Session, membership: Membership, bytes: number): boolean {
+  membership.heldBytes += bytes
+  return session.holdBytes(bytes)
+}
+
+/** Gives back what `membership` held (all of it by default). */
+function release(session: Session, membership: Membership, bytes: number = membership.heldBytes): void {
+  membership.heldBytes -= bytes
+  session.releaseBytes(bytes)
+}
+
+/** The members of a room on this node, each with its membership, and the adapter subscription they share. */
+interface LocalRoom {
+  readonly members: Map<Session, Membership>
+  /** The adapter subscription of this room on this node. */
+  readonly subscribed: Promise<void>
+}
+
+/** What the rooms tell the instance: the `join` / `leave` events, and failures of work nobody awaits. */
+export interface RoomEvents {
+  joined(session: Session, room: string): void
+  left(session: Session, room: string): void
+  background(work: Promise<void>): void
+}
+
+/**
+ * Rooms on this node: membership, join with catch-up (replay, then what waited), re-sync after a gap, leave (at
+ * once or after the presence grace period), publish, signals, presence, and the fan-out of what the adapter
+ * delivers to the local members. Each message is encoded once, however many members receive it, live or replayed.
+ */
+export class Rooms {
+  readonly #rooms = new Map<string, LocalRoom>()
+  readonly #options: ResolvedOptions
+  readonly #node: AdapterNode
+  readonly #events: RoomEvents
+  readonly #signals: Signals
+  readonly #encodeOptions: { readonly limits: ResolvedOptions['encodeLimits'] }
+  /**
+   * The encoded frame of each room message still reachable (live, in the adapter's history, waiting in a join's
+   * `pending`): a message is encoded once, however many sessions get it live or in a replay after a reconnect.
+   */
+  readonly #frames = new WeakMap<RoomMessage, Frame>()
+  /** Presence leaves waiting out the grace period after an abrupt disconnect. */
+  readonly #graceTimers = new Set<{ timer: ReturnType<typeof setTimeout>; run: () => Promise<void> }>()
+  #closing = false
+
+  constructor(options: ResolvedOptions, node: AdapterNode, events: RoomEvents) {
+    this.#options = options
+    this.#node = node
+    this.#events = events
+    this.#encodeOptions = { limits: options.encodeLimits }
+    this.#signals = new Signals((message) => events.background(node.signal(message)), options.signals.minIntervalMs)
+  }
+
+  /** Rooms with members on this node, and the memberships (session × room) in them. */
+  counts(): { rooms: number; members: number } {
+    let members = 0
+    for (const local of this.#rooms.values()) members += local.members.size
+    return { rooms: this.#rooms.size, members }
+  }
+
+  /* ------------------------------------------------------------ requests of a session */
+
+  async join(session: Session, message: ClientMessageOf<'join'>): Promise<void> {
+    const { room } = message
+    const existing = session.memberships.get(room)
+    if (existing === undefined && session.memberships.size >= this.#options.limits.maxRooms) {
+      throw new ParleyServerError('TOO_MANY_ROOMS', `At most ${this.#options.limits.maxRooms} rooms per session`)
+    }
+    if (session.closed) return
+    const presence = message.presence ?? existing?.presence ?? null
+    // A re-sync of this room may be under way (in the background); this join's answer takes over from it.
+    const interrupted = existing !== undefined && existing.pending !== null
+    // Live messages that arrive while the join is answered wait in `pending`, so they follow the replay in order.
+    const membership: Membership = existing ?? { pending: null, heldPresence: null, heldBytes: 0, lastSeq: 0, epoch: '', presence }
+    release(session, membership)
+    membership.pending = []
+    membership.heldPresence = []
+    membership.presence = presence
+    try {
+      if (existing === undefined) {
+        session.memberships.set(room, membership)
+        let local = this.#rooms.get(room)
+        if (local === undefined) {
+          // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
+          local = { members: new Map(), subscribed: this.#node.subscribe(room) }
+          this.#rooms.set(room, local)
+        }
+        local.members.set(session, membership)
+        await local.subscribed
+        await this.#node.presenceJoin({ room, user: session.user.id, session: session.id, presence })
+      } else if (message.presence !== undefined) {
+        await this.#node.presenceUpdate(room, session.user.id, presence)
+      }
+      // `join` once `joined` is out, not after the replay: it comes before a `leave` of this room, even mid-replay.
+      const announce = existing === undefined ? () => this.#events.joined(session, room) : undefined
+      await this.#answerPosition(session, room, membership, message.resume, message.id, announce)
+    } catch (error) {
+      this.#abandonJoin(session, room, membership, existing === undefined, interrupted)
+      throw error
+    }
+  }
+
+  async leave(session: Session, room: string, id: string | undefined): Promise<void> {
+    await this.remove(session, room, true)
+    session.send({ type: 'left', room, ...(id === undefined ? {} : { id }) })
+  }
+
+  /**
+   * Publishes a member's message. `dataJson` is its `data` serialised once by the pipeline (which checked its
+   * size): the adapter and the frame reuse it.
+   */
+  async publish(session: Session, message: ClientMessageOf<'publish'>, dataJson: string, dedupKey: string | undefined): Promise<void> {
+    this.#requireMember(session, message.room)
+    const result = await this.#node.publish({
+      room: message.room,
+      from: session.user.id,
+      data: message.data,
+      dataJson,
+      dedupKey,
+      exceptSession: message.echo === false ? session.id : undefined,
+    })
+    if (message.id !== undefined) {
+      session.send({
+        type: 'ack',
+        id: message.id,
+        room: message.room,
+        seq: result.seq,
+        epoch: result.epoch,
+        ...(result.duplicate ? { duplicate: true } : {}),
+      })
+    }
+  }
+
+  async signal(session: Session, message: ClientMessageOf<'signal'>): Promise<void> {
+    this.#requireMember(session, message.room)
+    const ttlMs = Math.min(message.ttlMs ?? this.#options.signals.defaultTtlMs, MAX_SIGNAL_TTL_MS)
+    this.#signals.set(message.room, session.user.id, session.id, message.key, message.value, ttlMs)
+  }
+
+  async presenceUpdate(session: Session, message: ClientMessageOf<'presence-update'>): Promise<void> {
+    const membership = this.#requireMember(session, message.room)
+    membership.presence = message.presence
+    await this.#node.presenceUpdate(message.room, session.user.id, message.presence)
+    if (message.id !== undefined) session.send({ type: 'ack', id: message.id, room: message.room })
+  }
+
+  #requireMember(session: Session, room: string): Membership {
+    const membership = session.memberships.get(room)
+    if (membership === undefined) throw new ParleyServerError('NOT_JOINED', `Join ${room} first`)
+    return membership
+  }
+
+  /** Takes a session out of a room; `clean` leaves presence at once, otherwise after the grace period. */
+  async remove(session: Session, room: string, clean: boolean): Promise<void> {
+    const membership = session.memberships.get(room)
+    if (membership === undefined) return
+    session.memberships.delete(room)
+    // A join still being answered stops at its next frame; what it held is given back now.
+    release(session, membership)
+    this.#signals.clearSession(session.id, room)
+    const local = this.#rooms.get(room)
+    let emptied = false
+    if (local !== undefined) {
+      local.members.delete(session)
+      if (local.members.size === 0) {
+        this.#rooms.delete(room)
+        emptied = true
+      }
+    }
+    // Told before any adapter round trip, so a session's `leave` events always come before its `disconnect`.
+    this.#events.left(session, room)
+    // Unsubscribing may fail (a cluster adapter's store is down): that must not keep presence from being left.
+    if (emptied) this.#events.background(this.#node.unsubscribe(room))
+    const leave = (): Promise<void> => this.#node.presenceLeave(room, session.user.id, session.id)
+    if (clean || this.#options.presence.graceMs === 0 || this.#closing) {
+      await leave()
+    } else {
+      const entry = {
+        timer: setTimeout(() => {
+          this.#graceTimers.delete(entry)
+          this.#events.background(leave())
+        }, this.#options.presence.graceMs),
+        run: leave,
+      }
+      this.#graceTimers.add(entry)
+    }
+  }
+
+  /** A session ended: its signals are cleared and it leaves every room (`clean`: at once; else after the grace). */
+  removeAll(session: Session, clean: boolean): Promise<void>[] {
+    this.#signals.clearSession(session.id)
+    return [...session.memberships.keys()].map((room) => this.remove(session, room, clean))
+  }
+
+  /* ------------------------------------------------------------ joins: position, catch-up, re-sync */
+
+  /**
+   * Undoes a join the adapter failed half-way (the error goes to the client): a new membership is removed, with its
+   * subscription and presence entry, so nothing keeps buffering for it; an existing one gets what waited meanwhile,
+   * or, when the join had taken over a re-sync whose replay it cut short, a fresh re-sync from where it stands.
+   */
+  #abandonJoin(session: Session, room: string, membership: Membership, created: boolean, interrupted: boolean): void {
+    if (session.memberships.get(room) !== membership) return
+    const pending = membership.pending ?? []
+    const heldPresence = membership.heldPresence ?? []
+    membership.pending = null
+    membership.heldPresence = null
+    release(session, membership)
+    if (interrupted) {
+      // What waited is in the history too: the re-sync replays it from the session's position, or reports the gap.
+      this.#resync(session, room, membership, undefined)
+      return
+    }
+    if (!created) {
+      for (const message of pending) this.#deliverTo(session, membership, message, this.#frameOf(message))
+      for (const change of heldPresence) session.sendFrame(change.frame)
+      return
+    }
+    session.memberships.delete(room)
+    const local = this.#rooms.get(room)
+    local?.members.delete(session)
+    if (local !== undefined && local.members.size === 0) {
+      this.#rooms.delete(room)
+      this.#events.background(this.#node.unsubscribe(room).catch(() => undefined))
+    }
+    this.#events.background(this.#node.presenceLeave(room, session.user.id, session.id).catch(() => undefined))
+  }
+
+  /**
+   * Sends `joined` with the room's position (and recovery, for a resume), then the replay, then the live messages
+   * that waited in `pending` meanwhile, skipping any the session already has, then the held presence changes.
+   *
+   * The replay and the waiting messages are paced by the reader: each frame waits until the connection's buffer is
+   * under `backpressure.highWaterBytes` (woken by the connection's drain), so a backlog larger than
+   * `maxBufferedBytes` reaches a client that keeps reading instead of cutting it off. Live traffic keeps queueing
+   * in `pending` meanwhile, within the cap (`hold`). `answered` runs once `joined` is out.
+   */
+  async #answerPosition(
+    session: Session,
+    room: string,
+    membership: Membership,
+    from: ResumePoint | undefined,
+    id: string | undefined,
+    answered?: () => void,
+  ): Promise<void> {
+    // Taken before the first await: a join that arrives meanwhile puts a new list in place and so takes over.
+    const pending = membership.pending ?? []
+    // Still this answer's: the session is open, still in the room, and no later join took the answer over.
+    const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
+    const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
+    if (!current()) return
+    membership.epoch = position.epoch
+    // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
+    const firstReplayed = position.replay[0]
+    membership.lastSeq = firstReplayed === undefined ? position.seq : firstReplayed.seq - 1
+    session.send({
+      type: 'joined',
+      room,
+      ...(id === undefined ? {} : { id }),
+      epoch: position.epoch,
+      seq: position.seq,
+      members,
+      recovery: position.recovery,
+    })
+    answered?.()
+    // The replay, then what waited in `pending`, which may grow while this waits: read by index until it is done.
+    const { replay } = position
+    for (let i = 0; i < replay.length + pending.length; i++) {
+      const waited = i >= replay.length
+      const message = (waited ? pending[i - replay.length] : replay[i]) as RoomMessage
+      const frame = this.#frameOf(message)
+      if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
+      if (waited) release(session, membership, frame.byteLength)
+      this.#deliverTo(session, membership, message, frame)
+    }
+    const heldPresence = membership.heldPresence ?? []
+    membership.pending = null
+    membership.heldPresence = null
+    release(session, membership)
+    for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
+  }
+
+  /**
+   * The adapter delivered a message that does not follow the last one this session got (another epoch, or a seq
+   * jump after a lost subscription): re-sync as if the session had resumed, with an unsolicited `joined` whose
+   * recovery says whether the missed messages could be replayed. Nothing is skipped silently.
+   */
+  #resync(session: Session, room: string, membership: Membership, trigger: RoomMessage | undefined): void {
+    membership.pending = []
+    membership.heldPresence = []
+    if (trigger !== undefined && hold(session, membership, this.#frameOf(trigger).byteLength)) membership.pending.push(trigger)
+    this.#events.background(this.#answerPosition(session, room, membership, { epoch: membership.epoch, seq: membership.lastSeq }, undefined))
+  }
+
+  /* ------------------------------------------------------------ fan-out (adapter → local members) */
+
+  /** A sequenced message for a room; `dataJson`, when the adapter has it, is its `data` already serialised. */
+  deliverMessage(message: RoomMessage, exceptSession: string | undefined, dataJson?: string): void {
+    const local = this.#rooms.get(message.room)
+    if (local === undefined) return
+    // Encoded once; every member gets the same Frame (and so the same bytes).
+    let frame: Frame | undefined
+    for (const [session, membership] of local.members) {
+      if (membership.pending !== null) {
+        if (session.id !== exceptSession) {
+          frame ??= this.#frameOf(message, dataJson)
+          if (hold(session, membership, frame.byteLength)) membership.pending.push(message)
+        }
+        continue
+      }
+      const sameEpoch = message.epoch === membership.epoch
+      if (sameEpoch && message.seq <= membership.lastSeq) continue
+      if (!sameEpoch || message.seq !== membership.lastSeq + 1) {
+        this.#resync(session, message.room, membership, session.id === exceptSession ? undefined : message)
+        continue
+      }
+      if (session.id === exceptSession) {
+        // echo: false — the sender learns this seq from its ack; its stream position still moves on.
+        membership.lastSeq = message.seq
+        continue
+      }
+      frame ??= this.#frameOf(message, dataJson)
+      this.#deliverTo(session, membership, message, frame)
+    }
+  }
+
+  #frameOf(message: RoomMessage, dataJson?: string): Frame {
+    let frame = this.#frames.get(message)
+    if (frame === undefined) {
+      frame = new Frame(encode(message, dataJson === undefined ? this.#encodeOptions : { limits: this.#encodeOptions.limits, dataJson }))
+      this.#frames.set(message, frame)
+    }
+    return frame
+  }
+
+  /** Sends a room message unless this session has it already (a replay overlapping live traffic). */
+  #deliverTo(session: Session, membership: Membership, message: RoomMessage, frame: Frame): void {
+    if (message.epoch === membership.epoch && message.seq <= membership.lastSeq) return
+    membership.epoch = message.epoch
+    membership.lastSeq = message.seq
+    session.sendFrame(frame)
+  }
+
+  deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {
+    const local = this.#rooms.get(room)
+    if (local === undefined) return
+    const frame = new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
+    for (const [session, membership] of local.members) {
+      // A session whose join is being answered gets the change after its snapshot, never instead of it.
+      if (membership.heldPresence === null) session.sendFrame(frame)
+      else if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
+    }
+  }
+
+  deliverSignal(message: SignalBroadcastMessage): void {
+    const local = this.#rooms.get(message.room)
+    if (local === undefined) return
+    const frame = new Frame(encode(message, this.#encodeOptions))
+    for (const [session, membership] of local.members) {
+      if (session.user.id === message.from) continue
+      if (membership.pending === null) session.sendFrame(frame, true)
+    }
+  }
+
+  /* ------------------------------------------------------------ shutdown */
+
+  /** From now on leaves are announced at once. */
+  startClosing(): void {
+    this.#closing = true
+  }
+
+  /** Stops signal timers and runs the presence leaves still waiting out their grace period, so nobody is a ghost. */
+  async close(): Promise<void> {
+    this.#closing = true
+    this.#signals.dispose()
+    const pending = [...this.#graceTimers]
+    this.#graceTimers.clear()
+    for (const entry of pending) clearTimeout(entry.timer)
+    await Promise.allSettled(pending.map((entry) => entry.run()))
+  }
+}

@@ -1,0 +1,54 @@
+import { runInNewContext } from 'node:vm'
+import { setFlagsFromString } from 'node:v8'
+import type { RoomMessage } from '@parley/protocol'
+import { createMemoryAdapter, type AdapterHooks } from '@parley/server-sdk'
+import { describe, expect, it } from 'vitest'
+
+// Fault 1 of the core review: the memory adapter kept whole messages (payload included) for `dedupWindowMs`, so
+// 1 600 publishes of 32 KiB left over 100 MiB of heap for two minutes. What a retried publish needs answered is its
+// position (seq, epoch, ts); that is all that may be kept per publish id.
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+function heapAfterGc(): number {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+const noHooks: AdapterHooks = { message: () => undefined, presence: () => undefined, signal: () => undefined, direct: () => undefined }
+const MiB = 1024 * 1024
+
+describe('memory adapter de-duplication', () => {
+  it('keeps no payload per publish id: 1 600 publishes of 32 KiB end within a few MiB of the baseline heap', async () => {
+    const adapter = createMemoryAdapter()
+    // No history window, so what stays reachable is what de-duplication keeps.
+    const node = await adapter.connect(noHooks, { history: { size: 0, ttlMs: 300_000 }, dedupWindowMs: 120_000 })
+    const before = heapAfterGc()
+    for (let i = 0; i < 1_600; i++) {
+      // A fresh 32 KiB payload each time (no shared string): what a user would send.
+      const data = { i, text: `${i}:`.padEnd(32 * 1024, String.fromCharCode(97 + (i % 26))) }
+      await node.publish({ room: 'big', from: 'u', data, dataJson: JSON.stringify(data), dedupKey: `u\u0000p${i}` })
+    }
+    const grown = heapAfterGc() - before
+    console.log(`[dedup] heap after 1 600 × 32 KiB publishes with ids: +${(grown / MiB).toFixed(2)} MiB`)
+    // Kept payloads would be 1 600 × 32 KiB ≈ 50 MiB of text at the very least.
+    expect(grown).toBeLessThan(4 * MiB)
+    await node.disconnect()
+  })
+
+  it('still answers a retry within the window with the first publish position, and delivers it once', async () => {
+    const adapter = createMemoryAdapter()
+    const delivered: RoomMessage[] = []
+    const node = await adapter.connect({ ...noHooks, message: (message) => void delivered.push(message) }, { history: { size: 10, ttlMs: 300_000 }, dedupWindowMs: 60_000 })
+    await node.subscribe('r')
+    const request = { room: 'r', from: 'u', data: { n: 1 }, dataJson: '{"n":1}', dedupKey: 'u\u0000same' }
+    const first = await node.publish(request)
+    const retry = await node.publish(request)
+    expect(first).toMatchObject({ seq: 1, duplicate: false })
+    expect(retry).toEqual({ seq: first.seq, epoch: first.epoch, ts: first.ts, duplicate: true })
+    expect(delivered.map((m) => m.seq)).toEqual([1])
+    await node.disconnect()
+  })
+})
