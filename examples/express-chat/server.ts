@@ -41,6 +41,10 @@ app.get('/api/rooms', async (_request, response) => {
 app.get('/api/stats', (_request, response) => {
   response.json(api.stats())
 })
+app.post('/api/admin', express.json({ limit: '4kb' }), async (request, response) => {
+  const result = await api.admin(request.get('authorization'), request.body)
+  response.status(result.status).json(result.body)
+})
 app.get('/healthz', (_request, response) => {
   response.type('text/plain').send('ok')
 })

@@ -28,6 +28,25 @@ app.use(async (ctx, next) => {
 })
 
 app.use(async (ctx, next) => {
+  if (ctx.method !== 'POST' || ctx.path !== '/api/admin') return next()
+  // A small JSON body, read by hand: the example adds no body-parser dependency for one endpoint.
+  let text = ''
+  for await (const chunk of ctx.req) {
+    text += String(chunk)
+    if (text.length > 4_096) ctx.throw(413)
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    ctx.throw(400, 'Expected JSON')
+  }
+  const result = await api.admin(ctx.get('authorization') || undefined, body)
+  ctx.status = result.status
+  ctx.body = result.body
+})
+
+app.use(async (ctx, next) => {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next()
   switch (ctx.path) {
     case '/api/rooms':

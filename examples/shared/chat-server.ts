@@ -9,6 +9,12 @@ import { fileURLToPath } from 'node:url'
 import { ParleyServerError, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { build } from 'esbuild'
 import { CHAT_ROOM_PATTERN, isChatMessage, isUsername } from './chat-rules.js'
+import { chatAdmins, ModerationStore, runCommand, type CommandResult } from './chat-moderation.js'
+
+/** Bans and mutes of this chat (the example's own store). */
+export const moderation = new ModerationStore()
+/** Usernames with the admin role. */
+export const admins = chatAdmins()
 
 /** The page's static files: index.html, styles.css, the icon. Its script is in ./page and bundled at start-up. */
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
@@ -40,18 +46,25 @@ export function listenAddress(env: NodeJS.ProcessEnv = process.env): { port: num
  */
 export function chatParleyOptions(): ServerOptions {
   return {
-    authenticate: ({ token }) => (isUsername(token) ? { id: token } : null),
+    authenticate: ({ token }) => (isUsername(token) && !moderation.isBanned(token) ? { id: token, admin: admins.has(token) } : null),
     // Room names the page can produce; anything else is refused (FORBIDDEN) rather than created.
     authorize: ({ room }) => CHAT_ROOM_PATTERN.test(room),
     development: process.env['NODE_ENV'] !== 'production',
   }
 }
 
-/** Checks every publish is a chat message: `data` comes from anyone, so the server decides what it accepts. */
+/**
+ * Checks every publish is a chat message (`data` comes from anyone, so the server decides what it accepts), and
+ * that its author is not muted.
+ */
 export function installChatRules(parley: Parley): void {
-  parley.use(async ({ message }, next) => {
-    if (message.type === 'publish' && !isChatMessage(message.data)) {
-      throw new ParleyServerError('INVALID_FIELD', 'A chat message is { text: 1-2000 characters, mid?: string }')
+  parley.use(async ({ message, session }, next) => {
+    if (message.type === 'publish') {
+      if (!isChatMessage(message.data)) {
+        throw new ParleyServerError('INVALID_FIELD', 'A chat message is { text: 1-2000 characters, mid?: string }')
+      }
+      const muted = moderation.mutedFor(session.user.id)
+      if (muted > 0) throw new ParleyServerError('REJECTED', `You are muted for ${muted} more seconds`)
     }
     await next()
   })
@@ -67,6 +80,24 @@ export function chatApi(parley: Parley, startedAt = Date.now()) {
     },
     stats() {
       return { ...parley.stats(), uptimeMs: Date.now() - startedAt }
+    },
+    /**
+     * An admin command typed in the page (`POST /api/admin { room, command }`). The caller is named by the same demo
+     * token as the WebSocket (`Authorization: Bearer <username>`); a real app checks its session here.
+     */
+    async admin(authorization: string | undefined, body: unknown): Promise<{ status: number; body: CommandResult }> {
+      const name = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1]
+      if (name === undefined || !isUsername(name) || moderation.isBanned(name)) return { status: 401, body: { ok: false, message: 'Sign in first' } }
+      const { room, command } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
+      if (typeof room !== 'string' || !CHAT_ROOM_PATTERN.test(room) || typeof command !== 'string' || command.length > 200) {
+        return { status: 400, body: { ok: false, message: 'Expected { room, command }' } }
+      }
+      try {
+        return { status: 200, body: await runCommand(parley, moderation, admins, name, room, command) }
+      } catch (error) {
+        if (error instanceof ParleyServerError && error.code === 'FORBIDDEN') return { status: 403, body: { ok: false, message: error.message } }
+        throw error
+      }
     },
   }
 }

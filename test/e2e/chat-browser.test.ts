@@ -213,4 +213,22 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     await screenshot(bob, 'after-restart-bob')
     expect(problems).toEqual([])
   }, 45_000)
+
+  it('an admin kicks a user with /kick: the kicked page says so, and the room sees a system line', async () => {
+    const [admin, mallory] = await Promise.all([signIn('admin'), signIn('mallory')])
+    await admin.locator('#people li[data-user="mallory"]').waitFor()
+    // A user without the admin role is told no, and nobody is removed.
+    await send(mallory, '/kick admin')
+    await mallory.locator('.toast', { hasText: 'Only admins can use commands' }).waitFor()
+    await send(admin, '/kick mallory')
+    await mallory.locator('.toast', { hasText: 'You were removed from #general (kicked)' }).waitFor()
+    expect(await mallory.textContent('#banner')).toContain('You were removed from #general (kicked)')
+    await admin.locator('.toast', { hasText: 'Kicked mallory' }).waitFor()
+    for (const page of [admin, alice]) await waitForMessage(page, 'general', 'mallory was removed from the room by admin')
+    expect(await admin.locator(`${log('general')} .msg.system .text`, { hasText: 'mallory was removed' }).count()).toBe(1)
+    await admin.locator('#people li[data-user="mallory"][data-online="false"]').waitFor()
+    await screenshot(mallory, 'kicked')
+    await screenshot(admin, 'admin-after-kick')
+    expect(problems).toEqual([])
+  }, 45_000)
 })

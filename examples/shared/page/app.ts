@@ -247,8 +247,12 @@ function joinRoom(owner: Client, name: string): RoomView {
     }),
     room.on('error', (error) => toast(`#${name}: ${error.message}`)),
     room.on('left', ({ reason }) => {
-      if (reason !== 'leave') toast(`You were removed from #${name}${reason ? ` (${reason})` : ''}`)
-      removeView(view)
+      if (reason === 'leave') return removeView(view)
+      // Removed by the server (an admin's /kick, a revoked permission): say so, and do not walk back in.
+      const text = `You were removed from #${name}${reason ? ` (${reason})` : ''}`
+      toast(text)
+      showBanner('warn', `${text}. Pick or create another room to go on.`, 0)
+      removeView(view, false)
     }),
   )
   return view
@@ -302,13 +306,22 @@ function leaveRoom(name: string): void {
   void view.room.leave()
 }
 
-function removeView(view: RoomView): void {
+function removeView(view: RoomView, reopenGeneral = true): void {
   dispose(view)
   views.delete(view.name)
   if (active === view.name) {
     const next = views.keys().next()
-    if (next.done === true) openRoom('general')
-    else switchTo(next.value)
+    if (next.done !== true) switchTo(next.value)
+    else if (reopenGeneral) openRoom('general')
+    else {
+      active = undefined
+      ui.roomTitle.textContent = ''
+      ui.roomMembers.textContent = 'no room open'
+      ui.people.replaceChildren()
+      renderTyping()
+      ui.input.placeholder = 'Pick or create a room'
+      document.title = 'Parley Chat'
+    }
   }
   renderRooms()
   scheduleRoomsRefresh()
@@ -443,12 +456,31 @@ ui.composer.addEventListener('submit', (event) => {
   }
   ui.input.value = ''
   stopTyping(view)
+  if (text.startsWith('/')) {
+    void runAdminCommand(view.name, text)
+    return
+  }
   const mid = newMid()
   const node = messageNode(me, text, Date.now(), { mid })
   view.mine.set(mid, node)
   append(view, node)
   send(view, text, mid, node)
 })
+
+/** An admin command (`/kick bob`): the server checks the role, runs it, and tells the room with a system line. */
+async function runAdminCommand(room: string, command: string): Promise<void> {
+  try {
+    const response = await fetch('/api/admin', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${me}` },
+      body: JSON.stringify({ room, command }),
+    })
+    const result = (await response.json()) as { ok: boolean; message: string }
+    toast(result.message)
+  } catch {
+    toast('The command could not be sent; try again.')
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Typing

@@ -47,6 +47,12 @@ export type ClientEvents = {
   reconnect: ReconnectEvent
   /** A server-initiated message to this user, outside any room. */
   direct: DirectMessage
+  /**
+   * The server joined this client to a room it did not ask for (a server-side subscription,
+   * `parley.user(id).join(room)`): the handle, already joined. It is re-joined after a reconnect like any room (its
+   * own join then goes through the server's `authorize`), until `leave()` or the server removes it.
+   */
+  room: Room
 }
 
 /** Options of {@link Client.join}. */
@@ -107,6 +113,8 @@ export function createClient(url: string | readonly string[], options: ClientOpt
   /** Publishes sent on the current connection and not yet answered, in send order. */
   const inflight = new Map<string, Outgoing>()
   const rooms = new Map<string, RoomCore>()
+  /** Rooms whose leave is not answered yet. */
+  const leaving = new Set<string>()
   const nextId = createIdSource()
   const nextToken = createTokenSource(opts)
   /** Cleanups of the current connection's requests (joins, leaves, authenticates), run when it ends. */
@@ -260,6 +268,15 @@ export function createClient(url: string | readonly string[], options: ClientOpt
         // epoch, a lost subscription), so the position moves and the app gets the recovery result.
         const resync = room?.state === 'joined' && message.id === undefined
         if (message.id !== undefined) pending.resolve(message.id, message)
+        if (room === undefined && message.id === undefined && !leaving.has(message.room)) {
+          // A server-side join: a room of the server's choosing, surfaced with a handle of its own.
+          const joined = createRoom(message.room, undefined, host)
+          rooms.set(message.room, joined)
+          recovery.joined(message)
+          joined.joined(message)
+          events.emit('room', joined.handle)
+          return flush()
+        }
         if ((!ours && !resync) || room === undefined) return
         recovery.joined(message)
         room.joined(message)
@@ -455,8 +472,14 @@ export function createClient(url: string | readonly string[], options: ClientOpt
       if (!isOpen()) return Promise.resolve()
       const id = nextId()
       send({ type: 'leave', room: room.name, id })
+      // Until the leave is answered, a `joined` without id for this room is the server's re-sync of the old
+      // membership, not a server-side join.
+      leaving.add(room.name)
       return new Promise<void>((resolve) => {
-        pending.add(id, opts.ackTimeoutMs, () => resolve())
+        pending.add(id, opts.ackTimeoutMs, () => {
+          leaving.delete(room.name)
+          resolve()
+        })
         onCleanup(() => pending.resolve(id, undefined))
       })
     },

@@ -11,6 +11,7 @@ import {
   type SignalBroadcastMessage,
 } from '@parley/protocol'
 import {
+  checkControl,
   ParleyServerError,
   replayStart,
   resumeResult,
@@ -20,6 +21,9 @@ import {
   type AdapterNode,
   type AdapterNodeConfig,
   type ClusterStats,
+  type ControlCommand,
+  type ControlReport,
+  type HistoryPage,
   type Logger,
   type NodeStats,
   type ParleyStats,
@@ -58,6 +62,10 @@ export const ENVELOPE_VERSION = 1
 
 type Envelope =
   | { v: number; k: 'm'; x: string | null; m: RoomMessage }
+  /** A control command from node `from`, to be answered on that node's reply channel under `id`. */
+  | { v: number; k: 'c'; id: string; from: string; c: ControlCommand }
+  /** A node's answer to control command `id`: it acted on `n` sessions. */
+  | { v: number; k: 'r'; id: string; node: string; n: number }
   | { v: number; k: 'p'; room: string; e: 'join' | 'leave' | 'update'; member: PresenceMember }
   | { v: number; k: 's'; m: SignalBroadcastMessage }
   | { v: number; k: 'd'; u: string; m: DirectMessage }
@@ -102,6 +110,17 @@ export function checkEnvelope(parsed: unknown): Envelope | string {
       if (typeof user !== 'string') return 'u: expected a user id'
       const message = checked(envelope['m'], 'direct')
       return typeof message === 'string' ? message : { v: ENVELOPE_VERSION, k: 'd', u: user, m: message as DirectMessage }
+    }
+    case 'c': {
+      const { id, from } = envelope
+      if (typeof id !== 'string' || id.length > 64 || typeof from !== 'string' || from.length > 64) return 'id, from: expected ids'
+      const command = checkControl(envelope['c'])
+      return typeof command === 'string' ? `c: ${command}` : { v: ENVELOPE_VERSION, k: 'c', id, from, c: command }
+    }
+    case 'r': {
+      const { id, node, n } = envelope
+      if (typeof id !== 'string' || typeof node !== 'string' || typeof n !== 'number' || !Number.isInteger(n) || n < 0) return 'r: expected id, node and a count'
+      return { v: ENVELOPE_VERSION, k: 'r', id, node, n }
     }
     default:
       return `unknown envelope kind ${String(envelope['k'])}`
@@ -149,6 +168,8 @@ class RedisNode implements AdapterNode {
   readonly #shas = new Map<string, string>()
   /** Presence leaves that failed while Redis was unreachable, retried on reconnect. */
   readonly #pendingLeaves = new Map<string, { room: string; user: string; session: string }>()
+  /** Control commands this node sent, waiting for the nodes' answers. */
+  readonly #controls = new Map<string, { answer(node: string, n: number): void }>()
   #heartbeat: ReturnType<typeof setInterval> | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
   #started = false
@@ -203,6 +224,8 @@ class RedisNode implements AdapterNode {
       clearTimeout(timer)
     }
     await this.#subscriber.subscribe(this.#key('ch', 'direct'), (raw) => this.#receive(raw))
+    await this.#subscriber.subscribe(this.#key('ch', 'control'), (raw) => this.#receive(raw))
+    await this.#subscriber.subscribe(this.#key('ch', 'reply', this.id), (raw) => this.#receive(raw))
     await this.#beat()
     this.#heartbeat = setInterval(() => void this.#beat().catch(noop), Math.max(50, Math.floor(this.#timeoutMs / 3)))
     this.#sweeper = setInterval(() => void this.#sweep().catch(noop), Math.max(50, Math.floor(this.#timeoutMs / 2)))
@@ -279,7 +302,88 @@ class RedisNode implements AdapterNode {
       case 'd':
         this.#hooks.direct(envelope.u, envelope.m)
         return
+      case 'c':
+        void this.#answerControl(envelope.id, envelope.from, envelope.c)
+        return
+      case 'r':
+        this.#controls.get(envelope.id)?.answer(envelope.node, envelope.n)
+        return
     }
+  }
+
+  async #answerControl(id: string, from: string, command: ControlCommand): Promise<void> {
+    const n = await this.#hooks.control(command)
+    try {
+      await this.#commands.publish(this.#key('ch', 'reply', from), JSON.stringify({ v: ENVELOPE_VERSION, k: 'r', id, node: this.id, n }))
+    } catch (error) {
+      this.#logger.warn('parley redis adapter: could not answer a control command', error)
+    }
+  }
+
+  /** The nodes whose liveness key is still there (others are gone, or about to be swept). */
+  async #liveNodes(): Promise<string[]> {
+    const ids = await this.#commands.sMembers(this.#key('nodes'))
+    const alive = await Promise.all(ids.map(async (id) => (id === this.id ? true : (await this.#commands.exists(this.#key('node', id))) === 1)))
+    return ids.filter((_, i) => alive[i])
+  }
+
+  async control(command: ControlCommand, timeoutMs: number): Promise<ControlReport> {
+    const id = randomId(16)
+    let expected: string[]
+    try {
+      expected = await this.#liveNodes()
+      if (!expected.includes(this.id)) expected.push(this.id)
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+    const answers = new Map<string, number>()
+    const report = (): ControlReport => ({
+      sessions: [...answers.values()].reduce((sum, n) => sum + n, 0),
+      nodes: [...answers.keys()],
+      missing: expected.filter((node) => !answers.has(node)),
+    })
+    return new Promise<ControlReport>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer)
+        this.#controls.delete(id)
+        resolve(report())
+      }
+      const timer = setTimeout(finish, timeoutMs)
+      this.#controls.set(id, {
+        answer: (node, n) => {
+          answers.set(node, n)
+          if (expected.every((each) => answers.has(each))) finish()
+        },
+      })
+      this.#commands.publish(this.#key('ch', 'control'), JSON.stringify({ v: ENVELOPE_VERSION, k: 'c', id, from: this.id, c: command })).catch((error: unknown) => {
+        clearTimeout(timer)
+        this.#controls.delete(id)
+        reject(this.#unavailable(error))
+      })
+    })
+  }
+
+  async history(room: string, page: HistoryPage): Promise<RoomMessage[]> {
+    let entries: Array<{ id: string; message: Record<string, string> }>
+    try {
+      const end = page.before === undefined ? '+' : `${Math.max(0, page.before - 1)}-1`
+      if (end === '0-1') return []
+      entries = (await this.#commands.xRevRange(this.#key('history', room), end, '-', { COUNT: page.limit })) as typeof entries
+    } catch (error) {
+      throw this.#unavailable(error)
+    }
+    const cutoff = Date.now() - this.#config.history.ttlMs
+    const kept: RoomMessage[] = []
+    for (const entry of entries.reverse()) {
+      if (Number(entry.message['t']) <= cutoff) continue
+      const message = validateMessage(JSON.parse(entry.message['m'] as string), 'server', ENVELOPE_LIMITS)
+      if (message instanceof Error || message.type !== 'message') {
+        this.#logger.warn('parley redis adapter: corrupt history entry left out', entry.id)
+        continue
+      }
+      kept.push(message)
+    }
+    return kept
   }
 
   async subscribe(room: string): Promise<void> {

@@ -2,6 +2,7 @@ import { CloseCode, encode, randomId, type DirectMessage } from '@parley/protoco
 import type { EventEmitter } from 'eventemitter3'
 import type { AdapterHooks, AdapterNode } from './adapters/adapter.js'
 import { armExpiry, authenticateInBand } from './authentication.js'
+import { runControl, type ControlCommand } from './control.js'
 import { HeartbeatMonitor } from './heartbeat.js'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { Pipeline, type Handled, type Middleware } from './pipeline.js'
@@ -83,6 +84,16 @@ export class Hub {
       presence: (room, event, member) => guard((hub) => hub.rooms.deliverPresence(room, event, member)),
       signal: (message) => guard((hub) => hub.rooms.deliverSignal(message)),
       direct: (user, message) => guard((hub) => hub.#deliverDirect(user, message)),
+      control: async (command) => {
+        const hub = target()
+        if (hub === undefined) return 0
+        try {
+          return await hub.#act(command)
+        } catch (error) {
+          hub.#events.emit('error', toParleyError(error), undefined)
+          return 0
+        }
+      },
     }
   }
 
@@ -165,6 +176,20 @@ export class Hub {
     if (this.#users.count(user) === 0) return
     const frame = new Frame(encode(message, this.#encodeOptions))
     this.#users.forEach(user, (session) => session.sendFrame(frame))
+  }
+
+  /** Runs a control command on this node's sessions; resolves with how many it acted on, once it has. */
+  #act(command: ControlCommand): Promise<number> {
+    return runControl(command, {
+      sessions: () => this.sessions.values(),
+      sessionsOf: (user) => {
+        const found: Session[] = []
+        this.#users.forEach(user, (session) => void found.push(session))
+        return found
+      },
+      rooms: this.rooms,
+      encodeLimits: this.options.encodeLimits,
+    })
   }
 
   #closed(session: Session, code: number, reason: string): Promise<void> {

@@ -1,5 +1,6 @@
 export { attach } from './attach.js'
-export { Parley, createParley, type RoomHandle, type UserHandle } from './parley.js'
+export { Parley, createParley, MAX_HISTORY_PAGE, type RoomHandle, type UserHandle } from './parley.js'
+export { checkControl, isAppCloseCode, type ControlCommand, type ControlReport } from './control.js'
 export type { ParleyEvents } from './hub.js'
 export type {
   AuthenticateContext,
@@ -25,6 +26,7 @@ export type {
   AdapterNode,
   AdapterNodeConfig,
   ClusterStats,
+  HistoryPage,
   NodeStats,
   PresenceEntry,
   PublishRequest,
@@ -35,3 +37,5 @@ export type {
 export { gapAfter, replayStart, resumeResult, type RoomHead } from './adapters/kit.js'
 export { SILENT_LOGGER } from './silent-logger.js'
 export { limitCloseReason, randomId } from '@parley/protocol'
+export { parleyApi, type HttpApiError, type HttpApiHandler, type HttpApiOptions } from './http-api.js'
+export { OPENAPI_DOCUMENT } from './http-api-spec.js'

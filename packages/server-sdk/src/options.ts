@@ -135,6 +135,11 @@ export interface ServerOptions {
   }
   /** How long a publish id is remembered for de-duplication of retries. @default 120_000 */
   readonly dedupWindowMs?: number
+  /**
+   * How long a cluster-wide call (`user(id).disconnect()`, `room(name).remove()`, `broadcast()`, ...) waits for
+   * every node's answer before it resolves with the silent ones in `missing`. @default 5_000
+   */
+  readonly clusterTimeoutMs?: number
   /** Graceful shutdown pacing. */
   readonly shutdown?: {
     /** Sessions told to go (1001) per batch. @default 200 */
@@ -180,6 +185,7 @@ export interface ResolvedOptions {
   readonly presence: { readonly graceMs: number }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
+  readonly clusterTimeoutMs: number
   readonly shutdown: { readonly batchSize: number; readonly batchIntervalMs: number; readonly timeoutMs: number }
   readonly adapter: Adapter | undefined
   readonly logger: Logger
@@ -229,7 +235,7 @@ function section(option: string, value: unknown): Record<string, unknown> {
 
 const KNOWN_OPTIONS = new Set([
   'path', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
-  'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'shutdown', 'adapter', 'logger', 'development',
+  'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'clusterTimeoutMs', 'shutdown', 'adapter', 'logger', 'development',
 ])
 
 /** Applies the defaults and checks every option, throwing a `TypeError` that names the first bad one. */
@@ -308,6 +314,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
       minIntervalMs: positiveInt('signals.minIntervalMs', signals['minIntervalMs'], 100, true),
     },
     dedupWindowMs: positiveInt('dedupWindowMs', options.dedupWindowMs, 120_000),
+    clusterTimeoutMs: positiveInt('clusterTimeoutMs', options.clusterTimeoutMs, 5_000),
     shutdown: {
       batchSize: positiveInt('shutdown.batchSize', shutdown['batchSize'], 200),
       batchIntervalMs: positiveInt('shutdown.batchIntervalMs', shutdown['batchIntervalMs'], 50, true),

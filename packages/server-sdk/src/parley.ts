@@ -1,15 +1,24 @@
-import { CloseCode, encode, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember } from '@parley/protocol'
+import { CloseCode, encode, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember, type RoomMessage } from '@parley/protocol'
 import { EventEmitter } from 'eventemitter3'
 import type { AdapterNode, ClusterStats, NodeStats } from './adapters/adapter.js'
 import { createMemoryAdapter } from './adapters/memory.js'
 import { admit, checkCapacity, type AdmissionState } from './handshake.js'
 import { Hub, type ParleyEvents } from './hub.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
+import { checkControl, type ControlCommand, type ControlReport } from './control.js'
 import { serialiseData, type Middleware } from './pipeline.js'
 import { optionError, ParleyServerError, toParleyError } from './server-error.js'
 import type { ParleySession } from './session.js'
 import { sumStats, type ParleyStats } from './stats.js'
 import type { Connection, Handshake } from './transports/connection.js'
+
+/** Largest page `room(name).history()` answers. */
+export const MAX_HISTORY_PAGE = 500
+
+/** Refuses a room name the protocol would not carry, with the protocol's own error. */
+function checkRoom(room: string): void {
+  encode({ type: 'left', room }, {})
+}
 
 /** Server-side handle on a room. */
 export interface RoomHandle {
@@ -18,6 +27,14 @@ export interface RoomHandle {
   publish(data: JsonValue): Promise<{ seq: number; epoch: string }>
   /** The room's members across every node, one entry per user. */
   members(): Promise<PresenceMember[]>
+  /**
+   * Takes every connection of `user` out of the room, on every node: each gets `left` with `reason` (default
+   * `'removed'`; `'kicked'`, `'forbidden'`, ...) and no later message of the room, presence announces the leave
+   * once, and a join of its own goes through `authorize` again.
+   */
+  remove(user: string, options?: { readonly reason?: string }): Promise<ControlReport>
+  /** A page of the room's kept messages, oldest first: the last `limit` (default 50) with a seq below `before`. */
+  history(options?: { readonly before?: number | undefined; readonly limit?: number | undefined }): Promise<RoomMessage[]>
 }
 
 /** Server-side handle on a user. */
@@ -25,6 +42,15 @@ export interface UserHandle {
   readonly id: string
   /** Sends a direct message to every connection of this user, on every node. */
   send(data: JsonValue): Promise<void>
+  /** Closes every connection of this user, on every node, with `code` (1000 or 4000-4999; default 4403) and `reason`. */
+  disconnect(options?: { readonly code?: number; readonly reason?: string }): Promise<ControlReport>
+  /**
+   * Joins every connection of this user to `room`, on every node, without `authorize` (a server-side subscription):
+   * each gets an unprompted `joined`, which the client SDK surfaces as a room it did not ask for.
+   */
+  join(room: string): Promise<ControlReport>
+  /** Takes every connection of this user out of `room` (as `room(room).remove(user)`, default reason `'unsubscribed'`). */
+  leave(room: string, options?: { readonly reason?: string }): Promise<ControlReport>
 }
 
 /**
@@ -79,7 +105,37 @@ export class Parley extends EventEmitter<ParleyEvents> {
         return { seq, epoch }
       },
       members: async () => (await this.#running()).node.members(name),
+      remove: (user, options = {}) => this.#control({ kind: 'remove', user, room: name, reason: options.reason ?? 'removed' }),
+      history: async (options = {}) => {
+        const hub = await this.#running()
+        const limit = options.limit ?? 50
+        const before = options.before
+        checkRoom(name)
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) {
+          throw new ParleyServerError('INVALID_FIELD', `limit: expected an integer from 1 to ${MAX_HISTORY_PAGE}`)
+        }
+        if (before !== undefined && (!Number.isInteger(before) || before < 1)) {
+          throw new ParleyServerError('INVALID_FIELD', 'before: expected a positive integer (a seq)')
+        }
+        return hub.node.history === undefined ? [] : hub.node.history(name, { before, limit })
+      },
     }
+  }
+
+  /** Sends a `direct` message (`from: null`) to every connected session, on every node. */
+  async broadcast(data: JsonValue): Promise<ControlReport> {
+    return this.#control({ kind: 'broadcast', message: { type: 'direct', from: null, ts: Date.now(), data } })
+  }
+
+  /** Checks a command and runs it on every node (or on this one, for an adapter without `control`). */
+  async #control(command: ControlCommand): Promise<ControlReport> {
+    const hub = await this.#running()
+    const checked = checkControl(command)
+    if (typeof checked === 'string') throw new ParleyServerError('INVALID_FIELD', checked)
+    if (checked.kind === 'broadcast') encode(checked.message, { limits: this.options.encodeLimits })
+    if (hub.node.control !== undefined) return hub.node.control(checked, this.options.clusterTimeoutMs)
+    const sessions = await Hub.hooks(() => hub).control(checked)
+    return { sessions, nodes: [hub.node.id], missing: [] }
   }
 
   user(id: string): UserHandle {
@@ -91,6 +147,9 @@ export class Parley extends EventEmitter<ParleyEvents> {
         encode(message, { limits: this.options.encodeLimits })
         await hub.node.direct(id, message)
       },
+      disconnect: (options = {}) => this.#control({ kind: 'disconnect', user: id, code: options.code ?? CloseCode.Forbidden, reason: options.reason ?? 'disconnected by the server' }),
+      join: (room) => this.#control({ kind: 'join', user: id, room }),
+      leave: (room, options = {}) => this.#control({ kind: 'remove', user: id, room, reason: options.reason ?? 'unsubscribed' }),
     }
   }
 

@@ -264,6 +264,20 @@ export class Rooms {
     }
   }
 
+  /**
+   * The server takes a session out of a room (a kick, a revoked permission, a server-side leave): it gets `left` with
+   * `reason` and nothing of the room after it, and presence announces the leave once the user's last connection
+   * is out. A later join of its own goes through `authorize` again.
+   */
+  async removeByServer(session: Session, room: string, reason: string): Promise<boolean> {
+    if (session.memberships.get(room) === undefined) return false
+    // Membership ends synchronously, before the first await: no later message of the room reaches the session.
+    const removed = this.remove(session, room, true)
+    session.send({ type: 'left', room, reason })
+    await removed
+    return true
+  }
+
   /** A session ended: its signals are cleared and it leaves every room (`clean`: at once; else after the grace). */
   removeAll(session: Session, clean: boolean): Promise<void>[] {
     this.#signals.clearSession(session.id)
@@ -378,7 +392,10 @@ export class Rooms {
     if (local === undefined) return
     // Encoded once; every member gets the same Frame (and so the same bytes).
     let frame: Frame | undefined
-    for (const [session, membership] of local.members) {
+    // Keys, then the session's own lookup (the first room is held inline): no [key, value] pair per member.
+    for (const session of local.members.keys()) {
+      const membership = session.memberships.get(message.room)
+      if (membership === undefined) continue
       if (membership.pending !== null) {
         if (session.id !== exceptSession) {
           frame ??= this.#frameOf(message, dataJson)
@@ -423,7 +440,9 @@ export class Rooms {
     const local = this.#rooms.get(room)
     if (local === undefined) return
     const frame = new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
-    for (const [session, membership] of local.members) {
+    for (const session of local.members.keys()) {
+      const membership = session.memberships.get(room)
+      if (membership === undefined) continue
       // A session whose join is being answered gets the change after its snapshot, never instead of it.
       if (membership.heldPresence === null) session.sendFrame(frame)
       else if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
@@ -434,9 +453,9 @@ export class Rooms {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
     const frame = new Frame(encode(message, this.#encodeOptions))
-    for (const [session, membership] of local.members) {
+    for (const session of local.members.keys()) {
       if (session.user.id === message.from) continue
-      if (membership.pending === null) session.sendFrame(frame, true)
+      if (session.memberships.get(message.room)?.pending === null) session.sendFrame(frame, true)
     }
   }
 

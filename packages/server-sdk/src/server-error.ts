@@ -28,7 +28,7 @@ export class ParleyServerError extends Error {
     super(message ?? known?.message ?? code, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.closeCode = options.closeCode ?? known?.closeCode
-    this.expose = options.expose ?? (known !== undefined && code !== 'INTERNAL_ERROR')
+    this.expose = options.expose ?? (code !== 'INTERNAL_ERROR' && code !== 'MIDDLEWARE_NEXT_TWICE')
   }
 
   /** The code a client may be told: the error's own when the protocol has it, else `INTERNAL_ERROR`. */

@@ -17,7 +17,7 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed
 }
 
-const noHooks: AdapterHooks = { message: () => undefined, presence: () => undefined, signal: () => undefined, direct: () => undefined }
+const noHooks: AdapterHooks = { message: () => undefined, presence: () => undefined, signal: () => undefined, direct: () => undefined, control: async () => 0 }
 const MiB = 1024 * 1024
 
 describe('memory adapter de-duplication', () => {

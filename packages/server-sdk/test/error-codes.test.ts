@@ -24,7 +24,7 @@ describe('errors thrown by the public API carry a code', () => {
         (thrown: unknown) => thrown,
       )
       expect(error).toBeInstanceOf(ParleyServerError)
-      expect(error).toMatchObject({ code: 'CLOSED', wireCode: 'INTERNAL_ERROR', expose: false })
+      expect(error).toMatchObject({ code: 'CLOSED', wireCode: 'INTERNAL_ERROR', message: 'Parley is closed' })
     }
   })
 

@@ -7,6 +7,7 @@ import type {
   RoomMessage,
   SignalBroadcastMessage,
 } from '@parley/protocol'
+import type { ControlCommand, ControlReport } from '../control.js'
 import type { ParleyStats } from '../stats.js'
 
 /** What an adapter delivers to one node: events for the rooms that node subscribed to. */
@@ -23,6 +24,11 @@ export interface AdapterHooks {
   signal(message: SignalBroadcastMessage): void
   /** A direct message for every connection of `user` on this node. */
   direct(user: string, message: DirectMessage): void
+  /**
+   * A control command for this node's sessions (see `ControlCommand`); resolves with how many sessions it acted on,
+   * once they have (a join answered, a removal done). Never rejects.
+   */
+  control(command: ControlCommand): Promise<number>
 }
 
 /** Settings a node brings to the adapter. */
@@ -84,6 +90,13 @@ export interface ResumeResult {
   readonly recovery: Recovery | null
 }
 
+/** Which page of a room's history to read. */
+export interface HistoryPage {
+  /** Only messages with a seq below this. @default the room's head + 1 */
+  readonly before?: number | undefined
+  readonly limit: number
+}
+
 /** A presence entry: one connection of one user in one room. */
 export interface PresenceEntry {
   readonly room: string
@@ -122,6 +135,17 @@ export interface AdapterNode {
   rooms(): Promise<Array<{ room: string; members: number }>>
   /** Every node's stats, as recent as the adapter keeps them; optional (single-node adapters may omit it). */
   clusterStats?(): Promise<ClusterStats>
+  /**
+   * Runs a control command on every node (this one included) through `hooks.control`, and resolves once each has
+   * answered, or after `timeoutMs` with the nodes that did not in `missing`: never hangs. Optional: without it a
+   * command acts on this node only, which is all there is for a single-node adapter.
+   */
+  control?(command: ControlCommand, timeoutMs: number): Promise<ControlReport>
+  /**
+   * A page of the room's kept messages, oldest first: the last `limit` with a seq below `before` (all seqs when
+   * `before` is undefined). Optional: without it `room(name).history()` answers with none.
+   */
+  history?(room: string, page: HistoryPage): Promise<RoomMessage[]>
   /**
    * Leaves the adapter: nothing more is delivered to this node. The hub has left every room before (so presence is
    * clean); a cluster adapter also drops whatever it still holds for this node.

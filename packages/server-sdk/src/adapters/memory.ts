@@ -6,6 +6,7 @@ import type {
   AdapterNode,
   AdapterNodeConfig,
   ClusterStats,
+  HistoryPage,
   NodeStats,
   PresenceEntry,
   PublishRequest,
@@ -13,6 +14,7 @@ import type {
   ResumeResult,
 } from './adapter.js'
 import { replayStart, resumeResult } from './kit.js'
+import type { ControlCommand, ControlReport } from '../control.js'
 
 interface PresenceUser {
   presence: JsonValue
@@ -239,6 +241,21 @@ class MemoryNode implements AdapterNode {
 
   get config(): AdapterNodeConfig {
     return this.#config
+  }
+
+  async control(command: ControlCommand): Promise<ControlReport> {
+    // In one process every node answers, at once.
+    const nodes = [...this.#bus.nodes]
+    const counts = await Promise.all(nodes.map((node) => node.hooks.control(command)))
+    return { sessions: counts.reduce((sum, n) => sum + n, 0), nodes: nodes.map((node) => node.id), missing: [] }
+  }
+
+  async history(room: string, page: HistoryPage): Promise<RoomMessage[]> {
+    const state = this.#bus.rooms.get(room)
+    if (state === undefined) return []
+    const before = page.before ?? state.seq + 1
+    const kept = state.history.since(0, state.seq).messages.filter((message) => message.seq < before)
+    return kept.slice(Math.max(0, kept.length - page.limit))
   }
 
   async rooms(): Promise<Array<{ room: string; members: number }>> {

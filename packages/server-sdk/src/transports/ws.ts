@@ -61,6 +61,8 @@ class WsTransport {
   /** Shared by every socket, so a connection holds no closure of its own for it. */
   readonly untrack: (this: WebSocket) => void
   readonly #wire = new WeakMap<Frame, Buffer>()
+  #lastFrame: Frame | undefined
+  #lastWire: Buffer | undefined
   #corked: WsConnection[] = []
   readonly onSocketError: (error: unknown) => void
 
@@ -82,6 +84,8 @@ class WsTransport {
 
   /** The complete frame (header + UTF-8 payload) for `frame`, through ws's `Sender.frame`, once per broadcast. */
   wire(frame: Frame): Buffer {
+    // A broadcast asks for the same Frame once per member in a row: the last one skips the WeakMap.
+    if (frame === this.#lastFrame) return this.#lastWire as Buffer
     let wire = this.#wire.get(frame)
     if (wire === undefined) {
       const parts = Sender.frame(Buffer.from(frame.text, 'utf8'), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
@@ -89,6 +93,8 @@ class WsTransport {
       wire = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
       this.#wire.set(frame, wire)
     }
+    this.#lastFrame = frame
+    this.#lastWire = wire
     return wire
   }
 

@@ -1,5 +1,5 @@
 import { decode, type ClientMessage, type ServerMessage } from '@parley/protocol'
-import type { LoopbackPeer } from '@parley/server-sdk'
+import { createLoopback, type Connection, type Handshake, type LoopbackPeer } from '@parley/server-sdk'
 import { MessageQueue } from './message-queue.js'
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
@@ -37,4 +37,24 @@ export class LoopbackClient {
   next<T extends ServerMessage['type']>(type?: T, timeoutMs = 2_000): Promise<Of<T>> {
     return this.#queue.next(type, timeoutMs)
   }
+}
+
+/**
+ * A loopback connection accepted by `parley` with `handshake`, welcomed, and joined to `rooms` in order. The caller
+ * closes it (or lets the instance's close() end it).
+ */
+export async function openLoopback(
+  parley: { accept(connection: Connection, handshake?: Partial<Handshake>): Promise<unknown> },
+  handshake: Partial<Handshake> = {},
+  rooms: readonly string[] = [],
+): Promise<LoopbackClient> {
+  const { connection, peer } = createLoopback()
+  const client = new LoopbackClient(peer)
+  await parley.accept(connection, handshake)
+  await client.next('welcome')
+  for (const [index, room] of rooms.entries()) {
+    client.send({ type: 'join', room, id: `join-${index}` })
+    await client.next('joined')
+  }
+  return client
 }
