@@ -27,6 +27,8 @@ export interface ConnectionHandlers {
 export interface Connection {
   /** The subprotocol the server selected (`''` before open). */
   readonly protocol: string
+  /** The transport's name, when it says (`'websocket'`, `'http-stream'`). */
+  readonly transportName: string | undefined
   readonly bufferedAmount: number
   send(frame: string): void
   /** Ends the connection from this side; resolves once the transport closed (or after 1 s, for a dead peer). */
@@ -116,6 +118,9 @@ export function openConnection(options: ConnectionOptions, handlers: ConnectionH
   return {
     get protocol() {
       return transport.protocol
+    },
+    get transportName() {
+      return transport.name
     },
     get bufferedAmount() {
       return transport.bufferedAmount

@@ -47,6 +47,8 @@ export type ClientEvents = {
   reconnect: ReconnectEvent
   /** A server-initiated message to this user, outside any room. */
   direct: DirectMessage
+  /** The transport carrying the connection changed (`'websocket'`, `'http-stream'`), e.g. after a fallback. */
+  transport: string
   /**
    * The server joined this client to a room it did not ask for (a server-side subscription,
    * `parley.user(id).join(room)`): the handle, already joined. It is re-joined after a reconnect like any room (its
@@ -70,6 +72,8 @@ export interface Client {
   readonly url: string
   /** The negotiated subprotocol, e.g. `parley.v1.json`, once welcomed. */
   readonly protocol: string | undefined
+  /** The transport of the current (last welcomed) connection: `'websocket'` or `'http-stream'` with the default transport. */
+  readonly transport: string | undefined
   /** The negotiated protocol version, once welcomed. */
   readonly version: number | undefined
   /** The server's session id of the current connection. */
@@ -115,6 +119,8 @@ export function createClient(url: string | readonly string[], options: ClientOpt
   const rooms = new Map<string, RoomCore>()
   /** Rooms whose leave is not answered yet. */
   const leaving = new Set<string>()
+  /** The transport of the last welcomed connection. */
+  let transportName: string | undefined
   const nextId = createIdSource()
   const nextToken = createTokenSource(opts)
   /** Cleanups of the current connection's requests (joins, leaves, authenticates), run when it ends. */
@@ -181,6 +187,11 @@ export function createClient(url: string | readonly string[], options: ClientOpt
 
   function onWelcome(message: WelcomeMessage): void {
     welcome = message
+    const carrying = connection?.transportName
+    if (carrying !== transportName) {
+      transportName = carrying
+      if (carrying !== undefined) events.emit('transport', carrying)
+    }
     failures = 0
     if (state !== 'open') setState('open')
     if (state !== 'open') return
@@ -494,6 +505,9 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     },
     get protocol() {
       return welcome?.protocol
+    },
+    get transport() {
+      return transportName
     },
     get version() {
       return welcome?.version

@@ -28,3 +28,5 @@ export type {
 export type { ClientTransport, TransportFactory, TransportRequest } from './transports/transport.js'
 export { websocketTransport, type WebSocketConstructor, type WebSocketLike, type WebSocketTransportOptions } from './transports/websocket.js'
 export { createLoopbackTransport, type LoopbackClientEnd } from './transports/loopback.js'
+export { httpStreamTransport, type HttpStreamTransportOptions } from './transports/http-stream.js'
+export { autoTransport, forgetTransportChoice, type AutoTransportOptions, type TransportName } from './transports/auto.js'

@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS, SUBPROTOCOLS, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 import type { TransportFactory } from './transports/transport.js'
-import { websocketTransport } from './transports/websocket.js'
+import { autoTransport } from './transports/auto.js'
 
 /** What `getToken` may return: the token, or the token with its expiry (ms since the Unix epoch). */
 export type TokenResult = string | { readonly token: string; readonly expiresAt?: number | undefined }
@@ -134,7 +134,7 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     reconnect: numbers('reconnect.', options.reconnect === false ? { maxAttempts: 0 } : (options.reconnect ?? {}), DEFAULTS.reconnect),
     // Only what is given overrides the server's heartbeat settings.
     heartbeat: heartbeat === false ? false : (numbers('heartbeat.', heartbeat ?? {}, { ...heartbeat } as HeartbeatSettings) as Partial<HeartbeatSettings>),
-    transport: fn('transport', options.transport) ?? websocketTransport(),
+    transport: fn('transport', options.transport) ?? autoTransport(),
     subprotocols,
     // Frozen, so the protocol reuses its merge with the defaults on every frame (see limitsFor).
     inboundLimits: Object.freeze({ ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...options.inboundLimits }),

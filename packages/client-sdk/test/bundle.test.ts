@@ -39,9 +39,10 @@ describe('browser bundle', () => {
       `@parley/client-sdk browser bundle (with @parley/protocol and mitt): ${(text.length / 1024).toFixed(1)} KB min, ${(gzip / 1024).toFixed(2)} KB min+gzip` +
         ` (everything src/index.ts exports); ${(app.gzip / 1024).toFixed(2)} KB min+gzip for an app importing createClient only`,
     )
-    // A regression guard, not the 8 KB target, which is missed (see docs/client.md for the figures): the protocol's
-    // validating decoder (with its hot paths for publish/message) is most of the difference.
-    expect(gzip).toBeLessThan(13 * 1024)
+    // A regression guard, not a size target (see docs/client.md for the figures): the protocol's validating decoder
+    // (with its hot paths for publish/message) is most of it. The default transport carries both WebSocket and the
+    // HTTP stream fallback since the latter landed: 12.4 KB before it, 14.2 KB with it.
+    expect(gzip).toBeLessThan(15 * 1024)
   })
 
   it('the check would catch ws: bundling ws for the browser does pull it in', async () => {

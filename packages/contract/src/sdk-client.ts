@@ -1,6 +1,7 @@
 import {
   createClient,
   UnsupportedProtocolError,
+  httpStreamTransport,
   websocketTransport,
   type ParleyClientError,
   type Room,
@@ -29,9 +30,11 @@ export interface ParleyClientOptions {
   /**
    * `ws`: the SDK's WebSocket transport on the `ws` package (token as `Authorization`, refused handshakes read).
    * `native`: the runtime's global WebSocket (browsers; Node 22+, or Node 20 with `--experimental-websocket`): the
-   * token travels as a `parley.token.*` subprotocol entry and refused handshakes look like drops. @default 'ws'
+   * token travels as a `parley.token.*` subprotocol entry and refused handshakes look like drops.
+   * `http-stream`: the SDK's HTTP stream transport (server-sent events down, POSTs up) on the runtime's `fetch`.
+   * @default 'ws'
    */
-  readonly transport?: 'ws' | 'native' | undefined
+  readonly transport?: 'ws' | 'native' | 'http-stream' | undefined
   /** Rewrites every outgoing frame (negative tests only). */
   readonly outgoing?: FrameTransform | undefined
 }
@@ -42,7 +45,8 @@ export function parleyClient(options: ParleyClientOptions = {}): ClientFactory {
     if (options.transport === 'native' && typeof (globalThis as { WebSocket?: unknown }).WebSocket !== 'function') {
       throw new Error('parleyClient({ transport: "native" }) needs a global WebSocket (Node 22+, or Node 20 with --experimental-websocket)')
     }
-    const transport = options.transport === 'native' ? websocketTransport() : websocketTransport({ preferWs: true })
+    const transport =
+      options.transport === 'native' ? websocketTransport() : options.transport === 'http-stream' ? httpStreamTransport() : websocketTransport({ preferWs: true })
     return sdkClient(urls, clientOptions, { transport, timeoutMs, outgoing: options.outgoing })
   }
 }

@@ -12,6 +12,7 @@ import {
 } from '@parley/protocol'
 import {
   checkControl,
+  checkForward,
   ParleyServerError,
   replayStart,
   resumeResult,
@@ -23,6 +24,8 @@ import {
   type ClusterStats,
   type ControlCommand,
   type ControlReport,
+  type ForwardAnswer,
+  type ForwardRequest,
   type HistoryPage,
   type Logger,
   type NodeStats,
@@ -66,6 +69,10 @@ type Envelope =
   | { v: number; k: 'c'; id: string; from: string; c: ControlCommand }
   /** A node's answer to control command `id`: it acted on `n` sessions. */
   | { v: number; k: 'r'; id: string; node: string; n: number }
+  /** An HTTP stream request forwarded from node `from` to the node holding the stream, answered under `id`. */
+  | { v: number; k: 'f'; id: string; from: string; f: ForwardRequest }
+  /** The holding node's answer to forwarded request `id`. */
+  | { v: number; k: 'a'; id: string; a: ForwardAnswer }
   | { v: number; k: 'p'; room: string; e: 'join' | 'leave' | 'update'; member: PresenceMember }
   | { v: number; k: 's'; m: SignalBroadcastMessage }
   | { v: number; k: 'd'; u: string; m: DirectMessage }
@@ -73,6 +80,8 @@ type Envelope =
 const noop = (): void => {}
 /** What an envelope's message is checked against: the protocol's defaults, as for any frame a client decodes. */
 const ENVELOPE_LIMITS = resolveLimits()
+/** Largest forwarded POST body: the HTTP stream transport's own cap (16 frames of the default maxPayload). */
+const MAX_FORWARD_BYTES = 16 * 1024 * 1024
 
 /**
  * Checks an envelope that arrived from Redis with the protocol's validator: what it carries is delivered to clients,
@@ -122,6 +131,20 @@ export function checkEnvelope(parsed: unknown): Envelope | string {
       if (typeof id !== 'string' || typeof node !== 'string' || typeof n !== 'number' || !Number.isInteger(n) || n < 0) return 'r: expected id, node and a count'
       return { v: ENVELOPE_VERSION, k: 'r', id, node, n }
     }
+    case 'f': {
+      const { id, from } = envelope
+      if (typeof id !== 'string' || id.length > 64 || typeof from !== 'string' || from.length > 64) return 'id, from: expected ids'
+      const forward = checkForward(envelope['f'], MAX_FORWARD_BYTES)
+      return typeof forward === 'string' ? `f: ${forward}` : { v: ENVELOPE_VERSION, k: 'f', id, from, f: forward }
+    }
+    case 'a': {
+      const { id } = envelope
+      const answer = envelope['a'] as { status?: unknown; body?: unknown } | null
+      if (typeof id !== 'string' || typeof answer !== 'object' || answer === null || typeof answer.status !== 'number') return 'a: expected an answer'
+      const body = answer.body as { code?: unknown; message?: unknown } | undefined
+      const checkedBody = body !== undefined && typeof body === 'object' && body !== null && typeof body.code === 'string' && typeof body.message === 'string' ? { code: body.code, message: body.message } : undefined
+      return { v: ENVELOPE_VERSION, k: 'a', id, a: { status: answer.status, ...(checkedBody === undefined ? {} : { body: checkedBody }) } }
+    }
     default:
       return `unknown envelope kind ${String(envelope['k'])}`
   }
@@ -170,6 +193,8 @@ class RedisNode implements AdapterNode {
   readonly #pendingLeaves = new Map<string, { room: string; user: string; session: string }>()
   /** Control commands this node sent, waiting for the nodes' answers. */
   readonly #controls = new Map<string, { answer(node: string, n: number): void }>()
+  /** Forwarded HTTP stream requests this node sent, waiting for the holding node's answer. */
+  readonly #forwards = new Map<string, (answer: ForwardAnswer) => void>()
   #heartbeat: ReturnType<typeof setInterval> | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
   #started = false
@@ -226,6 +251,7 @@ class RedisNode implements AdapterNode {
     await this.#subscriber.subscribe(this.#key('ch', 'direct'), (raw) => this.#receive(raw))
     await this.#subscriber.subscribe(this.#key('ch', 'control'), (raw) => this.#receive(raw))
     await this.#subscriber.subscribe(this.#key('ch', 'reply', this.id), (raw) => this.#receive(raw))
+    await this.#subscriber.subscribe(this.#key('ch', 'node', this.id), (raw) => this.#receive(raw))
     await this.#beat()
     this.#heartbeat = setInterval(() => void this.#beat().catch(noop), Math.max(50, Math.floor(this.#timeoutMs / 3)))
     this.#sweeper = setInterval(() => void this.#sweep().catch(noop), Math.max(50, Math.floor(this.#timeoutMs / 2)))
@@ -308,6 +334,12 @@ class RedisNode implements AdapterNode {
       case 'r':
         this.#controls.get(envelope.id)?.answer(envelope.node, envelope.n)
         return
+      case 'f':
+        void this.#answerForward(envelope.id, envelope.from, envelope.f)
+        return
+      case 'a':
+        this.#forwards.get(envelope.id)?.(envelope.a)
+        return
     }
   }
 
@@ -318,6 +350,44 @@ class RedisNode implements AdapterNode {
     } catch (error) {
       this.#logger.warn('parley redis adapter: could not answer a control command', error)
     }
+  }
+
+  async #answerForward(id: string, from: string, request: ForwardRequest): Promise<void> {
+    const answer = await this.#hooks.forwarded(request)
+    try {
+      await this.#commands.publish(this.#key('ch', 'reply', from), JSON.stringify({ v: ENVELOPE_VERSION, k: 'a', id, a: answer }))
+    } catch (error) {
+      this.#logger.warn('parley redis adapter: could not answer a forwarded request', error)
+    }
+  }
+
+  async forward(node: string, request: ForwardRequest, timeoutMs: number): Promise<ForwardAnswer | undefined> {
+    const id = randomId(16)
+    return new Promise<ForwardAnswer | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#forwards.delete(id)
+        resolve(undefined)
+      }, timeoutMs)
+      this.#forwards.set(id, (answer) => {
+        clearTimeout(timer)
+        this.#forwards.delete(id)
+        resolve(answer)
+      })
+      this.#commands
+        .publish(this.#key('ch', 'node', node), JSON.stringify({ v: ENVELOPE_VERSION, k: 'f', id, from: this.id, f: request }))
+        .then((receivers) => {
+          // Nobody subscribed to that node's channel: it is gone; answer at once instead of waiting out the timeout.
+          if (receivers === 0 && this.#forwards.delete(id)) {
+            clearTimeout(timer)
+            resolve(undefined)
+          }
+        })
+        .catch((error: unknown) => {
+          clearTimeout(timer)
+          this.#forwards.delete(id)
+          reject(this.#unavailable(error))
+        })
+    })
   }
 
   /** The nodes whose liveness key is still there (others are gone, or about to be swept). */

@@ -4,6 +4,8 @@ import { Server as NetServer } from 'node:net'
 import type { ServerOptions } from './options.js'
 import { Parley } from './parley.js'
 import { optionError } from './server-error.js'
+import type { Connection, Handshake } from './transports/connection.js'
+import { attachHttpStreamTransport } from './transports/http-stream.js'
 import { attachWebSocketTransport } from './transports/ws.js'
 
 /**
@@ -17,20 +19,33 @@ export function attach(server: HttpServer | HttpsServer, options: ServerOptions 
     throw optionError('Parley: attach() takes an http.Server or https.Server as its first argument (for Express, the server app.listen() returns; for Koa, http.createServer(app.callback()))')
   }
   const parley = new Parley(options)
-  let transport: { detach(): Promise<void> }
+  const { path, limits, tokenCookie, logger, transports, httpStream } = parley.options
+  const accept = (connection: Connection, handshake: Handshake): Promise<unknown> => parley.accept(connection, handshake)
   try {
-    transport = attachWebSocketTransport(server, {
-      path: parley.options.path,
-      maxPayload: parley.options.limits.maxPayload,
-      tokenCookie: parley.options.tokenCookie,
-      logger: parley.options.logger,
-      accept: (connection, handshake) => parley.accept(connection, handshake),
-    })
+    if (transports.includes('websocket')) {
+      const ws = attachWebSocketTransport(server, { path, maxPayload: limits.maxPayload, tokenCookie, logger, accept })
+      parley.addDetacher(() => ws.detach())
+    }
+    if (transports.includes('http-stream')) {
+      const stream = attachHttpStreamTransport(server, {
+        path,
+        maxPayload: limits.maxPayload,
+        tokenCookie,
+        logger,
+        keepaliveMs: httpStream.keepaliveMs,
+        // A POST carries one or more frames; its frames pass the session's own limits as well.
+        postRate: { messages: limits.rate.messages + limits.signalRate.messages + limits.controlRate.messages, perMs: 1_000 },
+        accept,
+        nodeId: () => parley.nodeId,
+        forward: (node, request) => parley.forward(node, request),
+      })
+      parley.setForwardHandler((request) => stream.forwarded(request))
+      parley.addDetacher(() => stream.detach())
+    }
   } catch (error) {
-    // Nothing was attached: stop the instance's timers before reporting the bad option.
+    // Stop the instance's timers and undo what was attached before reporting the bad option.
     void parley.close()
     throw error
   }
-  parley.addDetacher(() => transport.detach())
   return parley
 }

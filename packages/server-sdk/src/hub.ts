@@ -12,6 +12,7 @@ import { Session, type ParleySession } from './session.js'
 import { StatsCounters, type ParleyStats } from './stats.js'
 import { UserIndex } from './user-index.js'
 import { Frame, type Connection } from './transports/connection.js'
+import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
 
 /** The events of a Parley instance (eventemitter3, typed). */
 export interface ParleyEvents {
@@ -37,6 +38,8 @@ export class Hub {
   readonly stats = new StatsCounters()
   readonly sessions = new Map<string, Session>()
   readonly rooms: Rooms
+  /** The HTTP stream transport's handler for POSTs other nodes forward here, when that transport is attached. */
+  forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
   readonly #users = new UserIndex()
   readonly #node: AdapterNode
   readonly #events: EventEmitter<ParleyEvents>
@@ -84,6 +87,15 @@ export class Hub {
       presence: (room, event, member) => guard((hub) => hub.rooms.deliverPresence(room, event, member)),
       signal: (message) => guard((hub) => hub.rooms.deliverSignal(message)),
       direct: (user, message) => guard((hub) => hub.#deliverDirect(user, message)),
+      forwarded: async (request) => {
+        const handler = target()?.forwardHandler
+        if (handler === undefined) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such stream' } }
+        try {
+          return await handler(request)
+        } catch {
+          return { status: 500, body: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }
+        }
+      },
       control: async (command) => {
         const hub = target()
         if (hub === undefined) return 0

@@ -62,8 +62,17 @@ export interface RateLimit {
 
 /** Options of `attach()` / `createParley()`. Every default lives in {@link resolveOptions}. */
 export interface ServerOptions {
-  /** URL path that upgrades are accepted on. @default '/parley' */
+  /** URL path of the endpoint (WebSocket upgrades, and the HTTP stream's GET and POSTs). @default '/parley' */
   readonly path?: string
+  /**
+   * Transports `attach()` serves: `'websocket'`, and `'http-stream'` (server-sent events down, POSTs up), which
+   * clients fall back to where WebSocket is blocked. @default ['websocket', 'http-stream']
+   */
+  readonly transports?: readonly ('websocket' | 'http-stream')[]
+  readonly httpStream?: {
+    /** A comment line this often keeps proxies from closing an idle stream. @default 15_000 */
+    readonly keepaliveMs?: number
+  }
   /**
    * Authenticates a connection. Return the user, or `null` to refuse (HTTP 401 before the upgrade, close 4401
    * after it). A hook that throws could not decide (its backend is down): that is logged and answered as retryable
@@ -160,6 +169,8 @@ export interface ServerOptions {
 /** Options with every default applied. */
 export interface ResolvedOptions {
   readonly path: string
+  readonly transports: readonly ('websocket' | 'http-stream')[]
+  readonly httpStream: { readonly keepaliveMs: number }
   readonly authenticate: ServerOptions['authenticate']
   readonly authMode: 'handshake' | 'first-message'
   readonly authTimeoutMs: number
@@ -234,7 +245,7 @@ function section(option: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'path', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
+  'path', 'transports', 'httpStream', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
   'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'clusterTimeoutMs', 'shutdown', 'adapter', 'logger', 'development',
 ])
 
@@ -255,6 +266,11 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (origins !== undefined && origins !== '*' && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
     fail('origins', "an array of origin strings, a function or '*'", origins)
   }
+  const transports = options.transports ?? ['websocket', 'http-stream']
+  if (!Array.isArray(transports) || transports.length === 0 || !transports.every((t) => t === 'websocket' || t === 'http-stream') || new Set(transports).size !== transports.length) {
+    fail('transports', "a non-empty list of 'websocket' and 'http-stream'", transports)
+  }
+  const httpStream = section('httpStream', options.httpStream)
   const heartbeat = section('heartbeat', options.heartbeat)
   const limits = section('limits', options.limits)
   const backpressure = section('backpressure', options.backpressure)
@@ -281,6 +297,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (options.development !== undefined && typeof options.development !== 'boolean') fail('development', 'a boolean', options.development)
   return {
     path,
+    transports: Object.freeze([...transports]),
+    httpStream: { keepaliveMs: positiveInt('httpStream.keepaliveMs', httpStream['keepaliveMs'], 15_000) },
     authenticate: fn('authenticate', options.authenticate),
     authMode,
     authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 10_000),

@@ -11,6 +11,7 @@ import { optionError, ParleyServerError, toParleyError } from './server-error.js
 import type { ParleySession } from './session.js'
 import { sumStats, type ParleyStats } from './stats.js'
 import type { Connection, Handshake } from './transports/connection.js'
+import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
 
 /** Largest page `room(name).history()` answers. */
 export const MAX_HISTORY_PAGE = 500
@@ -66,6 +67,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
   #closed: Promise<void> | undefined
   readonly #detachers: Array<() => Promise<void>> = []
   readonly #pendingMiddleware: Middleware[] = []
+  #forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
 
   constructor(options: ServerOptions = {}) {
     super()
@@ -79,6 +81,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
       })
       .then((node: AdapterNode) => {
         this.#hub = new Hub(this.options, node, this)
+        this.#hub.forwardHandler = this.#forwardHandler
         for (const middleware of this.#pendingMiddleware) this.#hub.use(middleware)
       })
     // A failed adapter is reported through `error` and by rejecting `ready`, never as an unhandled rejection.
@@ -240,6 +243,31 @@ export class Parley extends EventEmitter<ParleyEvents> {
       closing: this.#closing || hub === undefined,
       connections: hub?.sessions.size ?? 0,
       connectionsOf: (user) => hub?.connectionsOf(user) ?? 0,
+    }
+  }
+
+  /** This node's id in the cluster, once `ready`. */
+  get nodeId(): string | undefined {
+    return this.#hub?.node.id
+  }
+
+  /**
+   * For the HTTP stream transport: registers the handler of requests other nodes forward to this one, and carries a
+   * request to another node through the adapter (404 when the adapter cannot, or the node is gone).
+   */
+  setForwardHandler(handler: (request: ForwardRequest) => Promise<ForwardAnswer>): void {
+    this.#forwardHandler = handler
+    if (this.#hub !== undefined) this.#hub.forwardHandler = handler
+  }
+
+  async forward(node: string, request: ForwardRequest): Promise<ForwardAnswer> {
+    const hub = this.#hub
+    const gone: ForwardAnswer = { status: 404, body: { code: 'NOT_FOUND', message: 'No such stream: its node is gone; open a new one' } }
+    if (hub === undefined || hub.node.forward === undefined) return gone
+    try {
+      return (await hub.node.forward(node, request, this.options.clusterTimeoutMs)) ?? gone
+    } catch {
+      return { status: 503, body: { code: 'TRY_AGAIN_LATER', message: 'Cluster unavailable; try again' } }
     }
   }
 

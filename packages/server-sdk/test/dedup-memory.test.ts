@@ -17,7 +17,7 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed
 }
 
-const noHooks: AdapterHooks = { message: () => undefined, presence: () => undefined, signal: () => undefined, direct: () => undefined, control: async () => 0 }
+const noHooks: AdapterHooks = { message: () => undefined, presence: () => undefined, signal: () => undefined, direct: () => undefined, control: async () => 0, forwarded: async () => ({ status: 404 }) }
 const MiB = 1024 * 1024
 
 describe('memory adapter de-duplication', () => {

@@ -17,6 +17,8 @@ export interface TransportRequest {
  * unclassified error followed by a 1006 close. `onClose` fires exactly once, also when the transport never opened.
  */
 export interface ClientTransport {
+  /** Which transport carries the connection (`'websocket'`, `'http-stream'`, ...), when it says. */
+  readonly name?: string | undefined
   /** The subprotocol the server selected; `''` before open, or when the server selected none. */
   readonly protocol: string
   /** Bytes sent but not yet on the wire. */

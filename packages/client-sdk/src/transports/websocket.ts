@@ -152,6 +152,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
     }
 
     const transport: ClientTransport = {
+      name: 'websocket',
       get protocol() {
         return socket?.protocol ?? ''
       },

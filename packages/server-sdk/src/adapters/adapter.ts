@@ -8,6 +8,7 @@ import type {
   SignalBroadcastMessage,
 } from '@parley/protocol'
 import type { ControlCommand, ControlReport } from '../control.js'
+import type { ForwardAnswer, ForwardRequest } from '../transports/forwarding.js'
 import type { ParleyStats } from '../stats.js'
 
 /** What an adapter delivers to one node: events for the rooms that node subscribed to. */
@@ -29,6 +30,8 @@ export interface AdapterHooks {
    * once they have (a join answered, a removal done). Never rejects.
    */
   control(command: ControlCommand): Promise<number>
+  /** A request for an HTTP stream this node holds, forwarded by the node its POST landed on. Never rejects. */
+  forwarded(request: ForwardRequest): Promise<ForwardAnswer>
 }
 
 /** Settings a node brings to the adapter. */
@@ -146,6 +149,12 @@ export interface AdapterNode {
    * `before` is undefined). Optional: without it `room(name).history()` answers with none.
    */
   history?(room: string, page: HistoryPage): Promise<RoomMessage[]>
+  /**
+   * Carries `request` to node `node` and resolves with its `hooks.forwarded` answer; `undefined` when that node is
+   * gone or did not answer within `timeoutMs`. Optional: without it, POSTs of the HTTP stream transport must reach
+   * the node holding their stream (sticky sessions), and others are answered 404.
+   */
+  forward?(node: string, request: ForwardRequest, timeoutMs: number): Promise<ForwardAnswer | undefined>
   /**
    * Leaves the adapter: nothing more is delivered to this node. The hub has left every room before (so presence is
    * clean); a cluster adapter also drops whatever it still holds for this node.

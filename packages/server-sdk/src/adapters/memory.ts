@@ -15,6 +15,7 @@ import type {
 } from './adapter.js'
 import { replayStart, resumeResult } from './kit.js'
 import type { ControlCommand, ControlReport } from '../control.js'
+import type { ForwardAnswer, ForwardRequest } from '../transports/forwarding.js'
 
 interface PresenceUser {
   presence: JsonValue
@@ -248,6 +249,11 @@ class MemoryNode implements AdapterNode {
     const nodes = [...this.#bus.nodes]
     const counts = await Promise.all(nodes.map((node) => node.hooks.control(command)))
     return { sessions: counts.reduce((sum, n) => sum + n, 0), nodes: nodes.map((node) => node.id), missing: [] }
+  }
+
+  async forward(node: string, request: ForwardRequest): Promise<ForwardAnswer | undefined> {
+    for (const each of this.#bus.nodes) if (each.id === node) return each.hooks.forwarded(request)
+    return undefined
   }
 
   async history(room: string, page: HistoryPage): Promise<RoomMessage[]> {
