@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserTestsEnabled, launchChromium, screenshot } from './helpers/browser.js'
 import { startChatServer, type ChatServer } from './helpers/processes.js'
+import { startHttpProxy } from '../../packages/client-sdk/test/helpers/http-proxy.js'
 
 const SCRIPT = 'examples/express-chat/server.ts'
 
@@ -230,5 +231,33 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     await screenshot(mallory, 'kicked')
     await screenshot(admin, 'admin-after-kick')
     expect(problems).toEqual([])
+  }, 45_000)
+
+  it('behind a proxy that refuses WebSocket upgrades, falls back to the HTTP stream within 5 s, says so, and chats with a WebSocket user', async () => {
+    const proxy = await startHttpProxy([server.port], { blockUpgrades: true })
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 760 } })
+      const sam = await context.newPage()
+      sam.on('pageerror', (error) => problems.push(`sam: page error: ${error.message}`))
+      await sam.goto(`http://127.0.0.1:${proxy.port}/`)
+      await sam.fill('#username', 'sam')
+      const started = Date.now()
+      await sam.click('#login-form button[type=submit]')
+      await sam.waitForSelector('#status[data-state="open"][data-transport="http-stream"]', { timeout: 5_000 })
+      console.log(`[e2e] connected over the HTTP stream ${Date.now() - started} ms after sign-in`)
+      expect(await sam.textContent('#status')).toContain('HTTP stream')
+      await sam.locator('.log[data-room="general"] .notice', { hasText: 'You joined #general' }).waitFor()
+      // alice is on WebSocket, straight to the server.
+      expect(await alice.getAttribute('#status', 'data-transport')).toBe('websocket')
+      await send(sam, 'Hello from behind the proxy')
+      await waitForMessage(alice, 'general', 'Hello from behind the proxy')
+      await send(alice, 'Hi Sam, loud and clear')
+      await waitForMessage(sam, 'general', 'Hi Sam, loud and clear')
+      await screenshot(sam, 'http-stream-fallback')
+      expect(problems).toEqual([])
+      await context.close()
+    } finally {
+      await proxy.close()
+    }
   }, 45_000)
 })

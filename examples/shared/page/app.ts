@@ -166,8 +166,12 @@ function onState(state: string): void {
     setStatus('reconnecting', 'Reconnecting…')
     showBanner('warn', 'Connection lost. Reconnecting… Messages you send now are queued and go out when you are back.', 0)
   } else if (state === 'open') {
-    setStatus('open', everOpen ? 'Reconnected' : 'Connected')
-    if (everOpen) statusTimer = setTimeout(() => setStatus('open', 'Connected'), 6_000)
+    // Which transport carries the connection: the HTTP stream when something on the way blocks WebSocket.
+    const via = client?.transport === 'http-stream' ? ' · HTTP stream' : ''
+    ui.status.dataset['transport'] = client?.transport ?? ''
+    ui.status.title = client?.transport === 'http-stream' ? 'WebSocket is blocked on this network; connected over an HTTP stream' : 'Connected over WebSocket'
+    setStatus('open', (everOpen ? 'Reconnected' : 'Connected') + via)
+    if (everOpen) statusTimer = setTimeout(() => setStatus('open', `Connected${via}`), 6_000)
     everOpen = true
     void refreshStats()
     scheduleRoomsRefresh()

@@ -11,6 +11,8 @@ export interface HttpProxy {
   readonly forwarded: number[]
   /** Refuse WebSocket upgrades (403, as a proxy that breaks them would) from now on; existing ones are cut. */
   blockUpgrades(block: boolean): void
+  /** Cuts every connection in flight (streams included), as a proxy restart would; new requests pass again. */
+  drop(): void
   close(): Promise<void>
 }
 
@@ -24,6 +26,7 @@ export async function startHttpProxy(targets: readonly number[], options: { bloc
   let block = options.blockUpgrades ?? false
   const forwarded = targets.map(() => 0)
   const tunnels = new Set<Socket>()
+  const inFlight = new Set<Socket>()
   const pick = (): number => {
     const index = next
     next = (next + 1) % targets.length
@@ -31,6 +34,11 @@ export async function startHttpProxy(targets: readonly number[], options: { bloc
     return targets[index] as number
   }
   const server: Server = createServer((incoming, outgoing) => {
+    const socket = outgoing.socket
+    if (socket !== null) {
+      inFlight.add(socket)
+      outgoing.on('close', () => inFlight.delete(socket))
+    }
     const upstream = httpRequest(
       { host: '127.0.0.1', port: pick(), method: incoming.method, path: incoming.url, headers: incoming.headers },
       (response) => {
@@ -84,6 +92,9 @@ export async function startHttpProxy(targets: readonly number[], options: { bloc
     blockUpgrades(value) {
       block = value
       if (value) for (const socket of tunnels) socket.destroy()
+    },
+    drop() {
+      for (const socket of [...inFlight, ...tunnels]) socket.destroy()
     },
     async close() {
       for (const socket of tunnels) socket.destroy()
