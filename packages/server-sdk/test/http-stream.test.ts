@@ -156,6 +156,28 @@ describe('an HTTP stream', () => {
     expect(await closed).toBe(1000)
   })
 
+  it('pings with ping events: a stream that answers (an empty POST) stays, one that does not is ended as half-open', async () => {
+    const { base, server: started } = await server({ heartbeat: { intervalMs: 100, timeoutMs: 100 } })
+    const live = await openStream(base, 'lively')
+    const silent = await openStream(base, 'silent')
+    const ended: string[] = []
+    started.parley.on('disconnect', (session, code) => void ended.push(`${session.user.id}:${code}`))
+    const started_ = Date.now()
+    // The lively one answers every ping, as the client transport does.
+    let answered = 0
+    while (Date.now() - started_ < 700) {
+      const pings = live.events.filter(([name]) => name === 'ping').length
+      while (answered < pings) {
+        answered++
+        expect((await live.post('')).status).toBe(204)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(answered).toBeGreaterThan(0)
+    expect(silent.events.some(([name]) => name === 'ping')).toBe(true)
+    expect(ended).toEqual(['silent:1006'])
+  })
+
   it("leaves the app's requests alone, and is off with transports: ['websocket']", async () => {
     const { base } = await server({ transports: ['websocket'] })
     const response = await fetch(`${base}?protocols=parley.v1.json`, { headers: { accept: 'text/event-stream', authorization: 'Bearer x' } })

@@ -26,6 +26,8 @@ export interface HttpStreamHost {
 }
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void
+/** Bytes a stream holds corked before it writes them out anyway. */
+const FLUSH_BYTES = 16 * 1024
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
 const sse = (event: string, data: string): string => `event: ${event}\ndata: ${data}\n\n`
 
@@ -49,6 +51,8 @@ class HttpStreamConnection implements Connection {
   readonly #close: Array<(code: number, reason: string) => void> = []
   #ended = false
   #open = false
+  #corked = false
+  #pending = 0
   #secretText: string
 
   constructor(transport: HttpStreamTransport, response: ServerResponse, id: string, secret: string) {
@@ -76,12 +80,15 @@ class HttpStreamConnection implements Connection {
     this.protocol = protocol
     this.#open = true
     this.#transport.streams.set(this.id, this)
+    // The stream is this connection's last response: sent without chunked encoding (the connection's end ends it),
+    // so each event is one write of its own bytes, not three (chunk size, data, CRLF).
+    response.useChunkedEncodingByDefault = false
+    response.shouldKeepAlive = false
     // Headers that keep proxies (nginx, CDNs) from buffering or transforming the stream.
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
-      connection: 'keep-alive',
     })
     response.write(sse('open', JSON.stringify({ stream: this.id, secret: this.#secretText, protocol })))
     this.#secretText = ''
@@ -89,7 +96,25 @@ class HttpStreamConnection implements Connection {
   }
 
   send(frame: Frame): void {
-    if (this.#open && !this.#ended) this.#response.write(this.#transport.event(frame))
+    if (!this.#open || this.#ended) return
+    const event = this.#transport.event(frame)
+    // Corked for the rest of the event-loop turn, as on WebSocket: a turn's events leave in one write.
+    if (!this.#corked) {
+      this.#response.cork()
+      this.#corked = true
+      this.#transport.corkedThisTurn(this)
+    }
+    this.#response.write(event)
+    this.#pending += event.byteLength
+    if (this.#pending >= FLUSH_BYTES) this.flush()
+  }
+
+  /** End of the turn (or enough pending): write out what was corked. */
+  flush(): void {
+    this.#pending = 0
+    if (!this.#corked) return
+    this.#corked = false
+    this.#response.uncork()
   }
 
   /** A comment line: no event for the client, but bytes on the wire for every proxy on the way. */
@@ -101,11 +126,13 @@ class HttpStreamConnection implements Connection {
     if (this.#ended) return
     if (!this.#open) return answer(this.#response, 503, { code: 'TRY_AGAIN_LATER', message: reason })
     // The close travels as the stream's last event, then the response ends.
+    this.flush()
     this.#response.end(sse('close', JSON.stringify({ code, reason })))
     this.#finish(code, reason)
   }
 
   terminate(): void {
+    this.flush()
     this.#response.destroy()
     this.#finish(1006, '')
   }
@@ -159,7 +186,21 @@ class HttpStreamTransport {
   #lastFrame: Frame | undefined
   #lastEvent: Buffer | undefined
 
+  #corked: HttpStreamConnection[] = []
+
   constructor(readonly host: HttpStreamHost) {}
+
+  /** Uncorks, in one `setImmediate`, every stream corked in this turn. */
+  corkedThisTurn(connection: HttpStreamConnection): void {
+    if (this.#corked.length === 0) {
+      setImmediate(() => {
+        const batch = this.#corked
+        this.#corked = []
+        for (const each of batch) each.flush()
+      })
+    }
+    this.#corked.push(connection)
+  }
 
   /** A frame as a server-sent event (`data: <json>`; JSON text holds no raw newline), built once per broadcast. */
   event(frame: Frame): Buffer {
