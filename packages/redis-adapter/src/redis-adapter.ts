@@ -366,7 +366,9 @@ class RedisNode implements AdapterNode {
     return new Promise<ForwardAnswer | undefined>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#forwards.delete(id)
-        resolve(undefined)
+        // The node is there (it took the message) but slow: the frames may still be handled, so this is not
+        // "gone" (404, after which a client reopens and may resend) but "try again" (503).
+        resolve({ status: 503, body: { code: 'TRY_AGAIN_LATER', message: 'The stream\'s node did not answer in time' } })
       }, timeoutMs)
       this.#forwards.set(id, (answer) => {
         clearTimeout(timer)
@@ -446,7 +448,13 @@ class RedisNode implements AdapterNode {
     const kept: RoomMessage[] = []
     for (const entry of entries.reverse()) {
       if (Number(entry.message['t']) <= cutoff) continue
-      const message = validateMessage(JSON.parse(entry.message['m'] as string), 'server', ENVELOPE_LIMITS)
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(entry.message['m'] as string)
+      } catch {
+        parsed = undefined
+      }
+      const message = validateMessage(parsed, 'server', ENVELOPE_LIMITS)
       if (message instanceof Error || message.type !== 'message') {
         this.#logger.warn('parley redis adapter: corrupt history entry left out', entry.id)
         continue

@@ -186,3 +186,23 @@ describe('an HTTP stream', () => {
     expect(await (await fetch(withStream.replace('/parley', '/elsewhere'))).text()).toBe('plain http still works')
   })
 })
+
+describe('requests the URL parser refuses', () => {
+  it('do not crash the server: a request target like //a:99999/ goes to the app, an upgrade to it is left alone', async () => {
+    const { server: started } = await server()
+    const { connect } = await import('node:net')
+    const send = (text: string): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect(started.port, '127.0.0.1', () => socket.write(text))
+        let answer = ''
+        socket.on('data', (chunk) => (answer += chunk.toString()))
+        socket.on('close', () => resolve(answer))
+        setTimeout(() => socket.destroy(), 500)
+      })
+    expect(await send('GET //a:99999/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toContain('plain http still works')
+    await send('GET //[/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+    // Still serving.
+    const answer = await fetch(`http://127.0.0.1:${started.port}/healthz`)
+    expect(await answer.text()).toBe('plain http still works')
+  })
+})

@@ -11,6 +11,13 @@ export interface HttpStreamTransportOptions {
 }
 
 const MAX_ERROR_BODY = 4_096
+/**
+ * Frames per POST at most. Every frame is at most the server's `maxPayload` (the client checks that before it sends),
+ * and the server takes POSTs of up to 16 × `maxPayload`, so a POST of 16 frames always fits.
+ */
+const MAX_FRAMES_PER_POST = 16
+/** How long to wait before sending a batch again that the server rate-limited (429). */
+const RATE_LIMITED_RETRY_MS = 250
 
 /** One server-sent event: its name (`message` when unnamed) and its data lines, joined. */
 export interface StreamEvent {
@@ -95,9 +102,11 @@ export function httpStreamTransport(options: HttpStreamTransportOptions = {}): T
     const flush = async (pong = false): Promise<void> => {
       if (posting || closed || stream === undefined || (queue.length === 0 && !pong)) return
       posting = true
-      const batch = queue
-      queue = []
-      queuedBytes = 0
+      let retry = false
+      const batch = queue.slice(0, MAX_FRAMES_PER_POST)
+      queue = queue.slice(batch.length)
+      const batchBytes = batch.reduce((sum, frame) => sum + frame.length, 0)
+      queuedBytes -= batchBytes
       try {
         const response = await doFetch(streamUrl(), {
           method: 'POST',
@@ -105,7 +114,14 @@ export function httpStreamTransport(options: HttpStreamTransportOptions = {}): T
           body: batch.join('\n'),
           signal: abort.signal,
         })
-        if (!response.ok) {
+        if (response.status === 429) {
+          // Too many POSTs for now: the batch goes back to the front, and is sent again shortly, in order.
+          queue = [...batch, ...queue]
+          queuedBytes += batchBytes
+          await response.text().catch(() => '')
+          await new Promise((resolve) => setTimeout(resolve, RATE_LIMITED_RETRY_MS))
+          retry = true
+        } else if (!response.ok) {
           const text = await response.text().catch(() => '')
           // The stream is gone (its node restarted, or it expired): the connection is lost, and recovery takes over.
           fail(new ParleyClientError('CONNECTION_FAILED', `POST refused with HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`, { status: response.status, closeCode: 1006 }))
@@ -117,6 +133,7 @@ export function httpStreamTransport(options: HttpStreamTransportOptions = {}): T
       } finally {
         posting = false
       }
+      if (retry) return void flush(pong)
       if (queue.length > 0) void flush()
     }
 

@@ -280,15 +280,18 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
       }
       lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line !== '')
     }
-    const code = Number(url.searchParams.get('code') ?? 1000)
-    const forward: ForwardRequest = { stream: id, secret, kind: request.method === 'DELETE' ? 'close' : 'frames', lines, ...(request.method === 'DELETE' ? { code: Number.isInteger(code) ? code : 1000 } : {}) }
+    // A client may close with 1000, 1001 or its own 4000-4999 (RFC 6455 §7.4); anything else is taken as 1000.
+    const asked = Number(url.searchParams.get('code') ?? 1000)
+    const code = asked === 1000 || asked === 1001 || (Number.isInteger(asked) && asked >= 4000 && asked <= 4999) ? asked : 1000
+    const forward: ForwardRequest = { stream: id, secret, kind: request.method === 'DELETE' ? 'close' : 'frames', lines, ...(request.method === 'DELETE' ? { code } : {}) }
     const result = node === host.nodeId() ? handleLocal(forward) : await host.forward(node, forward)
     answer(response, result.status, result.body)
   }
 
   const onRequest: Listener = (request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost')
-    if (url.pathname === host.path && request.headers.upgrade === undefined) {
+    // Node's parser accepts request targets the URL parser refuses (`//a:99999/`): those are not Parley's.
+    const url = URL.canParse(request.url ?? '/', 'http://localhost') ? new URL(request.url ?? '/', 'http://localhost') : undefined
+    if (url !== undefined && url.pathname === host.path && request.headers.upgrade === undefined) {
       const accept = request.headers.accept ?? ''
       if (request.method === 'GET' && accept.includes('text/event-stream')) return openStream(request, response, url)
       if ((request.method === 'POST' || request.method === 'DELETE') && url.searchParams.has('stream')) {

@@ -261,7 +261,8 @@ export function attachWebSocketTransport(server: HttpServer | HttpsServer, host:
   const onUpgradeSocketError = (error: unknown): void => host.logger.debug('parley: upgrade socket error', error)
 
   const onUpgrade: UpgradeListener = (request, socket, head) => {
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname
+    // Node's parser accepts request targets the URL parser refuses (`//a:99999/`): no path of ours, then.
+    const pathname = URL.canParse(request.url ?? '/', 'http://localhost') ? new URL(request.url ?? '/', 'http://localhost').pathname : ''
     if (pathname !== host.path) {
       // Nobody else will answer when every upgrade listener is a Parley instance on another path: the last one
       // answers 404 rather than leave the socket hanging. Any foreign listener may take the request, so then we stay out.
