@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createClient, type Client, type ClientOptions } from '@parley/client-sdk'
+import { createClient, forgetTransportChoice, type Client, type ClientOptions } from '@parley/client-sdk'
 import { attach, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { afterEach } from 'vitest'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
@@ -125,6 +125,8 @@ export function useLive(): {
   const servers: Array<{ stop(): Promise<void> }> = []
   const deferred: Array<() => unknown> = []
   afterEach(async () => {
+    // The default transport remembers a fallback for the process: one test's must not choose the next one's.
+    forgetTransportChoice()
     await Promise.all(clients.splice(0).map((client) => client.close()))
     await Promise.all(proxies.splice(0).map((proxy) => proxy.close()))
     await Promise.all(servers.splice(0).map((server) => server.stop()))
