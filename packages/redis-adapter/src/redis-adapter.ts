@@ -193,6 +193,8 @@ class RedisNode implements AdapterNode {
   readonly #pendingLeaves = new Map<string, { room: string; user: string; session: string }>()
   /** Control commands this node sent, waiting for the nodes' answers. */
   readonly #controls = new Map<string, { answer(node: string, n: number): void }>()
+  /** The cluster key as this node read it, put back (SET NX) after Redis lost it, so streams keep their secrets. */
+  #clusterKey: string | undefined
   /** Forwarded HTTP stream requests this node sent, waiting for the holding node's answer. */
   readonly #forwards = new Map<string, (answer: ForwardAnswer) => void>()
   #heartbeat: ReturnType<typeof setInterval> | undefined
@@ -358,6 +360,20 @@ class RedisNode implements AdapterNode {
       await this.#commands.publish(this.#key('ch', 'reply', from), JSON.stringify({ v: ENVELOPE_VERSION, k: 'a', id, a: answer }))
     } catch (error) {
       this.#logger.warn('parley redis adapter: could not answer a forwarded request', error)
+    }
+  }
+
+  /** The cluster's shared key: created by the first node that asks (SET NX), read by every other. */
+  async clusterKey(): Promise<string> {
+    const key = this.#key('cluster-key')
+    try {
+      await this.#commands.set(key, randomId(43), { NX: true })
+      const value = await this.#commands.get(key)
+      if (typeof value !== 'string' || value.length < 32) throw new Error('cluster key missing after SET NX')
+      this.#clusterKey = value
+      return value
+    } catch (error) {
+      throw this.#unavailable(error)
     }
   }
 
@@ -698,6 +714,7 @@ class RedisNode implements AdapterNode {
   async #reregister(): Promise<void> {
     try {
       await this.#beat()
+      if (this.#clusterKey !== undefined) await this.#commands.set(this.#key('cluster-key'), this.#clusterKey, { NX: true })
       for (const [id, leave] of [...this.#pendingLeaves]) {
         await this.#leave(this.id, leave.room, leave.user, leave.session)
         this.#pendingLeaves.delete(id)

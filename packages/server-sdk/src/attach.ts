@@ -37,6 +37,7 @@ export function attach(server: HttpServer | HttpsServer, options: ServerOptions 
         postRate: { messages: limits.rate.messages + limits.signalRate.messages + limits.controlRate.messages, perMs: 1_000 },
         accept,
         nodeId: () => parley.nodeId,
+        streamSecret: (stream, anywhere) => parley.streamSecret(stream, anywhere),
         forward: (node, request) => parley.forward(node, request),
       })
       parley.setForwardHandler((request) => stream.forwarded(request))

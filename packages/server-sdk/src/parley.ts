@@ -1,4 +1,5 @@
-import { CloseCode, encode, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember, type RoomMessage } from '@parley/protocol'
+import { CloseCode, encode, randomId, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember, type RoomMessage } from '@parley/protocol'
+import { createHmac } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import type { AdapterNode, ClusterStats, NodeStats } from './adapters/adapter.js'
 import { createMemoryAdapter } from './adapters/memory.js'
@@ -68,6 +69,8 @@ export class Parley extends EventEmitter<ParleyEvents> {
   readonly #detachers: Array<() => Promise<void>> = []
   readonly #pendingMiddleware: Middleware[] = []
   #forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
+  /** The key HTTP stream secrets derive from, and whether every node of the cluster has it. */
+  #streamKey: { readonly key: string; readonly shared: boolean } | undefined
 
   constructor(options: ServerOptions = {}) {
     super()
@@ -79,7 +82,9 @@ export class Parley extends EventEmitter<ParleyEvents> {
         dedupWindowMs: this.options.dedupWindowMs,
         stats: () => this.stats(),
       })
-      .then((node: AdapterNode) => {
+      .then(async (node: AdapterNode) => {
+        const shared = await node.clusterKey?.()
+        this.#streamKey = { key: shared ?? randomId(43), shared: shared !== undefined }
         this.#hub = new Hub(this.options, node, this)
         this.#hub.forwardHandler = this.#forwardHandler
         for (const middleware of this.#pendingMiddleware) this.#hub.use(middleware)
@@ -244,6 +249,17 @@ export class Parley extends EventEmitter<ParleyEvents> {
       connections: hub?.sessions.size ?? 0,
       connectionsOf: (user) => hub?.connectionsOf(user) ?? 0,
     }
+  }
+
+  /**
+   * The secret of an HTTP stream: an HMAC of its id under the cluster's shared key, so any node can check a POST's
+   * secret (`anywhere`) before it reads or forwards the body. Undefined before `ready`, and, with `anywhere`, when the
+   * adapter shares no key (then only the holding node, which derived it, can check).
+   */
+  streamSecret(stream: string, anywhere = false): string | undefined {
+    const streamKey = this.#streamKey
+    if (streamKey === undefined || (anywhere && !streamKey.shared)) return undefined
+    return createHmac('sha256', streamKey.key).update(stream, 'utf8').digest('base64url').slice(0, 32)
   }
 
   /** This node's id in the cluster, once `ready`. */

@@ -114,8 +114,14 @@ describe('an HTTP stream', () => {
     expect(JSON.parse(await other.next())).toMatchObject({ type: 'joined' })
     const foreign = `zzzzzzzzzzzz.${'a'.repeat(16)}`
     const cases: Array<[string, () => Promise<{ status: number; body: string }>, number, string]> = [
-      ['unknown stream of this node', () => fetch(`${base}?stream=${stream.id.split('.')[0]}.nope`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-parley-secret': stream.secret }, body: '' }).then(async (r) => ({ status: r.status, body: await r.text() })), 404, 'NOT_FOUND'],
-      ['a stream of a node that does not exist', () => fetch(`${base}?stream=${foreign}`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-parley-secret': 'x' }, body: '' }).then(async (r) => ({ status: r.status, body: await r.text() })), 404, 'NOT_FOUND'],
+      ['a made-up stream id of this node (its secret cannot match)', () => fetch(`${base}?stream=${stream.id.split('.')[0]}.nope`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-parley-secret': stream.secret }, body: '' }).then(async (r) => ({ status: r.status, body: await r.text() })), 403, 'FORBIDDEN'],
+      ['an expired stream, with its own secret', async () => {
+        const gone = await openStream(base, 'gone')
+        await fetch(`${base}?stream=${gone.id}&code=1000`, { method: 'DELETE', headers: { 'x-parley-secret': gone.secret } })
+        return gone.post('{"type":"ping"}')
+      }, 404, 'NOT_FOUND'],
+      ['a stream of a node that does not exist (made up: no secret matches)', () => fetch(`${base}?stream=${foreign}`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-parley-secret': 'x' }, body: '' }).then(async (r) => ({ status: r.status, body: await r.text() })), 403, 'FORBIDDEN'],
+      ['a malformed stream id', () => fetch(`${base}?stream=no-dot-here!`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-parley-secret': 'x' }, body: '' }).then(async (r) => ({ status: r.status, body: await r.text() })), 404, 'NOT_FOUND'],
       ['wrong secret', () => stream.post('{"type":"ping"}', { 'x-parley-secret': stream.secret.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) }), 403, 'FORBIDDEN'],
       ['wrong content type', () => stream.post('{"type":"ping"}', { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
       ['body over 16 × maxPayload', () => stream.post('x'.repeat(17 * 1_024)), 413, 'PAYLOAD_TOO_LARGE'],
@@ -204,5 +210,44 @@ describe('requests the URL parser refuses', () => {
     // Still serving.
     const answer = await fetch(`http://127.0.0.1:${started.port}/healthz`)
     expect(await answer.text()).toBe('plain http still works')
+  })
+})
+
+describe('stream secrets across nodes', () => {
+  it("are checked on the node a POST lands on, before anything is read or forwarded; a right one is forwarded to the stream's node", async () => {
+    const { createMemoryAdapter } = await import('@parley/server-sdk')
+    const shared = createMemoryAdapter()
+    let forwards = 0
+    const counting: import('@parley/server-sdk').Adapter = {
+      async connect(hooks, config) {
+        const node = await shared.connect(hooks, config)
+        // A view of the node that counts forwards (methods stay bound to the node, which has private fields).
+        return new Proxy(node, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property, target)
+            if (property === 'forward' && typeof value === 'function') {
+              return (...args: unknown[]) => {
+                forwards++
+                return (value as (...a: unknown[]) => unknown).apply(target, args)
+              }
+            }
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+          },
+        })
+      },
+    }
+    const a = await server({ adapter: counting })
+    const b = await server({ adapter: counting })
+    const stream = await openStream(a.base)
+    await stream.next()
+    const post = (secret: string): Promise<Response> =>
+      fetch(`${b.base}?stream=${stream.id}`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-parley-secret': secret }, body: '{"type":"ping","id":"via-b"}' })
+    const wrong = await post(stream.secret.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')))
+    expect(wrong.status).toBe(403)
+    expect(forwards).toBe(0)
+    const right = await post(stream.secret)
+    expect(right.status).toBe(204)
+    expect(forwards).toBe(1)
+    expect(JSON.parse(await stream.next())).toMatchObject({ type: 'pong', id: 'via-b' })
   })
 })

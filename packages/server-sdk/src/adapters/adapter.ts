@@ -156,6 +156,12 @@ export interface AdapterNode {
    */
   forward?(node: string, request: ForwardRequest, timeoutMs: number): Promise<ForwardAnswer | undefined>
   /**
+   * A secret every node of the cluster shares (created once, kept by the adapter), from which HTTP stream secrets are
+   * derived, so any node can check a POST's secret before it forwards anything. Optional: without it only the node
+   * holding a stream can check its secret.
+   */
+  clusterKey?(): Promise<string>
+  /**
    * Leaves the adapter: nothing more is delivered to this node. The hub has left every room before (so presence is
    * clean); a cluster adapter also drops whatever it still holds for this node.
    */

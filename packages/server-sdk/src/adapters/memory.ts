@@ -68,6 +68,8 @@ class MemoryAdapter implements Adapter {
    */
   readonly dedup = new Map<string, DedupEntry>()
   readonly now: () => number
+  /** The nodes' shared key for stream secrets (see `AdapterNode.clusterKey`). */
+  readonly key = randomId(43)
   #lastSweep = 0
 
   constructor(now: () => number) {
@@ -249,6 +251,10 @@ class MemoryNode implements AdapterNode {
     const nodes = [...this.#bus.nodes]
     const counts = await Promise.all(nodes.map((node) => node.hooks.control(command)))
     return { sessions: counts.reduce((sum, n) => sum + n, 0), nodes: nodes.map((node) => node.id), missing: [] }
+  }
+
+  async clusterKey(): Promise<string> {
+    return this.#bus.key
   }
 
   async forward(node: string, request: ForwardRequest): Promise<ForwardAnswer | undefined> {

@@ -21,11 +21,14 @@ export interface HttpStreamHost {
   accept(connection: Connection, handshake: Handshake): Promise<unknown>
   /** This node's id, once the adapter is connected: the prefix of every stream id it hands out. */
   nodeId(): string | undefined
+  /** A stream's secret; with `anywhere`, only when every node can derive it (see `Parley.streamSecret`). */
+  streamSecret(stream: string, anywhere?: boolean): string | undefined
   /** Carries a POST for a stream of another node to that node, through the adapter. */
   forward(node: string, request: ForwardRequest): Promise<ForwardAnswer>
 }
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void
+const WRONG_SECRET = { status: 403, body: { code: 'FORBIDDEN', message: 'Wrong stream secret' } } as const
 /** Bytes a stream holds corked before it writes them out anyway. */
 const FLUSH_BYTES = 16 * 1024
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
@@ -234,7 +237,8 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
     const node = host.nodeId()
     if (node === undefined) return answer(response, 503, { code: 'TRY_AGAIN_LATER', message: 'Server is starting' }, { 'retry-after': '1' })
     const offered = url.searchParams.getAll('protocols').flatMap((value) => value.split(',')).map((entry) => entry.trim()).filter((entry) => parseSubprotocol(entry) !== undefined)
-    const connection = new HttpStreamConnection(transport, response, `${node}.${randomId(16)}`, randomId(32))
+    const id = `${node}.${randomId(16)}`
+    const connection = new HttpStreamConnection(transport, response, id, host.streamSecret(id) as string)
     void host.accept(connection, {
       protocols: offered,
       token: findToken(request.headers, request.url, host.tokenCookie),
@@ -248,7 +252,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
   const handleLocal = (forward: ForwardRequest): ForwardAnswer => {
     const stream = transport.streams.get(forward.stream)
     if (stream === undefined) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such stream: it expired or was never opened; open a new one' } }
-    if (!timingSafeEqual(digest(forward.secret), stream.secret)) return { status: 403, body: { code: 'FORBIDDEN', message: 'Wrong stream secret' } }
+    if (!timingSafeEqual(digest(forward.secret), stream.secret)) return WRONG_SECRET
     if (forward.kind === 'close') {
       stream.closedByClient(forward.code ?? 1000)
       return { status: 204 }
@@ -264,6 +268,9 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
     if (node === undefined) return answer(response, 404, { code: 'NOT_FOUND', message: 'Missing or malformed stream id' })
     const secret = request.headers['x-parley-secret']
     if (typeof secret !== 'string') return answer(response, 403, { code: 'FORBIDDEN', message: 'Missing X-Parley-Secret' })
+    // Checked here, before the body is read or anything is forwarded, when every node can derive the secret.
+    const expected = host.streamSecret(id, true)
+    if (expected !== undefined && !timingSafeEqual(digest(secret), digest(expected))) return answer(response, WRONG_SECRET.status, WRONG_SECRET.body)
     let lines: string[] = []
     if (request.method === 'POST') {
       const type = request.headers['content-type'] ?? ''
