@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, SUBPROTOCOLS, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_LIMITS, SUBPROTOCOLS, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 import type { TransportFactory } from './transports/transport.js'
 import { autoTransport } from './transports/auto.js'
@@ -104,15 +104,56 @@ function numbers<T extends { [K in keyof T]: number }>(prefix: string, given: ob
   return out as T
 }
 
+const KNOWN = [
+  'token', 'getToken', 'tokenExpiresAt', 'refreshBeforeMs', 'reconnect', 'heartbeat', 'ackTimeoutMs', 'connectTimeoutMs',
+  'offlineQueueSize', 'transport', 'subprotocols', 'inboundLimits', 'random',
+]
+
+/** Refuses keys that are not options, naming the likely one meant ("did you mean ..."). */
+function onlyKnown(prefix: string, given: unknown, known: readonly string[]): void {
+  if (typeof given !== 'object' || given === null) return
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue
+    const near = closestName(key, known)
+    throw new ParleyClientError('INVALID_OPTION', `Unknown option ${prefix}${key}${near === undefined ? '' : `; did you mean ${prefix}${near}?`}`)
+  }
+}
+
 function fn<T>(name: string, value: T | undefined): T | undefined {
   if (value !== undefined && typeof value !== 'function') throw invalid(name, 'a function', value)
   return value
 }
 
+/**
+ * A server URL as `ws://` or `wss://`: `http(s)://` is taken as the same server (the HTTP stream transport turns it
+ * back), anything else (no scheme: `localhost:3000/parley`, or another one) is refused at once with what to write.
+ */
+function checkUrl(url: string): string {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    parsed = undefined
+  }
+  const scheme = parsed?.protocol
+  if (parsed === undefined || (scheme !== 'ws:' && scheme !== 'wss:' && scheme !== 'http:' && scheme !== 'https:')) {
+    throw new ParleyClientError('INVALID_OPTION', `Option url: expected a ws://, wss://, http:// or https:// URL such as "ws://localhost:3000/parley", got ${JSON.stringify(url)}`)
+  }
+  // ws(s) URLs are kept exactly as given; http(s) ones get the WebSocket scheme of the same server.
+  return scheme === 'http:' || scheme === 'https:' ? `ws${url.slice(4)}` : url
+}
+
 /** Fills in defaults and checks every option, so a bad one throws at `createClient()` rather than later. */
 export function resolveOptions(url: string | readonly string[], options: ClientOptions): ResolvedOptions {
-  const urls = typeof url === 'string' ? [url] : [...url]
-  if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) throw invalid('url', 'a URL or a non-empty list of URLs', url)
+  if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options)
+  const given = typeof url === 'string' ? [url] : [...url]
+  if (given.length === 0 || given.some((u) => typeof u !== 'string' || u === '')) throw invalid('url', 'a URL or a non-empty list of URLs', url)
+  // A custom transport decides what its URLs look like; the default ones need ws(s):// or http(s)://.
+  const urls = options.transport === undefined ? given.map(checkUrl) : given
+  onlyKnown('', options, KNOWN)
+  onlyKnown('reconnect.', options.reconnect, Object.keys(DEFAULTS.reconnect))
+  onlyKnown('heartbeat.', options.heartbeat, ['intervalMs', 'timeoutMs'])
+  onlyKnown('inboundLimits.', options.inboundLimits, Object.keys(DEFAULT_LIMITS))
   const { token, heartbeat } = options
   if (token !== undefined && (typeof token !== 'string' || token === '')) throw invalid('token', 'a non-empty string', token)
   const subprotocols = options.subprotocols ?? SUBPROTOCOLS

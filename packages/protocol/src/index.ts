@@ -15,6 +15,7 @@ export {
 export * from './messages.js'
 export { ProtocolError, type ProtocolErrorDetails } from './protocol-error.js'
 export { randomId } from './random-id.js'
+export { closestName } from './suggest.js'
 export { MAX_SIGNAL_TTL_MS, validateMessage } from './validate.js'
 export {
   PROTOCOL_VERSION,

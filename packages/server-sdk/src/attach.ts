@@ -1,6 +1,5 @@
-import type { Server as HttpServer } from 'node:http'
-import type { Server as HttpsServer } from 'node:https'
-import { Server as NetServer } from 'node:net'
+import { Server as HttpServerClass, type Server as HttpServer } from 'node:http'
+import { Server as HttpsServerClass, type Server as HttpsServer } from 'node:https'
 import type { ServerOptions } from './options.js'
 import { Parley } from './parley.js'
 import { optionError } from './server-error.js'
@@ -14,8 +13,10 @@ import { attachWebSocketTransport } from './transports/ws.js'
  * leaves every other request and upgrade listener alone; `close()` detaches it again. Bad options throw here.
  */
 export function attach(server: HttpServer | HttpsServer, options: ServerOptions = {}): Parley {
-  // An Express or Koa app is an EventEmitter too, but never sees an upgrade: only a net.Server (http, https) does.
-  if (!(server instanceof NetServer)) {
+  // An Express or Koa app is an EventEmitter too, but never sees an upgrade, and a bare net.Server (or a TLS one)
+  // speaks no HTTP: only an http.Server or https.Server will do.
+  const given: unknown = server
+  if (!(given instanceof HttpServerClass) && !(given instanceof HttpsServerClass)) {
     throw optionError('Parley: attach() takes an http.Server or https.Server as its first argument (for Express, the server app.listen() returns; for Koa, http.createServer(app.callback()))')
   }
   const parley = new Parley(options)

@@ -1,4 +1,4 @@
-import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type JsonValue, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type JsonValue, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
 import { optionError } from './server-error.js'
 import { SILENT_LOGGER } from './silent-logger.js'
@@ -226,6 +226,7 @@ function positiveInt(option: string, value: unknown, fallback: number, allowZero
 function rate(option: string, value: unknown, fallback: RateLimit): RateLimit {
   if (value === undefined) return fallback
   if (typeof value !== 'object' || value === null) fail(option, 'an object { messages, perMs }', value)
+  onlyKnown(`${option}.`, value, ['messages', 'perMs'])
   const { messages, perMs } = value as Record<string, unknown>
   // Both fields are required: a missing one must not silently become 0 (a bucket that refuses all, or refills at once).
   if (messages === undefined) fail(`${option}.messages`, 'a positive integer', messages)
@@ -238,9 +239,21 @@ function fn<T>(option: string, value: unknown): T | undefined {
   return value as T | undefined
 }
 
-function section(option: string, value: unknown): Record<string, unknown> {
+/** Refuses keys that are not options, naming the likely one meant ("did you mean ..."). */
+function onlyKnown(prefix: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    const near = closestName(key, known)
+    throw optionError(
+      `Parley: unknown option "${prefix}${key}"${near === undefined ? '' : `; did you mean "${prefix}${near}"?`} Known: ${known.map((k) => prefix + k).join(', ')}`,
+    )
+  }
+}
+
+function section(option: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(option, 'an object', value)
+  onlyKnown(`${option}.`, value, known)
   return value as Record<string, unknown>
 }
 
@@ -252,9 +265,7 @@ const KNOWN_OPTIONS = new Set([
 /** Applies the defaults and checks every option, throwing a `TypeError` that names the first bad one. */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options', 'an object', options)
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) fail(key, `one of the known options (${[...KNOWN_OPTIONS].join(', ')})`, 'unknown option')
-  }
+  onlyKnown('', options, [...KNOWN_OPTIONS])
   const path = options.path ?? '/parley'
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) fail('path', 'a URL path starting with "/"', path)
   const authMode = options.authMode ?? 'handshake'
@@ -270,14 +281,16 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (!Array.isArray(transports) || transports.length === 0 || !transports.every((t) => t === 'websocket' || t === 'http-stream') || new Set(transports).size !== transports.length) {
     fail('transports', "a non-empty list of 'websocket' and 'http-stream'", transports)
   }
-  const httpStream = section('httpStream', options.httpStream)
-  const heartbeat = section('heartbeat', options.heartbeat)
-  const limits = section('limits', options.limits)
-  const backpressure = section('backpressure', options.backpressure)
-  const history = section('history', options.history)
-  const presence = section('presence', options.presence)
-  const signals = section('signals', options.signals)
-  const shutdown = section('shutdown', options.shutdown)
+  const httpStream = section('httpStream', options.httpStream, ['keepaliveMs'])
+  const heartbeat = section('heartbeat', options.heartbeat, ['intervalMs', 'timeoutMs'])
+  const limits = section('limits', options.limits, [
+    'maxPayload', 'maxRooms', 'maxConnections', 'maxConnectionsPerUser', 'rate', 'signalRate', 'controlRate', 'maxRateLimitedPer10s', 'maxInvalidPerMinute',
+  ])
+  const backpressure = section('backpressure', options.backpressure, ['maxBufferedBytes', 'highWaterBytes'])
+  const history = section('history', options.history, ['size', 'ttlMs'])
+  const presence = section('presence', options.presence, ['graceMs'])
+  const signals = section('signals', options.signals, ['defaultTtlMs', 'minIntervalMs'])
+  const shutdown = section('shutdown', options.shutdown, ['batchSize', 'batchIntervalMs', 'timeoutMs'])
   const maxBufferedBytes = positiveInt('backpressure.maxBufferedBytes', backpressure['maxBufferedBytes'], 1024 * 1024)
   const highWaterBytes = positiveInt('backpressure.highWaterBytes', backpressure['highWaterBytes'], Math.floor(maxBufferedBytes / 4))
   if (highWaterBytes > maxBufferedBytes) fail('backpressure.highWaterBytes', 'at most backpressure.maxBufferedBytes', highWaterBytes)
