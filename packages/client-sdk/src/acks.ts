@@ -29,8 +29,11 @@ interface Entry<T> {
   readonly timer: ReturnType<typeof setTimeout>
 }
 
-/** Creates an empty {@link PendingRequests}. */
-export function createPendingRequests<T>(): PendingRequests<T> {
+/**
+ * Creates an empty {@link PendingRequests}. `why`, when given, may add the likely reason to a timeout's message (the
+ * client names its last connection error while it is not connected).
+ */
+export function createPendingRequests<T>(why?: () => string | undefined): PendingRequests<T> {
   const entries = new Map<string, Entry<T>>()
   const take = (id: string): Entry<T> | undefined => {
     const entry = entries.get(id)
@@ -49,7 +52,10 @@ export function createPendingRequests<T>(): PendingRequests<T> {
     add(id, timeoutMs, settle) {
       take(id)
       const timer = setTimeout(
-        () => reject(id, new ParleyClientError('TIMEOUT', `No answer to request ${id} within ${timeoutMs} ms`, { id })),
+        () => {
+          const reason = why?.()
+          reject(id, new ParleyClientError('TIMEOUT', `No answer to request ${id} within ${timeoutMs} ms${reason === undefined ? '' : `; ${reason}`}`, { id }))
+        },
         timeoutMs,
       )
       entries.set(id, { settle, timer })

@@ -133,6 +133,8 @@ export function errorFromHandshake(status: number, body: string, offered: readon
   }
   const message = typeof json.message === 'string' ? json.message : undefined
   if (status === 401) return new AuthError(message, { status })
+  // Nothing serves Parley at that path (a typo in the URL, a proxy rule missing): retrying cannot help.
+  if (status === 404) return new ParleyClientError('NOT_FOUND', `No Parley endpoint at this URL's path (HTTP 404)${message ? `: ${message}` : ''}; check the path (the server's default is /parley)`, { status, closeCode: CloseCode.Abnormal })
   if (status === 426) {
     const supported = Array.isArray(json.supported) ? json.supported.filter((v): v is string => typeof v === 'string') : []
     return new UnsupportedProtocolError(offered, supported, message, { status })

@@ -36,6 +36,9 @@ export interface ReconnectEvent {
   readonly error: ParleyClientError | undefined
 }
 
+/** Failed attempts after which a first connection that never opened reports an `error` (retrying goes on). */
+export const FIRST_CONNECT_REPORT_AFTER = 3
+
 /** Events of a client. */
 export type ClientEvents = {
   /** Every state change (see `state.ts`). */
@@ -112,11 +115,16 @@ export function createClient(url: string | readonly string[], options: ClientOpt
   const opts = resolveOptions(url, options)
   const events = createEmitter<ClientEvents>()
   const recovery = createRecoveryTracker()
-  const pending = createPendingRequests<ServerMessage | undefined>()
+  // A request that times out while the client is not connected names the last connection error: that is the cause.
+  const pending = createPendingRequests<ServerMessage | undefined>(() =>
+    state !== 'open' && lastError !== undefined ? `not connected; last connection error: ${lastError.message}` : undefined,
+  )
   const queue = createOfflineQueue<Outgoing>(opts.offlineQueueSize)
   /** Publishes sent on the current connection and not yet answered, in send order. */
   const inflight = new Map<string, Outgoing>()
   const rooms = new Map<string, RoomCore>()
+  /** The last error a connection attempt or a lost connection reported, for timeouts to name. */
+  let lastError: ParleyClientError | undefined
   /** Rooms whose leave is not answered yet. */
   const leaving = new Set<string>()
   /** The transport of the last welcomed connection. */
@@ -374,6 +382,17 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     inflight.clear()
     for (const room of rooms.values()) room.state = 'joining'
 
+    if (error !== undefined) lastError = error
+    // An HTTP 404 for the endpoint is a wrong URL, not an outage: final, naming the path.
+    if (error?.code === 'NOT_FOUND') {
+      let path = ''
+      try {
+        path = new URL(currentUrl).pathname
+      } catch {
+        // A custom transport's URL: the message says what it can.
+      }
+      return void shutdown(new ParleyClientError('NOT_FOUND', `${error.message.replace("this URL's path", path === '' ? "this URL's path" : path)}`, { status: 404, cause: error }))
+    }
     const decision = decideReconnect(code, failures + 1, opts.reconnect, opts.random)
     if (!decision.retry) {
       const fatal =
@@ -389,6 +408,11 @@ export function createClient(url: string | readonly string[], options: ClientOpt
       return void shutdown(fatal)
     }
     failures = decision.attempt
+    // A first connection that keeps failing is reported once, with its cause, while retrying goes on: a wrong port
+    // or host should not look like a client that is merely slow to connect.
+    if (welcome === undefined && failures === FIRST_CONNECT_REPORT_AFTER && error !== undefined) {
+      events.emit('error', new ParleyClientError('CONNECTION_FAILED', `Cannot connect to ${currentUrl} after ${failures} attempts (retrying): ${error.message}`, { closeCode: code, cause: error }))
+    }
     if (state === 'open') setState('reconnecting')
     // A state handler may have called close().
     if (closing !== undefined) return

@@ -41,8 +41,9 @@ describe('browser bundle', () => {
     )
     // A regression guard, not a size target (see docs/client.md for the figures): the protocol's validating decoder
     // (with its hot paths for publish/message) is most of it. The default transport carries both WebSocket and the
-    // HTTP stream fallback since the latter landed: 12.4 KB before it, 14.2 KB with it.
-    expect(gzip).toBeLessThan(15 * 1024)
+    // HTTP stream fallback since the latter landed: 12.4 KB before it, 14.2 KB with it, 15.2 KB (14.8 for createClient only) with the option
+    // suggestions and URL checks.
+    expect(gzip).toBeLessThan(16 * 1024)
   })
 
   it('the check would catch ws: bundling ws for the browser does pull it in', async () => {

@@ -434,8 +434,10 @@ describe('backoff delays stay inside the configured bounds', () => {
       expect(row.lateMs).toBeGreaterThanOrEqual(-EARLY_MS)
       expect(row.lateMs).toBeLessThanOrEqual(LATE_MS)
     }
-    expect(errors).toHaveLength(1)
-    expect(errors[0]).toMatchObject({ code: 'CONNECTION_FAILED', closeCode: 1006 })
+    // The third failed attempt of a first connection is reported with its cause (retrying goes on), then the give-up.
+    expect(errors).toHaveLength(2)
+    expect(errors[0]?.message).toContain('after 3 attempts (retrying)')
+    expect(errors[1]).toMatchObject({ code: 'CONNECTION_FAILED', closeCode: 1006 })
   })
 
   it('against a port where nothing listens (the global WebSocket): real gaps between attempts match the delays', async () => {
@@ -460,7 +462,9 @@ describe('backoff delays stay inside the configured bounds', () => {
       expect(row.lateMs).toBeGreaterThanOrEqual(-EARLY_MS)
       expect(row.lateMs).toBeLessThanOrEqual(LATE_MS)
     }
-    expect(errors.map((e) => e.code)).toEqual(['CONNECTION_FAILED'])
+    // The report after the third failed attempt (retrying goes on), then the give-up.
+    expect(errors.map((e) => e.code)).toEqual(['CONNECTION_FAILED', 'CONNECTION_FAILED'])
+    expect(errors[0]?.message).toContain('after 3 attempts (retrying)')
   })
 })
 

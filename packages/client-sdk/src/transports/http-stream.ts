@@ -186,7 +186,10 @@ export function httpStreamTransport(options: HttpStreamTransportOptions = {}): T
 
     queueMicrotask(() => {
       read().catch((error: unknown) => {
-        if (!closed) fail(new ParleyClientError('CONNECTION_FAILED', `Cannot open an HTTP stream to ${base.toString()}`, { cause: error, closeCode: 1006 }))
+        // fetch says only "fetch failed"; the system's reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause.
+        const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause
+        const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error)
+        if (!closed) fail(new ParleyClientError('CONNECTION_FAILED', `Cannot open an HTTP stream to ${base.toString()}: ${why}`, { cause: error, closeCode: 1006 }))
       })
     })
 
