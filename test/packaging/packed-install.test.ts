@@ -371,11 +371,28 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
       const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
       const stray = readdirSync(installed).filter((entry) => !['dist', 'package.json', 'README.md', 'LICENSE'].includes(entry))
       expect(stray, `${name} ships more than dist`).toEqual([])
+      for (const required of ['README.md', 'LICENSE']) expect(existsSync(join(installed, required)), `${name} ships ${required}`).toBe(true)
       const targets = (value: unknown): string[] =>
         typeof value === 'string' ? [value] : typeof value === 'object' && value !== null ? Object.values(value).flatMap(targets) : []
       const all = targets(pkg.exports)
       expect(all.length, `${name} has an exports map`).toBeGreaterThan(0)
       for (const target of all) expect(existsSync(join(installed, target)), `${name}: ${target}`).toBe(true)
+    }
+  })
+
+  it('passes publint (every level, suggestions included) and Are the Types Wrong (every resolution, node10 included)', async () => {
+    const { publint } = await import('publint')
+    const { formatMessage } = await import('publint/utils')
+    const { checkPackage, createPackageFromTarballData } = await import('@arethetypeswrong/core')
+    for (const name of PACKAGES) {
+      const pkgDir = join(dirname(tarballs[name]), 'packages', name)
+      const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as Record<string, unknown>
+      const { messages } = await publint({ pkgDir, level: 'suggestion' })
+      expect(messages.map((message) => `${message.type}: ${formatMessage(message, pkg) ?? message.code}`), `publint ${name}`).toEqual([])
+      const result = await checkPackage(createPackageFromTarballData(new Uint8Array(readFileSync(tarballs[name]))))
+      expect(result.types, `${name} has types`).not.toBe(false)
+      const problems = result.types === false ? [] : result.problems.map((problem) => JSON.stringify(problem))
+      expect(problems, `attw ${name}`).toEqual([])
     }
   })
 
