@@ -60,6 +60,8 @@ const ui = {
   composer: byId<HTMLFormElement>('composer'),
   input: byId<HTMLInputElement>('message-input'),
   people: byId<HTMLUListElement>('people'),
+  toggleRooms: byId<HTMLButtonElement>('toggle-rooms'),
+  togglePeople: byId<HTMLButtonElement>('toggle-people'),
 }
 
 let client: Client | undefined
@@ -485,6 +487,27 @@ async function runAdminCommand(room: string, command: string): Promise<void> {
     toast('The command could not be sent; try again.')
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Drawers (narrow screens): the rooms list and the people list slide in over the conversation.
+
+function setDrawer(drawer: 'rooms' | 'people' | undefined): void {
+  if (drawer === undefined) delete ui.app.dataset['drawer']
+  else ui.app.dataset['drawer'] = drawer
+  ui.toggleRooms.setAttribute('aria-expanded', String(drawer === 'rooms'))
+  ui.togglePeople.setAttribute('aria-expanded', String(drawer === 'people'))
+}
+// On a phone the header has no room for Sign out: the rooms drawer has it.
+byId<HTMLButtonElement>('sign-out-drawer').addEventListener('click', () => {
+  setDrawer(undefined)
+  ui.signOut.click()
+})
+ui.toggleRooms.addEventListener('click', () => setDrawer(ui.app.dataset['drawer'] === 'rooms' ? undefined : 'rooms'))
+ui.togglePeople.addEventListener('click', () => setDrawer(ui.app.dataset['drawer'] === 'people' ? undefined : 'people'))
+// Picking a room, or going back to the conversation, closes the drawer.
+ui.rooms.addEventListener('click', () => setDrawer(undefined))
+ui.logs.addEventListener('click', () => setDrawer(undefined))
+ui.input.addEventListener('focus', () => setDrawer(undefined))
 
 // ---------------------------------------------------------------------------------------------------------------
 // Typing
