@@ -47,9 +47,13 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
       void dialog.dismiss()
     })
     await tab.goto(server.httpUrl)
-    await tab.fill('#username', name)
-    if (name === 'alice' && page === undefined) await screenshot(tab, 'sign-in')
-    await tab.click('#login-form button[type=submit]')
+    // A tab of a browser where this user is signed in already goes straight to the conversation.
+    await tab.waitForSelector('#login:not([hidden]), #app:not([hidden])')
+    if (await tab.locator('#login').isVisible()) {
+      await tab.fill('#username', name)
+      if (name === 'alice' && page === undefined) await screenshot(tab, 'sign-in')
+      await tab.click('#login-form button[type=submit]')
+    }
     await tab.waitForSelector('#status[data-state="open"]')
     await tab.locator('.log[data-room="general"] .notice', { hasText: 'You joined #general' }).waitFor()
     return tab
@@ -260,4 +264,18 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
       await proxy.close()
     }
   }, 45_000)
+
+  it('keeps the user signed in across a reload, in the same room, until Sign out', async () => {
+    await bob.reload()
+    await bob.waitForSelector('#status[data-state="open"]')
+    expect(await bob.textContent('#me-name')).toBe('bob')
+    expect(await bob.locator('#login').isVisible()).toBe(false)
+    await bob.locator('.log[data-room="general"] .notice', { hasText: 'You joined #general' }).waitFor()
+    await bob.click('#sign-out')
+    await bob.locator('#login').waitFor({ state: 'visible' })
+    await bob.reload()
+    await bob.locator('#login').waitFor({ state: 'visible' })
+    expect(await bob.locator('#app').isVisible()).toBe(false)
+    expect(problems).toEqual([])
+  }, 30_000)
 })

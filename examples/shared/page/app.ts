@@ -83,6 +83,9 @@ const remembered = localStorage.getItem(STORAGE_KEY)
 if (remembered !== null && isUsername(remembered)) ui.username.value = remembered
 const fromHash = toRoomName(decodeURIComponent(location.hash.slice(1)))
 if (fromHash !== undefined) ui.loginRoom.value = fromHash
+// Signed in until Sign out: a reload goes straight back to the conversation (the room in the URL, or general).
+// After the whole module has run, so every listener and constant below is in place.
+if (remembered !== null && isUsername(remembered)) queueMicrotask(() => start(remembered, fromHash ?? 'general'))
 
 ui.loginForm.addEventListener('submit', (event) => {
   event.preventDefault()
