@@ -195,6 +195,14 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
         .waitFor({ state: 'attached', timeout: 15_000 })
     }
 
+    // The notice says what was lost (others' messages from the gap) and that alice's own queued one is on its way;
+    // bob had nothing queued, so his does not mention it.
+    const notices = async (page: Page): Promise<string> =>
+      (await page.locator(`${log('general')} .notice[data-kind="recovery"][data-reason="epoch-changed"]`).last().textContent()) ?? ''
+    expect(await notices(alice)).toContain('messages others sent while you were away are gone')
+    expect(await notices(alice)).toContain('Your message written meanwhile is being sent')
+    expect(await notices(bob)).not.toContain('written meanwhile')
+
     // The queued message went out once, to the new server, and is confirmed on alice's page.
     await alice.locator(`${log('general')} .msg:not(.pending):not(.failed) .text`, { hasText: 'Typed while the server was down' }).waitFor()
     expect(await countText(alice, 'general', 'Typed while the server was down')).toBe(1)

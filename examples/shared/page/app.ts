@@ -277,7 +277,10 @@ function onRecovery(view: RoomView, recovery: Recovery): void {
     text = replayed === 0 ? 'Back online. You missed nothing.' : `Back online. Recovered ${replayed} missed message${replayed === 1 ? '' : 's'}.`
   } else if (gap?.reason === 'epoch-changed') {
     tone = 'warn'
-    text = 'Back online. The server restarted and its history went with it, so messages sent while you were away could not be recovered.'
+    // Say what was lost, and only that: others' messages from the gap; what this user wrote is still on its way.
+    const queued = [...view.mine.values()].filter((node) => node.classList.contains('pending')).length
+    const own = queued === 0 ? '' : ` Your ${queued === 1 ? 'message' : `${queued} messages`} written meanwhile ${queued === 1 ? 'is' : 'are'} being sent.`
+    text = `Back online. The server restarted and lost its history: messages others sent while you were away are gone${replayed > 0 ? ` (${replayed} newer one${replayed === 1 ? '' : 's'} recovered)` : ''}.${own}`
   } else {
     tone = 'warn'
     const missed = gap?.from !== undefined && gap.to !== undefined ? gap.to - gap.from + 1 : undefined
