@@ -18,8 +18,31 @@ function externalsOf(dir: string): Array<string | RegExp> {
   return [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {}), /^node:/]
 }
 
-export default defineConfig(
-  PACKAGES.map(({ dir, entry, platform }) => ({
+/**
+ * The client as one browser ES module with its dependencies inside (protocol, mitt), for a `<script type="module">`
+ * from a CDN or a static folder: `@parley/client-sdk/browser`. Its own folder, so the main build's `clean` of `dist/`
+ * cannot remove it.
+ */
+const BROWSER_BUNDLE: Options = {
+  entry: { 'parley-client': 'packages/client-sdk/src/index.ts' },
+  outDir: 'packages/client-sdk/dist-browser',
+  format: ['esm'],
+  dts: false,
+  tsconfig: 'tsconfig.build.json',
+  platform: 'browser',
+  target: 'es2020',
+  minify: true,
+  sourcemap: true,
+  clean: true,
+  splitting: false,
+  treeshake: true,
+  noExternal: ['@parley/protocol', 'mitt'],
+  // Loaded by a dynamic import whose specifier is not a literal, in Node only; never in a browser.
+  external: ['ws'],
+}
+
+export default defineConfig([
+  ...PACKAGES.map(({ dir, entry, platform }): Options => ({
     entry: Object.fromEntries(Object.entries(entry).map(([name, file]) => [name, `${dir}/${file}`])),
     outDir: `${dir}/dist`,
     format: ['esm', 'cjs'],
@@ -34,4 +57,5 @@ export default defineConfig(
     treeshake: true,
     external: externalsOf(dir),
   })),
-)
+  BROWSER_BUNDLE,
+])

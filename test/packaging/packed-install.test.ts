@@ -21,6 +21,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { browserTestsEnabled, launchChromium } from '../e2e/helpers/browser.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PACKAGES = ['protocol', 'server-sdk', 'client-sdk', 'redis-adapter', 'contract'] as const
@@ -221,6 +222,14 @@ const { attach } = require('@parley/server-sdk')
 const { createRedisAdapter } = require('@parley/redis-adapter')
 const app = express()
 app.get('/health', (_request, response) => response.json({ ok: true, framework: 'express' }))
+// The prebuilt browser module, served as a CDN would, and a page that imports it with <script type="module">.
+app.use('/cdn', express.static(require('node:path').dirname(require.resolve('@parley/client-sdk/browser'))))
+app.get('/page', (_request, response) => response.type('html').send('<!doctype html><title>loading</title><script type="module">' +
+  "import { createClient } from '/cdn/parley-client.js';" +
+  "const client = createClient('ws://' + location.host + '/parley', { token: 'browser-user' });" +
+  "const room = client.join('cdn');" +
+  "room.on('message', (m) => { document.title = 'got ' + JSON.stringify(m.data) + ' via ' + client.transport });" +
+  '</script>'))
 const server = app.listen(0, '127.0.0.1', () => {
   console.log('LISTENING ' + server.address().port + ' redis-adapter:' + typeof createRedisAdapter)
 })
@@ -369,7 +378,9 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
     for (const name of PACKAGES) {
       const installed = join(temp, 'express-app', 'node_modules', '@parley', name)
       const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
-      const stray = readdirSync(installed).filter((entry) => !['dist', 'package.json', 'README.md', 'LICENSE'].includes(entry))
+      const stray = readdirSync(installed).filter(
+        (entry) => !['dist', 'package.json', 'README.md', 'LICENSE', ...(name === 'client-sdk' ? ['dist-browser'] : [])].includes(entry),
+      )
       expect(stray, `${name} ships more than dist`).toEqual([])
       for (const required of ['README.md', 'LICENSE']) expect(existsSync(join(installed, required)), `${name} ships ${required}`).toBe(true)
       const targets = (value: unknown): string[] =>
@@ -389,7 +400,11 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
       const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as Record<string, unknown>
       const { messages } = await publint({ pkgDir, level: 'suggestion' })
       expect(messages.map((message) => `${message.type}: ${formatMessage(message, pkg) ?? message.code}`), `publint ${name}`).toEqual([])
-      const result = await checkPackage(createPackageFromTarballData(new Uint8Array(readFileSync(tarballs[name]))))
+      // @parley/client-sdk/browser is one ES module for <script type="module"> (CDN use, no bundler): CommonJS and node10
+      // resolution do not apply to it, so it is checked by the browser test below instead.
+      const result = await checkPackage(createPackageFromTarballData(new Uint8Array(readFileSync(tarballs[name]))), {
+        excludeEntrypoints: name === 'client-sdk' ? ['./browser'] : [],
+      })
       expect(result.types, `${name} has types`).not.toBe(false)
       const problems = result.types === false ? [] : result.problems.map((problem) => JSON.stringify(problem))
       expect(problems, `attw ${name}`).toEqual([])
@@ -454,7 +469,22 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
     const server = start(process.execPath, [file], dir)
     servers.push(server)
     const port = (await server.waitFor(/LISTENING (\d+)/))[1] as string
-    if (app === 'express-app') expect(server.output()).toContain('redis-adapter:function')
+    if (app === 'express-app') {
+      expect(server.output()).toContain('redis-adapter:function')
+      if (browserTestsEnabled()) {
+        // The prebuilt browser module works from a plain <script type="module">: Chromium loads it, connects and
+        // receives the welcome the app publishes on join.
+        const browser = await launchChromium()
+        try {
+          const page = await browser.newPage()
+          await page.goto(`http://127.0.0.1:${port}/page`)
+          await page.waitForFunction(() => document.title.startsWith('got '), undefined, { timeout: 10_000 })
+          expect(await page.title()).toBe('got {"welcome":"browser-user"} via websocket')
+        } finally {
+          await browser.close()
+        }
+      }
+    }
     const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { ok: boolean; framework: string }
     expect(health).toEqual({ ok: true, framework: app.replace('-app', '') })
     const url = `ws://127.0.0.1:${port}/parley`
