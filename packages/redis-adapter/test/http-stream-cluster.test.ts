@@ -33,7 +33,9 @@ describe.skipIf(!hasRedis)('the HTTP stream across two processes, no sticky sess
     cleanup.push(() => proxy.close())
 
     const member = (name: string): Member => {
-      const client = createClient(proxy.url, { token: name, reconnect: { initialDelayMs: 50, maxDelayMs: 300 }, heartbeat: { intervalMs: 500, timeoutMs: 500 } })
+      // A drop here ends the stream itself, so the heartbeat need not find it: a tight one (its ping is a POST through the
+      // proxy, maybe forwarded across Redis, its pong an event back) would only make a loaded machine flap.
+      const client = createClient(proxy.url, { token: name, reconnect: { initialDelayMs: 50, maxDelayMs: 300 }, heartbeat: { intervalMs: 5_000, timeoutMs: 5_000 } })
       cleanup.push(() => client.close())
       const room = client.join<{ text: string }>('lobby')
       const seen: Member = { name, client, room, texts: [], seqs: [], recoveries: [] }
@@ -63,7 +65,10 @@ describe.skipIf(!hasRedis)('the HTTP stream across two processes, no sticky sess
     const [ava, bo] = members as [Member, Member]
     proxy.drop()
     for (let i = 0; i < 5; i++) await bo.room.publish({ text: `bo:late${i}` })
-    await waitFor('everyone has all forty-five', () => members.every((m) => m.seqs.length === 45), 15_000)
+    await waitFor('everyone has all forty-five', () => members.every((m) => m.seqs.length === 45), 20_000).catch((error: unknown) => {
+      // Say who is behind, and in what state, before failing.
+      throw new Error(`${String(error)}: ${JSON.stringify(members.map((m) => ({ name: m.name, got: m.seqs.length, last: m.seqs.at(-1), state: m.client.state, room: m.room.state, transport: m.client.transport, recoveries: m.recoveries })))}`)
+    })
     for (const m of members) {
       expect(m.seqs).toEqual(Array.from({ length: 45 }, (_, i) => i + 1))
       expect(new Set(m.texts).size).toBe(45)
