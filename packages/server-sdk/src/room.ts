@@ -86,9 +86,10 @@ function release(session: Session, membership: Membership, bytes: number = membe
   session.releaseBytes(bytes)
 }
 
-/** The members of a room on this node, each with its membership, and the adapter subscription they share. */
+/** The members of a room on this node, and the adapter subscription they share. */
 interface LocalRoom {
-  readonly members: Map<Session, Membership>
+  /** The sessions in the room on this node; each one's membership is in its own `memberships`. */
+  readonly sessions: Set<Session>
   /** The adapter subscription of this room on this node. */
   readonly subscribed: Promise<void>
 }
@@ -132,7 +133,7 @@ export class Rooms {
   /** Rooms with members on this node, and the memberships (session × room) in them. */
   counts(): { rooms: number; members: number } {
     let members = 0
-    for (const local of this.#rooms.values()) members += local.members.size
+    for (const local of this.#rooms.values()) members += local.sessions.size
     return { rooms: this.#rooms.size, members }
   }
 
@@ -160,10 +161,10 @@ export class Rooms {
         let local = this.#rooms.get(room)
         if (local === undefined) {
           // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
-          local = { members: new Map(), subscribed: this.#node.subscribe(room) }
+          local = { sessions: new Set(), subscribed: this.#node.subscribe(room) }
           this.#rooms.set(room, local)
         }
-        local.members.set(session, membership)
+        local.sessions.add(session)
         await local.subscribed
         await this.#node.presenceJoin({ room, user: session.user.id, session: session.id, presence })
       } else if (message.presence !== undefined) {
@@ -239,8 +240,8 @@ export class Rooms {
     const local = this.#rooms.get(room)
     let emptied = false
     if (local !== undefined) {
-      local.members.delete(session)
-      if (local.members.size === 0) {
+      local.sessions.delete(session)
+      if (local.sessions.size === 0) {
         this.#rooms.delete(room)
         emptied = true
       }
@@ -310,8 +311,8 @@ export class Rooms {
     }
     session.memberships.delete(room)
     const local = this.#rooms.get(room)
-    local?.members.delete(session)
-    if (local !== undefined && local.members.size === 0) {
+    local?.sessions.delete(session)
+    if (local !== undefined && local.sessions.size === 0) {
       this.#rooms.delete(room)
       this.#events.background(this.#node.unsubscribe(room).catch(() => undefined))
     }
@@ -392,8 +393,8 @@ export class Rooms {
     if (local === undefined) return
     // Encoded once; every member gets the same Frame (and so the same bytes).
     let frame: Frame | undefined
-    // Keys, then the session's own lookup (the first room is held inline): no [key, value] pair per member.
-    for (const session of local.members.keys()) {
+    // The session's own lookup finds the membership (the first room is held inline).
+    for (const session of local.sessions) {
       const membership = session.memberships.get(message.room)
       if (membership === undefined) continue
       if (membership.pending !== null) {
@@ -440,7 +441,7 @@ export class Rooms {
     const local = this.#rooms.get(room)
     if (local === undefined) return
     const frame = new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
-    for (const session of local.members.keys()) {
+    for (const session of local.sessions) {
       const membership = session.memberships.get(room)
       if (membership === undefined) continue
       // A session whose join is being answered gets the change after its snapshot, never instead of it.
@@ -453,7 +454,7 @@ export class Rooms {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
     const frame = new Frame(encode(message, this.#encodeOptions))
-    for (const session of local.members.keys()) {
+    for (const session of local.sessions) {
       if (session.user.id === message.from) continue
       if (session.memberships.get(message.room)?.pending === null) session.sendFrame(frame, true)
     }

@@ -1,10 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { parseSubprotocol, randomId } from '@parley/protocol'
 import type { Logger, RateLimit } from '../options.js'
 import { TokenBucket } from '../rate-limiter.js'
+import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
 import type { Connection, Frame, Handshake, Refusal } from './connection.js'
+import { sameSecret } from '../same-secret.js'
 import { findToken } from './find-token.js'
 import { nodeOfStream, type ForwardAnswer, type ForwardRequest } from './forwarding.js'
 
@@ -29,9 +30,6 @@ export interface HttpStreamHost {
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void
 const WRONG_SECRET = { status: 403, body: { code: 'FORBIDDEN', message: 'Wrong stream secret' } } as const
-/** Bytes a stream holds corked before it writes them out anyway. */
-const FLUSH_BYTES = 16 * 1024
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
 const sse = (event: string, data: string): string => `event: ${event}\ndata: ${data}\n\n`
 
 function answer(response: ServerResponse, status: number, body?: { code: string; message: string }, headers: Record<string, string> = {}): void {
@@ -42,28 +40,23 @@ function answer(response: ServerResponse, status: number, body?: { code: string;
 }
 
 /** One session's stream: the server-sent events response, and what its POSTs bring in. */
-class HttpStreamConnection implements Connection {
+class HttpStreamConnection extends BatchedWriter implements Connection {
   protocol = ''
   readonly #response: ServerResponse
   readonly #transport: HttpStreamTransport
   readonly id: string
-  readonly secret: Buffer
   readonly posts: TokenBucket
   readonly #message: Array<(frame: string | Uint8Array) => void> = []
   readonly #pong: Array<() => void> = []
   readonly #close: Array<(code: number, reason: string) => void> = []
   #ended = false
   #open = false
-  #corked = false
-  #pending = 0
-  #secretText: string
 
-  constructor(transport: HttpStreamTransport, response: ServerResponse, id: string, secret: string) {
+  constructor(transport: HttpStreamTransport, response: ServerResponse, id: string) {
+    super(response, transport.turn)
     this.#transport = transport
     this.#response = response
     this.id = id
-    this.#secretText = secret
-    this.secret = digest(secret)
     this.posts = new TokenBucket(transport.host.postRate, Date.now())
     // The client went away (or a proxy cut the stream): 1006, as a dropped socket would be.
     response.on('close', () => this.#finish(1006, ''))
@@ -93,31 +86,14 @@ class HttpStreamConnection implements Connection {
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
     })
-    response.write(sse('open', JSON.stringify({ stream: this.id, secret: this.#secretText, protocol })))
-    this.#secretText = ''
+    // The secret is derived from the stream id (see `Parley.streamSecret`), so the stream need not keep it.
+    response.write(sse('open', JSON.stringify({ stream: this.id, secret: this.#transport.host.streamSecret(this.id), protocol })))
     return true
   }
 
   send(frame: Frame): void {
-    if (!this.#open || this.#ended) return
-    const event = this.#transport.event(frame)
     // Corked for the rest of the event-loop turn, as on WebSocket: a turn's events leave in one write.
-    if (!this.#corked) {
-      this.#response.cork()
-      this.#corked = true
-      this.#transport.corkedThisTurn(this)
-    }
-    this.#response.write(event)
-    this.#pending += event.byteLength
-    if (this.#pending >= FLUSH_BYTES) this.flush()
-  }
-
-  /** End of the turn (or enough pending): write out what was corked. */
-  flush(): void {
-    this.#pending = 0
-    if (!this.#corked) return
-    this.#corked = false
-    this.#response.uncork()
+    if (this.#open && !this.#ended) this.writeBatched(this.#transport.events.of(frame))
   }
 
   /** A comment line: no event for the client, but bytes on the wire for every proxy on the way. */
@@ -185,38 +161,11 @@ class HttpStreamConnection implements Connection {
 /** One transport instance: its open streams, the event text of each broadcast frame (made once), the keepalive timer. */
 class HttpStreamTransport {
   readonly streams = new Map<string, HttpStreamConnection>()
-  readonly #events = new WeakMap<Frame, Buffer>()
-  #lastFrame: Frame | undefined
-  #lastEvent: Buffer | undefined
-
-  #corked: HttpStreamConnection[] = []
+  /** Each broadcast frame as a server-sent event (`data: <json>`; JSON text holds no raw newline), made once. */
+  readonly events = new FrameBytes((frame) => Buffer.from(`data: ${frame.text}\n\n`, 'utf8'))
+  readonly turn = new WriteTurn()
 
   constructor(readonly host: HttpStreamHost) {}
-
-  /** Uncorks, in one `setImmediate`, every stream corked in this turn. */
-  corkedThisTurn(connection: HttpStreamConnection): void {
-    if (this.#corked.length === 0) {
-      setImmediate(() => {
-        const batch = this.#corked
-        this.#corked = []
-        for (const each of batch) each.flush()
-      })
-    }
-    this.#corked.push(connection)
-  }
-
-  /** A frame as a server-sent event (`data: <json>`; JSON text holds no raw newline), built once per broadcast. */
-  event(frame: Frame): Buffer {
-    if (frame === this.#lastFrame) return this.#lastEvent as Buffer
-    let event = this.#events.get(frame)
-    if (event === undefined) {
-      event = Buffer.from(`data: ${frame.text}\n\n`, 'utf8')
-      this.#events.set(frame, event)
-    }
-    this.#lastFrame = frame
-    this.#lastEvent = event
-    return event
-  }
 }
 
 /**
@@ -238,7 +187,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
     if (node === undefined) return answer(response, 503, { code: 'TRY_AGAIN_LATER', message: 'Server is starting' }, { 'retry-after': '1' })
     const offered = url.searchParams.getAll('protocols').flatMap((value) => value.split(',')).map((entry) => entry.trim()).filter((entry) => parseSubprotocol(entry) !== undefined)
     const id = `${node}.${randomId(16)}`
-    const connection = new HttpStreamConnection(transport, response, id, host.streamSecret(id) as string)
+    const connection = new HttpStreamConnection(transport, response, id)
     void host.accept(connection, {
       protocols: offered,
       token: findToken(request.headers, request.url, host.tokenCookie),
@@ -252,7 +201,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
   const handleLocal = (forward: ForwardRequest): ForwardAnswer => {
     const stream = transport.streams.get(forward.stream)
     if (stream === undefined) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such stream: it expired or was never opened; open a new one' } }
-    if (!timingSafeEqual(digest(forward.secret), stream.secret)) return WRONG_SECRET
+    if (!sameSecret(forward.secret, host.streamSecret(forward.stream) ?? '')) return WRONG_SECRET
     if (forward.kind === 'close') {
       stream.closedByClient(forward.code ?? 1000)
       return { status: 204 }
@@ -270,7 +219,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
     if (typeof secret !== 'string') return answer(response, 403, { code: 'FORBIDDEN', message: 'Missing X-Parley-Secret' })
     // Checked here, before the body is read or anything is forwarded, when every node can derive the secret.
     const expected = host.streamSecret(id, true)
-    if (expected !== undefined && !timingSafeEqual(digest(secret), digest(expected))) return answer(response, WRONG_SECRET.status, WRONG_SECRET.body)
+    if (expected !== undefined && !sameSecret(secret, expected)) return answer(response, WRONG_SECRET.status, WRONG_SECRET.body)
     let lines: string[] = []
     if (request.method === 'POST') {
       const type = request.headers['content-type'] ?? ''

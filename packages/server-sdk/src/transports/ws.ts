@@ -6,6 +6,7 @@ import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Logger } from '../options.js'
 import { optionError } from '../server-error.js'
+import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
 import type { Connection, Frame, Handshake, Refusal } from './connection.js'
 import { findToken } from './find-token.js'
 
@@ -29,8 +30,6 @@ function sendableCloseCode(code: number): number {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : 1011
 }
 
-/** Bytes a connection holds corked before it writes them out anyway, so one tick's burst cannot pile up unseen. */
-const FLUSH_BYTES = 16 * 1024
 /** Marks an upgrade listener with the path it serves, so instances sharing a server can tell paths nobody serves. */
 const SERVED_PATH = Symbol.for('parley.ws.servedPath')
 type UpgradeListener = ((request: IncomingMessage, socket: Duplex, head: Buffer) => void) & { [SERVED_PATH]?: string }
@@ -60,10 +59,13 @@ class WsTransport {
   readonly wss: WebSocketServer
   /** Shared by every socket, so a connection holds no closure of its own for it. */
   readonly untrack: (this: WebSocket) => void
-  readonly #wire = new WeakMap<Frame, Buffer>()
-  #lastFrame: Frame | undefined
-  #lastWire: Buffer | undefined
-  #corked: WsConnection[] = []
+  /** The complete WebSocket frame of each broadcast (header + UTF-8 payload, through ws's `Sender.frame`). */
+  readonly frames = new FrameBytes((frame) => {
+    const parts = Sender.frame(Buffer.from(frame.text, 'utf8'), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
+    // One buffer, so each recipient costs one write: the copy is made once per broadcast, not per member.
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
+  })
+  readonly turn = new WriteTurn()
   readonly onSocketError: (error: unknown) => void
 
   constructor(readonly host: WsTransportHost) {
@@ -81,53 +83,18 @@ class WsTransport {
       sockets.delete(this)
     }
   }
-
-  /** The complete frame (header + UTF-8 payload) for `frame`, through ws's `Sender.frame`, once per broadcast. */
-  wire(frame: Frame): Buffer {
-    // A broadcast asks for the same Frame once per member in a row: the last one skips the WeakMap.
-    if (frame === this.#lastFrame) return this.#lastWire as Buffer
-    let wire = this.#wire.get(frame)
-    if (wire === undefined) {
-      const parts = Sender.frame(Buffer.from(frame.text, 'utf8'), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
-      // One buffer, so each recipient costs one write: the copy is made once per broadcast, not per member.
-      wire = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
-      this.#wire.set(frame, wire)
-    }
-    this.#lastFrame = frame
-    this.#lastWire = wire
-    return wire
-  }
-
-  /**
-   * Writes are batched per socket for the rest of the event-loop turn: the first frame of a turn corks the socket and
-   * every socket corked in the turn is uncorked in one `setImmediate`, so the frames a socket gets from several
-   * broadcasts in one turn leave in one `writev` instead of one syscall each.
-   */
-  corkedThisTurn(connection: WsConnection): void {
-    if (this.#corked.length === 0) setImmediate(() => this.#flush())
-    this.#corked.push(connection)
-  }
-
-  #flush(): void {
-    const batch = this.#corked
-    this.#corked = []
-    for (const connection of batch) connection.flush()
-  }
 }
 
 /** A WebSocket connection: before `open`, an upgrade request Parley may still refuse in HTTP; after, the socket. */
-class WsConnection implements Connection {
+class WsConnection extends BatchedWriter implements Connection {
   #ws: WebSocket | undefined
   /** The upgrade request and its first bytes: let go once answered, so a session does not keep its headers alive. */
   #request: IncomingMessage | undefined
   readonly #socket: Duplex
   #head: Buffer | undefined
   readonly #transport: WsTransport
-  #corked = false
-  #queued = false
-  #pending = 0
-
   constructor(transport: WsTransport, request: IncomingMessage, socket: Duplex, head: Buffer) {
+    super(socket, transport.turn)
     this.#transport = transport
     this.#request = request
     this.#socket = socket
@@ -181,31 +148,7 @@ class WsConnection implements Connection {
   send(frame: Frame): void {
     const socket = this.#socket
     if (this.#ws?.readyState !== 1 || socket.destroyed) return
-    const wire = this.#transport.wire(frame)
-    if (!this.#corked) {
-      socket.cork()
-      this.#corked = true
-      if (!this.#queued) {
-        this.#queued = true
-        this.#transport.corkedThisTurn(this)
-      }
-    }
-    socket.write(wire)
-    this.#pending += wire.byteLength
-    if (this.#pending >= FLUSH_BYTES) this.#uncork()
-  }
-
-  /** End of the turn: write out what was corked. */
-  flush(): void {
-    this.#queued = false
-    this.#uncork()
-  }
-
-  #uncork(): void {
-    this.#pending = 0
-    if (!this.#corked) return
-    this.#corked = false
-    this.#socket.uncork()
+    this.writeBatched(this.#transport.frames.of(frame))
   }
 
   close(code: number, reason: string): void {
@@ -216,7 +159,7 @@ class WsConnection implements Connection {
 
   terminate(): void {
     // What was sent before still goes out, as it did when every frame went to the kernel at once.
-    this.#uncork()
+    this.flush()
     if (this.#ws !== undefined) this.#ws.terminate()
     else this.#socket.destroy()
   }
