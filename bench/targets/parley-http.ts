@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http'
 import { SUBPROTOCOL_V1_JSON } from '@parley/protocol'
-import { parley } from './parley.js'
+import { onServerFrame, parley, type RawPosition } from './parley.js'
 import { deferred, type BenchClient, type ClientSettings, type Target } from './target.js'
 
 /**
@@ -14,7 +14,7 @@ const PATH = '/parley'
 const agent = new Agent({ keepAlive: true, maxSockets: 4 })
 
 async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
-  let position: { epoch: string; seq: number } | undefined
+  const position: RawPosition = { current: undefined }
   let stream = ''
   let secret = ''
   let queue: string[] = []
@@ -49,7 +49,7 @@ async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
 
   const open = (): Promise<void> => {
     const joined = deferred()
-    const resume = position
+    const resume = position.current
     const get = request({
       host: '127.0.0.1',
       port: settings.port,
@@ -80,25 +80,7 @@ async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
             continue
           }
           if (block.startsWith('event: close')) continue
-          const message = JSON.parse(block.slice(6)) as { type: string; epoch: string; seq: number; data: never; message?: string }
-          switch (message.type) {
-            case 'message':
-              position = { epoch: message.epoch, seq: message.seq }
-              settings.onMessage(message.data)
-              break
-            case 'welcome':
-              send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', ...(resume === undefined ? {} : { resume }) }))
-              break
-            case 'joined':
-              if (resume === undefined) position = { epoch: message.epoch, seq: message.seq }
-              joined.resolve()
-              break
-            case 'error':
-              joined.reject(new Error(`parley error: ${message.message ?? ''}`))
-              break
-            default:
-              break
-          }
+          onServerFrame(block.slice(6), settings, position, resume, send, joined)
         }
       })
       response.on('close', () => {

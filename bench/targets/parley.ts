@@ -49,42 +49,60 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
   }
 }
 
-/** Raw protocol frames over `ws`: welcome → join (with `resume` after a drop) → joined → messages. */
+/** Where a raw client is in its room's stream: what it resumes from after a drop. */
+export interface RawPosition {
+  current: { epoch: string; seq: number } | undefined
+}
+
+/**
+ * What a raw client does with one server frame, whatever carried it: welcome → join (with `resume` after a drop) →
+ * joined → messages, with `JSON.parse` per frame and no validation (the ws target's client does the same work).
+ */
+export function onServerFrame(
+  text: string,
+  settings: ClientSettings,
+  position: RawPosition,
+  resume: RawPosition['current'],
+  send: (frame: string) => void,
+  joined: { resolve(): void; reject(error: unknown): void },
+): void {
+  const message = JSON.parse(text) as { type: string; epoch: string; seq: number; data: never; message?: string }
+  switch (message.type) {
+    case 'message':
+      position.current = { epoch: message.epoch, seq: message.seq }
+      settings.onMessage(message.data)
+      return
+    case 'welcome':
+      send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', ...(resume === undefined ? {} : { resume }) }))
+      return
+    case 'joined':
+      // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
+      if (resume === undefined) position.current = { epoch: message.epoch, seq: message.seq }
+      joined.resolve()
+      return
+    case 'error':
+      joined.reject(new Error(`parley error: ${message.message ?? ''}`))
+      return
+    default:
+      return
+  }
+}
+
+/** Raw protocol frames over `ws`. */
 async function connectRaw(settings: ClientSettings): Promise<BenchClient> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
-  let position: { epoch: string; seq: number } | undefined
+  const position: RawPosition = { current: undefined }
   let socket!: WebSocket
   let dropped = deferred()
 
   const open = (): Promise<void> => {
     const joined = deferred()
-    const resume = position
+    const resume = position.current
     const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers: { authorization: `Bearer ${settings.user}` }, perMessageDeflate: false })
     socket = ws
     ws.on('error', (error) => joined.reject(error))
-    ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; epoch: string; seq: number; data: never; message?: string }
-      switch (message.type) {
-        case 'message':
-          position = { epoch: message.epoch, seq: message.seq }
-          settings.onMessage(message.data)
-          return
-        case 'welcome':
-          ws.send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', ...(resume === undefined ? {} : { resume }) }))
-          return
-        case 'joined':
-          // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
-          if (resume === undefined) position = { epoch: message.epoch, seq: message.seq }
-          joined.resolve()
-          return
-        case 'error':
-          joined.reject(new Error(`parley error: ${message.message ?? ''}`))
-          return
-        default:
-          return
-      }
-    })
+    ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
     ws.on('close', () => dropped.resolve())
     return joined.promise
   }

@@ -210,7 +210,9 @@ export function contractTests(pairing: Pairing, api: TestApi, options: ContractT
       const name = testName(pairing, scenario, knownFailure)
       const run = (): Promise<void> => runScenarioOrThrow(pairing, scenario, options)
       if (notApplicable(pairing, scenario) !== undefined) {
-        // Not applicable to this pairing (e.g. a mock has no socket buffers): reported as n/a, never as a pass.
+        // Skipped on purpose, not left over: the pairing declared this scenario not applicable (e.g. a mock server has no
+        // socket buffers for slow-consumer-cut-off), so it is registered as skipped to show as n/a in the matrix,
+        // never run and never counted as a pass.
         api.it.skip(name, async () => undefined)
       } else if (knownFailure !== undefined) {
         if (api.it.fails === undefined) throw new Error('@parley/contract: knownFailures needs a test framework with it.fails')
