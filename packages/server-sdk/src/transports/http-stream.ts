@@ -198,10 +198,11 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
   }
 
   /** A POST or DELETE for a stream held by this node (directly, or forwarded by another). */
-  const handleLocal = (forward: ForwardRequest): ForwardAnswer => {
+  /** `secretChecked`: this node checked the secret already, when the POST arrived (once is enough). */
+  const handleLocal = (forward: ForwardRequest, secretChecked: boolean): ForwardAnswer => {
     const stream = transport.streams.get(forward.stream)
     if (stream === undefined) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such stream: it expired or was never opened; open a new one' } }
-    if (!sameSecret(forward.secret, host.streamSecret(forward.stream) ?? '')) return WRONG_SECRET
+    if (!secretChecked && !sameSecret(forward.secret, host.streamSecret(forward.stream) ?? '')) return WRONG_SECRET
     if (forward.kind === 'close') {
       stream.closedByClient(forward.code ?? 1000)
       return { status: 204 }
@@ -240,7 +241,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
     const asked = Number(url.searchParams.get('code') ?? 1000)
     const code = asked === 1000 || asked === 1001 || (Number.isInteger(asked) && asked >= 4000 && asked <= 4999) ? asked : 1000
     const forward: ForwardRequest = { stream: id, secret, kind: request.method === 'DELETE' ? 'close' : 'frames', lines, ...(request.method === 'DELETE' ? { code } : {}) }
-    const result = node === host.nodeId() ? handleLocal(forward) : await host.forward(node, forward)
+    const result = node === host.nodeId() ? handleLocal(forward, expected !== undefined) : await host.forward(node, forward)
     answer(response, result.status, result.body)
   }
 
@@ -274,7 +275,8 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
       for (const stream of [...transport.streams.values()]) stream.terminate()
     },
     async forwarded(request) {
-      return handleLocal(request)
+      // From another node: checked again here, whatever the sender did.
+      return handleLocal(request, false)
     },
   }
 }
