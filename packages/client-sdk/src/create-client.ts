@@ -18,7 +18,7 @@ import { createOfflineQueue } from './offline-queue.js'
 import { resolveOptions, type ClientOptions } from './options.js'
 import { decideReconnect } from './reconnect.js'
 import { createRecoveryTracker } from './recovery.js'
-import { createRoom, type PublishAck, type Room, type RoomCore, type RoomHost } from './room.js'
+import { createRoom, historyPage, type HistoryPage, type PublishAck, type Room, type RoomCore, type RoomHost } from './room.js'
 import { transition, type ClientState } from './state.js'
 import { createTokenSource, normalizeToken, refreshDelayMs, type TokenState } from './token.js'
 
@@ -66,6 +66,12 @@ export interface JoinOptions<P = JsonValue> {
   readonly presence?: P | undefined
   /** Resume from where this client last was in the room (if it was). @default true */
   readonly resume?: boolean | undefined
+  /**
+   * Also get the room's last `last` messages (1-500) as one `history` event, before any live message: what a chat
+   * page shows on open. Asked once (a re-join after a reconnect resumes instead, so nothing comes twice); not when
+   * the room resumes from a position this client has, nor from a server without history (its `welcome` lacks it).
+   */
+  readonly last?: number | undefined
 }
 
 /** A Parley client. */
@@ -125,6 +131,8 @@ export function createClient(url: string | readonly string[], options: ClientOpt
   const rooms = new Map<string, RoomCore>()
   /** The last error a connection attempt or a lost connection reported, for timeouts to name. */
   let lastError: ParleyClientError | undefined
+  /** History reads waiting for the connection (or for their answer), by id: sent again after a reconnect. */
+  const reads = new Map<string, ClientMessage>()
   /** Rooms whose leave is not answered yet. */
   const leaving = new Set<string>()
   /** The transport of the last welcomed connection. */
@@ -215,18 +223,25 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     ready = true
     for (const room of rooms.values()) if (room.state === 'joining' && room.joinId === undefined) sendJoin(room)
     flush()
+    for (const message of reads.values()) send(message)
   }
+
+  /** Whether the server keeps history (its `welcome` says so); a server that predates it ignores `last`. */
+  const hasHistory = (): boolean => welcome?.capabilities.includes('history') === true
 
   function sendJoin(room: RoomCore): void {
     if (!ready || !isOpen()) return
     const id = nextId()
     const resume = recovery.resumePoint(room.name)
     room.joinId = id
+    const last = resume === undefined && hasHistory() ? room.last : undefined
+    room.lastJoinId = last === undefined ? undefined : id
     send({
       type: 'join',
       room: room.name,
       id,
       ...(resume === undefined ? {} : { resume }),
+      ...(last === undefined ? {} : { last }),
       ...(room.presence === undefined ? {} : { presence: room.presence as JsonValue }),
     })
     pending.add(id, opts.ackTimeoutMs, (result) => {
@@ -326,12 +341,27 @@ export function createClient(url: string | readonly string[], options: ClientOpt
       case 'ack':
         pending.resolve(message.id, message)
         return
+      case 'history': {
+        if (pending.resolve(message.id, message)) return
+        // The answer to a join with `last`: once, before the join's live messages (the server sends it first).
+        const room = rooms.get(message.room)
+        if (room === undefined || room.lastJoinId !== message.id) return
+        room.last = undefined
+        room.lastJoinId = undefined
+        room.emit('history', historyPage(room.name, message))
+        return
+      }
       case 'error': {
         const details = { ...(message.id === undefined ? {} : { id: message.id }), ...(message.room === undefined ? {} : { room: message.room }) }
         const error =
           message.code === 'UNAUTHORIZED' ? new AuthError(message.message, details) : new ParleyClientError(message.code, message.message, details)
         if (message.id !== undefined && pending.reject(message.id, error)) return
         const room = message.room === undefined ? undefined : rooms.get(message.room)
+        // The history of a join with `last` could not be read: the join stands, the room's `error` says so.
+        if (room !== undefined && message.id !== undefined && room.lastJoinId === message.id) {
+          room.last = undefined
+          room.lastJoinId = undefined
+        }
         if (room !== undefined) room.emit('error', error)
         else events.emit('error', error)
         return
@@ -450,7 +480,40 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     return closing
   }
 
+  /** Sends a history or search request now, or once connected; resolves with its page. */
+  function readHistory(room: RoomCore, text: string | undefined, options: { before?: { epoch: string; seq: number } | undefined; limit?: number | undefined; timeoutMs?: number | undefined }): Promise<HistoryPage> {
+    return new Promise<HistoryPage>((resolve, reject) => {
+      if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
+      if (welcome !== undefined && !hasHistory()) {
+        return reject(new ParleyClientError('HISTORY_UNAVAILABLE', 'This server keeps no history (its welcome does not list it)', { room: room.name }))
+      }
+      const id = nextId()
+      const { before, limit } = options
+      const message: ClientMessage = {
+        type: text === undefined ? 'history' : 'search',
+        room: room.name,
+        id,
+        ...(text === undefined ? {} : { text }),
+        ...(before === undefined ? {} : { before: { epoch: before.epoch, seq: before.seq } }),
+        ...(limit === undefined ? {} : { limit }),
+      } as ClientMessage
+      try {
+        encodeOrThrow(message)
+      } catch (error) {
+        return reject(error)
+      }
+      reads.set(id, message)
+      pending.add(id, options.timeoutMs ?? opts.ackTimeoutMs, (result) => {
+        reads.delete(id)
+        if (!result.ok) return reject(result.error)
+        resolve(historyPage(room.name, result.value as Extract<ServerMessage, { type: 'history' }>))
+      })
+      if (ready && isOpen()) send(message)
+    })
+  }
+
   const host: RoomHost = {
+    history: readHistory,
     publish(room, data, publishOptions) {
       return new Promise<PublishAck>((resolve, reject) => {
         if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
@@ -547,10 +610,10 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     },
     on: events.on,
     off: events.off,
-    join<M = JsonValue, P = JsonValue, S = JsonValue>(name: string, joinOptions: { presence?: P | undefined; resume?: boolean | undefined } = {}): Room<M, P, S> {
-      const { presence } = joinOptions
-      // Checks the name and presence now, so a mistake throws here rather than coming back as a refusal later.
-      encodeOrThrow({ type: 'join', room: name, ...(presence === undefined ? {} : { presence: presence as JsonValue }) })
+    join<M = JsonValue, P = JsonValue, S = JsonValue>(name: string, joinOptions: JoinOptions<P> = {}): Room<M, P, S> {
+      const { presence, last } = joinOptions
+      // Checks the name, presence and last now, so a mistake throws here rather than coming back as a refusal later.
+      encodeOrThrow({ type: 'join', room: name, ...(presence === undefined ? {} : { presence: presence as JsonValue }), ...(last === undefined ? {} : { last }) })
       if (state === 'closed') throw new ParleyClientError('CLOSED', 'The client is closed', { room: name })
       const existing = rooms.get(name)
       if (existing !== undefined) {
@@ -559,6 +622,7 @@ export function createClient(url: string | readonly string[], options: ClientOpt
       }
       if (joinOptions.resume === false) recovery.forget(name)
       const room = createRoom(name, presence, host)
+      room.last = last
       rooms.set(name, room)
       sendJoin(room)
       return room.handle as unknown as Room<M, P, S>

@@ -11,6 +11,8 @@ export {
   type ParleyClientErrorDetails,
 } from './client-error.js'
 export type {
+  HistoryOptions,
+  HistoryPage,
   JoinedEvent,
   LeftEvent,
   Member,

@@ -1,4 +1,4 @@
-import type { JoinedMessage, JsonValue, PresenceMessage, Recovery, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, PresenceMessage, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
 import type { ParleyClientError } from './client-error.js'
 import { createEmitter, type Emitter } from './emitter.js'
 
@@ -48,6 +48,27 @@ export interface LeftEvent {
   readonly reason: string | undefined
 }
 
+/**
+ * A page of a room's history, oldest first: the answer to `room.history()` and `room.search()`, and the `history`
+ * event of a join with `last`. `more`: older messages exist (page back with `before: page.messages[0]`). `gaps`:
+ * messages of the page's span that the server's history lacks (never stored), so nothing is missing silently.
+ */
+export interface HistoryPage<M = JsonValue> {
+  readonly messages: readonly RoomMessageEvent<M>[]
+  readonly more: boolean
+  readonly gaps: readonly HistoryGap[]
+}
+
+/** Options of {@link Room.history} and {@link Room.search}. */
+export interface HistoryOptions {
+  /** Only messages older than this position: a message (its `epoch` and `seq`), to page back from it. @default the newest */
+  readonly before?: ResumePoint | undefined
+  /** At most this many messages (1-500); a page is also cut to what fits one frame. @default 50 */
+  readonly limit?: number | undefined
+  /** How long to wait for the answer, in ms. @default the client's ackTimeoutMs (10_000) */
+  readonly timeoutMs?: number | undefined
+}
+
 /** Events of a room handle. */
 export type RoomEvents<M = JsonValue, P = JsonValue, S = JsonValue> = {
   message: RoomMessageEvent<M>
@@ -57,6 +78,8 @@ export type RoomEvents<M = JsonValue, P = JsonValue, S = JsonValue> = {
   /** After a re-join with a resume point: `{ recovered, replayed, gap }`, before the replayed messages arrive. */
   recovery: Recovery
   joined: JoinedEvent<P>
+  /** The room's last messages, for a join with `last` (once, before any live message of that join). */
+  history: HistoryPage<M>
   left: LeftEvent
   error: ParleyClientError
 }
@@ -111,6 +134,20 @@ export interface Room<M = JsonValue, P = JsonValue, S = JsonValue> {
   setPresence(presence: P): void
   /** The current presence snapshot. */
   members(): Member<P>[]
+  /**
+   * A page of the room's history: the newest `limit` messages older than `before`, oldest first, across server
+   * restarts when the server has a history store (else its recovery window). Needs no join, but goes through the
+   * server's `authorize` (action `history`). Waits for the connection while offline. Rejects with a
+   * `ParleyClientError`: `FORBIDDEN`, `HISTORY_CURSOR_INVALID` (a `before` from another room or epoch),
+   * `HISTORY_UNAVAILABLE` (the store is down, or the server keeps no history), `INVALID_FIELD`, `TIMEOUT`, `CLOSED`.
+   */
+  history(options?: HistoryOptions): Promise<HistoryPage<M>>
+  /**
+   * Full-text search in the room's history (1-256 characters: words, "a phrase", -excluded): the newest `limit`
+   * matches older than `before`, oldest first. Needs a server with a history store that searches (its `welcome`
+   * lists `search`); rejects like `history()`.
+   */
+  search(text: string, options?: HistoryOptions): Promise<HistoryPage<M>>
   /** Leaves the room; resolves when the server confirmed (or the connection is gone). Never rejects. */
   leave(): Promise<void>
 }
@@ -121,6 +158,7 @@ export interface RoomHost {
   signal(room: RoomCore, key: string, value: unknown, ttlMs: number | undefined): boolean
   presence(room: RoomCore, presence: unknown): void
   leave(room: RoomCore): Promise<void>
+  history(room: RoomCore, text: string | undefined, options: HistoryOptions): Promise<HistoryPage>
 }
 
 /** The client's side of a room handle. */
@@ -132,6 +170,10 @@ export interface RoomCore {
   presence: unknown
   /** The id of the join in flight. */
   joinId: string | undefined
+  /** Messages the first join asks for (`last`), until its `history` answer arrived. */
+  last: number | undefined
+  /** The id of the join that asked for `last`, whose `history` answer the client waits for. */
+  lastJoinId: string | undefined
   readonly emit: Emitter<RoomEvents>['emit']
   joined(message: JoinedMessage): void
   presenceChanged(message: PresenceMessage): void
@@ -142,6 +184,15 @@ export interface RoomCore {
 export const TYPING_KEY = 'typing'
 /** Re-send `typing(true)` this often while it is repeated, so peers' copy (5 s TTL by default) does not expire. */
 const TYPING_REFRESH_MS = 2_500
+
+/** A page as the app gets it: each entry a room message again (with `type` and `room`). */
+export function historyPage(room: string, message: HistoryMessage): HistoryPage {
+  return {
+    messages: message.messages.map(({ epoch, seq, from, ts, data }) => ({ type: 'message', room, epoch, seq, from, ts, data })),
+    more: message.more,
+    gaps: message.gaps,
+  }
+}
 
 /** Creates a room handle and its client side. */
 export function createRoom(name: string, presence: unknown, host: RoomHost): RoomCore {
@@ -169,6 +220,8 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
     signal: (key, value, options = {}) => host.signal(core, key, value, options.ttlMs),
     setPresence: (value) => host.presence(core, value),
     members: () => [...members.values()],
+    history: (options = {}) => host.history(core, undefined, options),
+    search: (text, options = {}) => host.history(core, text, options),
     leave: () => host.leave(core),
   }
 
@@ -178,6 +231,8 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
     state: 'joining',
     presence,
     joinId: undefined,
+    last: undefined,
+    lastJoinId: undefined,
     emit: events.emit,
     joined(message) {
       members.clear()

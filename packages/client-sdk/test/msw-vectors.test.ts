@@ -87,7 +87,7 @@ describe('every valid server → client vector is handled', () => {
   it('has vectors to run', () => {
     expect(validServer.length).toBeGreaterThan(20)
     expect(new Set(validServer.map((v) => v.decoded.type))).toEqual(
-      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong']),
+      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history']),
     )
   })
 
@@ -119,6 +119,8 @@ describe('every valid server → client vector is handled', () => {
         }
         // Acks and errors with an id answer the client's publish with that id.
         if (message.type === 'publish') peer.send(vector.frame)
+        // A page answers the client's history request, with that request's id.
+        if (message.type === 'history' && d.type === 'history') peer.send(encode({ ...d, id: message.id }))
       })
       if (d.type === 'direct' || d.type === 'pong' || (d.type === 'error' && d.id === undefined && d.room === undefined)) peer.send(vector.frame)
     })
@@ -186,6 +188,12 @@ describe('every valid server → client vector is handled', () => {
       }
       case 'direct': {
         expect(await nextEvent(client, 'direct')).toEqual(d)
+        break
+      }
+      case 'history': {
+        const handle = client.join(room)
+        const page = await handle.history()
+        expect(page).toEqual({ messages: d.messages.map((entry) => ({ type: 'message', room: d.room, ...entry })), more: d.more, gaps: d.gaps })
         break
       }
       case 'pong': {

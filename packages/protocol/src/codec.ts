@@ -106,9 +106,12 @@ export function directionOf(message: Message): Direction {
     case 'publish':
     case 'presence-update':
     case 'ping':
+    case 'search':
       return 'client'
     case 'signal':
       return 'from' in message ? 'server' : 'client'
+    case 'history':
+      return 'messages' in message ? 'server' : 'client'
     default:
       return 'server'
   }

@@ -51,6 +51,10 @@ export type ErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   /** Handshake refused (HTTP 404): no Parley endpoint at that path. */
   | 'NOT_FOUND'
+  /** History cannot be read now (its store is down), or this server keeps none of this kind (search without a store that searches). */
+  | 'HISTORY_UNAVAILABLE'
+  /** A history position (`before`) names an epoch this room's history does not have. */
+  | 'HISTORY_CURSOR_INVALID'
 
 /** Every error code with its default message and, for wire faults, the close code it causes when a peer closes. */
 export const ERROR_CODES: Readonly<Record<ErrorCode, { readonly message: string; readonly closeCode?: CloseCode }>> =
@@ -78,6 +82,8 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, { readonly message: string;
     TRY_AGAIN_LATER: { message: 'Try again later', closeCode: CloseCode.TryAgainLater },
     TOO_MANY_CONNECTIONS: { message: 'Too many connections for this user', closeCode: CloseCode.TooManyConnections },
     NOT_FOUND: { message: 'No Parley endpoint at this path' },
+    HISTORY_UNAVAILABLE: { message: 'History is not available' },
+    HISTORY_CURSOR_INVALID: { message: 'Not a position in this room' },
   })
 
 /** Every error code, in a stable order. */

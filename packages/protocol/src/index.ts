@@ -7,6 +7,8 @@ export {
   DEFAULT_LIMITS,
   ENVELOPE_HEADROOM_BYTES,
   ID_PATTERN,
+  MAX_HISTORY_LIMIT,
+  MAX_SEARCH_LENGTH,
   ROOM_NAME_PATTERN,
   resolveLimits,
   serverFrameLimit,

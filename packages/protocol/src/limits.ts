@@ -118,6 +118,12 @@ function mergeOverDefaults(limits: Partial<ProtocolLimits>): ProtocolLimits {
 /** The defaults as a merge result: the values of DEFAULT_LIMITS with the hidden class of every other merge. */
 const MERGED_DEFAULTS: ProtocolLimits = mergeOverDefaults({})
 
+/** Most messages one `history` or `search` request, or a join's `last`, may ask for. */
+export const MAX_HISTORY_LIMIT = 500
+
+/** Longest `search` text, in characters. */
+export const MAX_SEARCH_LENGTH = 256
+
 /**
  * How far a server frame may exceed the `maxPayload` its clients send under: a `message` wraps a publish's `data`
  * in an envelope (room, seq, epoch, from, ts) that the publish did not have. Clients decode server frames with

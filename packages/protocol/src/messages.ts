@@ -29,6 +29,11 @@ export interface JoinMessage {
   readonly resume?: ResumePoint
   /** Presence metadata of this user in the room (name, status, ...). */
   readonly presence?: JsonValue
+  /**
+   * Also send the room's last `last` messages (1-`MAX_HISTORY_LIMIT`), as a `history` answer with this join's `id`
+   * right after `joined` and before any live message: a newcomer sees the conversation. Ignored with `resume`.
+   */
+  readonly last?: number
 }
 
 /** Leaves a room. Answered by `left`. */
@@ -67,6 +72,32 @@ export interface PresenceUpdateMessage {
   readonly id?: string
 }
 
+/**
+ * Asks for a page of a room's history: the newest `limit` messages older than `before` (the newest of all without
+ * it), across epochs. Answered by `history` or `error` with `id`; goes through `authorize` as action `history`.
+ */
+export interface HistoryRequestMessage {
+  readonly type: 'history'
+  readonly room: string
+  readonly id: string
+  /** Only messages older than this position (a message's `epoch` and `seq`). */
+  readonly before?: ResumePoint
+  /** @default 50 */
+  readonly limit?: number
+}
+
+/** Full-text search in a room's history: the newest `limit` matches older than `before`. Answered like `history`. */
+export interface SearchMessage {
+  readonly type: 'search'
+  readonly room: string
+  readonly id: string
+  /** What to look for (1-256 characters), in the store's search syntax (words, "quoted phrases", -excluded). */
+  readonly text: string
+  readonly before?: ResumePoint
+  /** @default 50 */
+  readonly limit?: number
+}
+
 /** Application-level heartbeat (browsers cannot see WebSocket ping frames). Answered by `pong`. */
 export interface PingMessage {
   readonly type: 'ping'
@@ -83,6 +114,8 @@ export type ClientMessage =
   | SignalMessage
   | PresenceUpdateMessage
   | PingMessage
+  | HistoryRequestMessage
+  | SearchMessage
 
 /* ----------------------------------------------------------------- server → client */
 
@@ -207,6 +240,36 @@ export interface SignalBroadcastMessage {
   readonly ttlMs: number
 }
 
+/** One message of a page of history: a room `message` without its `type` and `room`. */
+export interface HistoryEntry {
+  readonly epoch: string
+  readonly seq: number
+  readonly from: string | null
+  readonly ts: number
+  readonly data: JsonValue
+}
+
+/** Messages a page of history should hold but the store does not have (never stored): `from`..`to` of `epoch`. */
+export interface HistoryGap {
+  readonly epoch: string
+  readonly from: number
+  readonly to: number
+}
+
+/**
+ * Answers `history`, `search`, or a `join` with `last`: messages oldest first. `more` is true when older ones
+ * exist (page back with `before` set to the first message's position); `gaps` names messages of the page's span
+ * that history lacks, so nothing is missing silently.
+ */
+export interface HistoryMessage {
+  readonly type: 'history'
+  readonly room: string
+  readonly id: string
+  readonly messages: readonly HistoryEntry[]
+  readonly more: boolean
+  readonly gaps: readonly HistoryGap[]
+}
+
 /** Acknowledges the request `id`. For a publish: its `room`, `seq` and `epoch`, and `duplicate` for a retry. */
 export interface AckMessage {
   readonly type: 'ack'
@@ -246,6 +309,7 @@ export type ServerMessage =
   | AckMessage
   | ErrorMessage
   | PongMessage
+  | HistoryMessage
 
 /** Any protocol message. */
 export type Message = ClientMessage | ServerMessage
@@ -262,6 +326,8 @@ export const CLIENT_MESSAGE_TYPES = Object.freeze([
   'signal',
   'presence-update',
   'ping',
+  'history',
+  'search',
 ] as const satisfies readonly ClientMessage['type'][])
 
 /** The `type` values of server messages. */
@@ -276,6 +342,7 @@ export const SERVER_MESSAGE_TYPES = Object.freeze([
   'ack',
   'error',
   'pong',
+  'history',
 ] as const satisfies readonly ServerMessage['type'][])
 
 /** The client message of a given type. */

@@ -1,6 +1,6 @@
 import type { ErrorCode } from './error-codes.js'
 import { describeType, isObject, isWellFormedString } from './guards.js'
-import { isId, isRoomName, type ProtocolLimits } from './limits.js'
+import { isId, isRoomName, MAX_HISTORY_LIMIT, MAX_SEARCH_LENGTH, type ProtocolLimits } from './limits.js'
 import type { ClientMessage, Direction, JsonValue, Message, PublishMessage, RoomMessage, ServerMessage } from './messages.js'
 import { ProtocolError } from './protocol-error.js'
 
@@ -180,17 +180,30 @@ const gap = object({
   to: optional(integer(0)),
 })
 
+const historyEntry = object({
+  epoch: required(id),
+  seq: required(integer(1)),
+  from: required(nullable(id)),
+  ts: required(timestamp),
+  data: required(json),
+})
+const historyGap = object({ epoch: required(id), from: required(integer(1)), to: required(integer(1)) })
+const historyLimit = integer(1, MAX_HISTORY_LIMIT)
+const searchText = text(`a search text of 1-${MAX_SEARCH_LENGTH} characters`, (v) => v.length > 0 && v.length <= MAX_SEARCH_LENGTH)
+
 /** Longest signal TTL: signals are ephemeral by definition. */
 export const MAX_SIGNAL_TTL_MS = 60_000
 
 const CLIENT_FIELDS: Readonly<Record<ClientMessage['type'], FieldSpecs>> = {
   authenticate: { token: required(token), id: optional(id) },
-  join: { room: required(room), id: optional(id), resume: optional(resume), presence: optional(json) },
+  join: { room: required(room), id: optional(id), resume: optional(resume), presence: optional(json), last: optional(historyLimit) },
   leave: { room: required(room), id: optional(id) },
   publish: { room: required(room), data: required(json), id: optional(id), echo: optional(boolean) },
   signal: { room: required(room), key: required(id), value: required(json), ttlMs: optional(integer(1, MAX_SIGNAL_TTL_MS)) },
   'presence-update': { room: required(room), presence: required(json), id: optional(id) },
   ping: { id: optional(id), ts: optional(timestamp) },
+  history: { room: required(room), id: required(id), before: optional(resume), limit: optional(historyLimit) },
+  search: { room: required(room), id: required(id), text: required(searchText), before: optional(resume), limit: optional(historyLimit) },
 }
 
 const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
@@ -251,6 +264,13 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
     room: optional(room),
   },
   pong: { id: optional(id), ts: optional(timestamp) },
+  history: {
+    room: required(room),
+    id: required(id),
+    messages: required(list(historyEntry, MAX_HISTORY_LIMIT)),
+    more: required(boolean),
+    gaps: required(list(historyGap, MAX_HISTORY_LIMIT)),
+  },
 }
 
 const compile = (table: Readonly<Record<string, FieldSpecs>>): ReadonlyMap<string, Fields> =>

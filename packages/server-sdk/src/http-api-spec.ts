@@ -37,12 +37,28 @@ export const OPENAPI_DOCUMENT = {
     '/rooms/{room}/members': get('listMembers', "The room's members (presence), one entry per user", [roomParam], ok({ type: 'object', required: ['members'], properties: { members: { type: 'array', items: ref('Member') } } }, 'The members; empty for an unknown room')),
     '/rooms/{room}/history': get(
       'getHistory',
-      "A page of the room's kept messages, oldest first",
+      "A page of the room's history, oldest first: from the history store when the server has one (across epochs), else the recovery window",
       [
-        { name: 'before', in: 'query', required: false, description: 'Only messages with a seq below this', schema: { type: 'integer', minimum: 1 } },
+        { name: 'before', in: 'query', required: false, description: 'Only messages older than this seq (of the current epoch, or of `epoch`)', schema: { type: 'integer', minimum: 1 } },
+        { name: 'epoch', in: 'query', required: false, description: 'The epoch of `before` (a message position); 400 HISTORY_CURSOR_INVALID when the room has no such epoch', schema: { type: 'string' } },
         { name: 'limit', in: 'query', required: false, description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
       ],
-      ok({ type: 'object', required: ['messages'], properties: { messages: { type: 'array', items: ref('RoomMessage') } } }, 'The page; empty for an unknown room'),
+      ok(
+        {
+          type: 'object',
+          required: ['messages', 'more', 'gaps'],
+          properties: {
+            messages: { type: 'array', items: ref('RoomMessage') },
+            more: { type: 'boolean', description: 'Older messages exist: page back with before/epoch of the first message' },
+            gaps: {
+              type: 'array',
+              description: 'Messages of the span that history lacks (never stored)',
+              items: { type: 'object', required: ['epoch', 'from', 'to'], properties: { epoch: { type: 'string' }, from: { type: 'integer' }, to: { type: 'integer' } } },
+            },
+          },
+        },
+        'The page; empty for an unknown room. 503 HISTORY_UNAVAILABLE while the history store cannot be read',
+      ),
     ),
     '/rooms/{room}/remove': post('removeFromRoom', "Take a user's connections out of the room (they get `left` with the reason)", [roomParam], body({ type: 'object', additionalProperties: false, required: ['user'], properties: { user: { type: 'string' }, reason } }, { user: 'bob', reason: 'kicked' }), ok(ref('ControlReport'), 'What every node did; sessions: 0 for a user not in the room')),
     '/users/{user}/send': post('sendToUser', 'A direct message to every connection of the user', [userParam], body(ref('DataBody'), { data: { text: 'your export is ready' } }), ok({ type: 'object', required: ['sent'], properties: { sent: { const: true } } }, 'Sent')),

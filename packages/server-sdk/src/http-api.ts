@@ -44,6 +44,7 @@ function statusOf(error: ParleyServerError): number {
       return 413
     case 'CLOSED':
     case 'TRY_AGAIN_LATER':
+    case 'HISTORY_UNAVAILABLE':
       return 503
     case 'INTERNAL_ERROR':
       return 500
@@ -140,7 +141,12 @@ export function parleyApi(parley: Parley, options: HttpApiOptions): HttpApiHandl
       const room = parley.room(name)
       if (action === 'publish' && method === 'POST') return room.publish(required(await post(['data']), 'data'))
       if (action === 'members' && method === 'GET') return { members: await room.members() }
-      if (action === 'history' && method === 'GET') return { messages: await room.history({ before: queryInt(url, 'before'), limit: queryInt(url, 'limit') ?? 50 }) }
+      if (action === 'history' && method === 'GET') {
+        const seq = queryInt(url, 'before')
+        const epoch = url.searchParams.get('epoch')
+        if (epoch !== null && seq === undefined) throw invalid('epoch', 'only with before')
+        return room.history({ before: epoch === null ? seq : { epoch, seq: seq as number }, limit: queryInt(url, 'limit') ?? 50 })
+      }
       if (action === 'remove' && method === 'POST') {
         const fields = await post(['user', 'reason'])
         const reason = optionalString(fields, 'reason')

@@ -7,6 +7,7 @@ import { HeartbeatMonitor } from './heartbeat.js'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { Pipeline, type Handled, type Middleware } from './pipeline.js'
 import { Rooms } from './room.js'
+import { RoomHistory, toEntry, type HistoryPageResult } from './room-history.js'
 import { toParleyError, type ParleyServerError } from './server-error.js'
 import { Session, type ParleySession } from './session.js'
 import { StatsCounters, type ParleyStats } from './stats.js'
@@ -38,6 +39,8 @@ export class Hub {
   readonly stats = new StatsCounters()
   readonly sessions = new Map<string, Session>()
   readonly rooms: Rooms
+  /** Rooms' history: the store's writer, and pages, searches and "last N" for readers. */
+  readonly history: RoomHistory
   /** The HTTP stream transport's handler for POSTs other nodes forward here, when that transport is attached. */
   forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
   readonly #users = new UserIndex()
@@ -46,6 +49,8 @@ export class Hub {
   readonly #pipeline: Pipeline
   readonly #heartbeat: HeartbeatMonitor
   readonly #encodeOptions: { readonly limits: ResolvedOptions['encodeLimits'] }
+  /** What `welcome` announces: `history` always (the recovery window at least), `search` when the store has it. */
+  readonly #capabilities: readonly string[]
   #closing = false
 
   constructor(options: ResolvedOptions, node: AdapterNode, events: EventEmitter<ParleyEvents>) {
@@ -53,7 +58,8 @@ export class Hub {
     this.#node = node
     this.#events = events
     this.#encodeOptions = { limits: options.encodeLimits }
-    this.rooms = new Rooms(options, node, {
+    this.history = new RoomHistory(options, node)
+    this.rooms = new Rooms(options, node, this.history, {
       joined: (session, room) => events.emit('join', session, room),
       left: (session, room) => events.emit('leave', session, room),
       background: (work) => this.#background(work),
@@ -68,6 +74,7 @@ export class Hub {
       session.connection.terminate()
     })
     this.#heartbeat.start()
+    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : [])]
   }
 
   /** The hooks the adapter delivers to. */
@@ -143,7 +150,7 @@ export class Hub {
       version: 1,
       heartbeat: this.options.heartbeat,
       limits: { maxPayload: limits.maxPayload, maxRooms: limits.maxRooms, rate: limits.rate },
-      capabilities: ['presence', 'signals', 'recovery', 'dedup', 'direct'],
+      capabilities: this.#capabilities,
       ...(session.authenticated ? { user: session.user.id } : {}),
     })
     if (!session.authenticated) {
@@ -172,7 +179,16 @@ export class Hub {
       case 'ping':
         session.send({ type: 'pong', ...(message.id === undefined ? {} : { id: message.id }), ...(message.ts === undefined ? {} : { ts: message.ts }) })
         return
+      case 'history':
+        return this.#answerHistory(session, message.room, message.id, this.history.page(message.room, message.before, message.limit ?? DEFAULT_HISTORY_LIMIT))
+      case 'search':
+        return this.#answerHistory(session, message.room, message.id, this.history.search(message.room, message.text, message.before, message.limit ?? DEFAULT_HISTORY_LIMIT))
     }
+  }
+
+  async #answerHistory(session: Session, room: string, id: string, reading: Promise<HistoryPageResult>): Promise<void> {
+    const { messages, more, gaps } = await reading
+    session.send({ type: 'history', room, id, messages: messages.map(toEntry), more, gaps })
   }
 
   /**
@@ -230,7 +246,7 @@ export class Hub {
   }
 
   statsSnapshot(): ParleyStats {
-    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts() })
+    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts() }, this.history.stats())
   }
 
   /**
@@ -258,12 +274,17 @@ export class Hub {
     this.#heartbeat.stop()
     await this.rooms.close()
     for (const session of this.sessions.values()) session.clearTimers()
+    // What the store has not written yet gets the shutdown timeout's length again to go out.
+    await this.history.close(timeoutMs)
   }
 
   get closing(): boolean {
     return this.#closing
   }
 }
+
+/** Messages a `history` or `search` request gets without a `limit`. */
+export const DEFAULT_HISTORY_LIMIT = 50
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

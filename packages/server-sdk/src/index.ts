@@ -20,6 +20,11 @@ export { ParleyServerError, toParleyError, type ParleyOptionError, type ServerEr
 export { Frame, type Connection, type Handshake, type HandshakeHeaders, type Refusal } from './transports/connection.js'
 export { createLoopback, type LoopbackPeer } from './transports/loopback.js'
 export { createMemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
+export type { HistoryQuery, HistoryRows, HistorySearch, HistoryStore, StoredMessage } from './history-store.js'
+export { createMemoryHistory, type MemoryHistoryOptions } from './memory-history.js'
+export { MAX_SEARCH_TEXT, searchTextOf, searchTerms } from './search-text.js'
+export type { HistoryPageResult } from './room-history.js'
+export type { HistoryWriterStats } from './history-writer.js'
 export type {
   Adapter,
   AdapterHooks,

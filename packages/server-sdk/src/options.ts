@@ -1,5 +1,7 @@
 import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type JsonValue, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
+import type { HistoryStore } from './history-store.js'
+import type { HistoryWriterSettings } from './history-writer.js'
 import { optionError } from './server-error.js'
 import { SILENT_LOGGER } from './silent-logger.js'
 import type { HandshakeHeaders } from './transports/connection.js'
@@ -35,7 +37,7 @@ export interface AuthenticateContext {
 }
 
 /** The actions `authorize` is asked about. */
-export type RoomAction = 'join' | 'publish' | 'signal'
+export type RoomAction = 'join' | 'publish' | 'signal' | 'history'
 
 /** What `authorize` receives. */
 export interface AuthorizeContext {
@@ -131,6 +133,16 @@ export interface ServerOptions {
     readonly size?: number
     /** How long messages (and an empty room's history) are kept. @default 300_000 */
     readonly ttlMs?: number
+    /**
+     * Where messages go to last, beyond the recovery window: `createMemoryHistory()`, `createPostgresHistory()` from
+     * `@parley/postgres-history`, or your own `HistoryStore`. Clients then page back (`room.history()`), get the
+     * last N on join and search. Without it, history is the recovery window. Parley writes to it; you close it.
+     */
+    readonly store?: HistoryStore
+    /** Messages waiting for the store at most (it is down or slow); past it they are dropped and reported as gaps. @default 10_000 */
+    readonly maxQueue?: number
+    /** Messages per store write at most. @default 500 */
+    readonly batchSize?: number
   }
   readonly presence?: {
     /** After an abrupt disconnect, how long before `leave` is announced, so a quick reconnect does not flap. @default 5_000 */
@@ -193,6 +205,7 @@ export interface ResolvedOptions {
   }
   readonly backpressure: { readonly maxBufferedBytes: number; readonly highWaterBytes: number }
   readonly history: { readonly size: number; readonly ttlMs: number }
+  readonly historyStore: { readonly store: HistoryStore | undefined; readonly writer: HistoryWriterSettings }
   readonly presence: { readonly graceMs: number }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
@@ -287,7 +300,11 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     'maxPayload', 'maxRooms', 'maxConnections', 'maxConnectionsPerUser', 'rate', 'signalRate', 'controlRate', 'maxRateLimitedPer10s', 'maxInvalidPerMinute',
   ])
   const backpressure = section('backpressure', options.backpressure, ['maxBufferedBytes', 'highWaterBytes'])
-  const history = section('history', options.history, ['size', 'ttlMs'])
+  const history = section('history', options.history, ['size', 'ttlMs', 'store', 'maxQueue', 'batchSize'])
+  const store = history['store'] as HistoryStore | undefined
+  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.append !== 'function' || typeof store.read !== 'function')) {
+    fail('history.store', 'a HistoryStore (see createMemoryHistory)', store)
+  }
   const presence = section('presence', options.presence, ['graceMs'])
   const signals = section('signals', options.signals, ['defaultTtlMs', 'minIntervalMs'])
   const shutdown = section('shutdown', options.shutdown, ['batchSize', 'batchIntervalMs', 'timeoutMs'])
@@ -338,6 +355,15 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     history: {
       size: positiveInt('history.size', history['size'], 100, true),
       ttlMs: positiveInt('history.ttlMs', history['ttlMs'], 300_000),
+    },
+    historyStore: {
+      store,
+      writer: {
+        maxQueue: positiveInt('history.maxQueue', history['maxQueue'], 10_000),
+        batchSize: positiveInt('history.batchSize', history['batchSize'], 500),
+        retryMs: 100,
+        maxRetryMs: 5_000,
+      },
     },
     presence: { graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true) },
     signals: {

@@ -1,4 +1,4 @@
-import { CloseCode, encode, randomId, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember, type RoomMessage } from '@parley/protocol'
+import { CloseCode, encode, MAX_HISTORY_LIMIT, randomId, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember, type ResumePoint } from '@parley/protocol'
 import { createHmac } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import type { AdapterNode, ClusterStats, NodeStats } from './adapters/adapter.js'
@@ -10,12 +10,13 @@ import { checkControl, type ControlCommand, type ControlReport } from './control
 import { serialiseData, type Middleware } from './pipeline.js'
 import { optionError, ParleyServerError, toParleyError } from './server-error.js'
 import type { ParleySession } from './session.js'
-import { sumStats, type ParleyStats } from './stats.js'
+import type { HistoryPageResult } from './room-history.js'
+import { NO_HISTORY, sumStats, type ParleyStats } from './stats.js'
 import type { Connection, Handshake } from './transports/connection.js'
 import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
 
-/** Largest page `room(name).history()` answers. */
-export const MAX_HISTORY_PAGE = 500
+/** Largest page `room(name).history()` answers (the protocol's `MAX_HISTORY_LIMIT`). */
+export const MAX_HISTORY_PAGE = MAX_HISTORY_LIMIT
 
 /** Refuses a room name the protocol would not carry, with the protocol's own error. */
 function checkRoom(room: string): void {
@@ -35,8 +36,12 @@ export interface RoomHandle {
    * once, and a join of its own goes through `authorize` again.
    */
   remove(user: string, options?: { readonly reason?: string }): Promise<ControlReport>
-  /** A page of the room's kept messages, oldest first: the last `limit` (default 50) with a seq below `before`. */
-  history(options?: { readonly before?: number | undefined; readonly limit?: number | undefined }): Promise<RoomMessage[]>
+  /**
+   * A page of the room's history, oldest first: the newest `limit` (default 50) messages older than `before` (a
+   * message's position, or a seq of the current epoch), from the history store when there is one (across epochs),
+   * else from the recovery window. `more` says older ones exist; `gaps` names messages history lacks.
+   */
+  history(options?: { readonly before?: number | ResumePoint | undefined; readonly limit?: number | undefined }): Promise<HistoryPageResult>
 }
 
 /** Server-side handle on a user. */
@@ -109,7 +114,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
         // Validates the room name and the data as they will go out, before anything is sequenced.
         encode({ type: 'message', room: name, seq: 1, epoch: 'check', from: null, ts: 0, data: null }, { limits: this.options.encodeLimits })
         const dataJson = serialiseData(data, this.options.limits.maxPayload)
-        const { seq, epoch } = await hub.node.publish({ room: name, from: null, data, dataJson })
+        const { seq, epoch } = await hub.history.publish({ room: name, from: null, data, dataJson })
         return { seq, epoch }
       },
       members: async () => (await this.#running()).node.members(name),
@@ -122,10 +127,16 @@ export class Parley extends EventEmitter<ParleyEvents> {
         if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) {
           throw new ParleyServerError('INVALID_FIELD', `limit: expected an integer from 1 to ${MAX_HISTORY_PAGE}`)
         }
-        if (before !== undefined && (!Number.isInteger(before) || before < 1)) {
-          throw new ParleyServerError('INVALID_FIELD', 'before: expected a positive integer (a seq)')
+        const position = typeof before === 'object' && before !== null ? before : undefined
+        const valid = position !== undefined ? typeof position.epoch === 'string' && Number.isInteger(position.seq) && position.seq >= 0 : before === undefined || (Number.isInteger(before) && (before as number) >= 1)
+        if (!valid) {
+          throw new ParleyServerError('INVALID_FIELD', 'before: expected a positive integer (a seq of the current epoch) or { epoch, seq }')
         }
-        return hub.node.history === undefined ? [] : hub.node.history(name, { before, limit })
+        if (typeof before === 'number') {
+          const head = await hub.node.resume(name, undefined)
+          return hub.history.page(name, { epoch: head.epoch, seq: before }, limit, head)
+        }
+        return hub.history.page(name, position, limit)
       },
     }
   }
@@ -173,7 +184,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
 
   stats(): ParleyStats {
     if (this.#hub === undefined) {
-      return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, errors: {} }
+      return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, errors: {}, history: NO_HISTORY }
     }
     return this.#hub.statsSnapshot()
   }

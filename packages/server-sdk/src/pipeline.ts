@@ -150,6 +150,7 @@ export class Pipeline {
       if (message.type === 'join') await this.#authorize(session, message.room, 'join', message.presence)
       else if (message.type === 'publish') await this.#authorize(session, message.room, 'publish', message.data)
       else if (message.type === 'signal') await this.#authorize(session, message.room, 'signal', message.value)
+      else if (message.type === 'history' || message.type === 'search') await this.#authorize(session, message.room, 'history', undefined)
       if (session.closed) return
       const run = this.#run
       if (run === undefined) {

@@ -9,9 +9,10 @@ import {
   type SignalBroadcastMessage,
 } from '@parley/protocol'
 import type { AdapterNode } from './adapters/adapter.js'
+import { toEntry, type HistoryPageResult, type RoomHistory } from './room-history.js'
 import { presenceAfterSnapshot, type HeldPresence } from './held-presence.js'
 import type { ResolvedOptions } from './options.js'
-import { ParleyServerError } from './server-error.js'
+import { ParleyServerError, toParleyError } from './server-error.js'
 import type { Session } from './session.js'
 import { Signals } from './signals.js'
 import { Frame } from './transports/connection.js'
@@ -74,6 +75,9 @@ export class Memberships {
   }
 }
 
+/** The `id` of the `history` answer to a join with `last` but no `id` of its own. */
+export const JOIN_HISTORY_ID = 'join'
+
 /** Holds `bytes` of a join's waiting traffic for `membership`, within the session's cap (see `Session.holdBytes`). */
 function hold(session: Session, membership: Membership, bytes: number): boolean {
   membership.heldBytes += bytes
@@ -110,6 +114,7 @@ export class Rooms {
   readonly #rooms = new Map<string, LocalRoom>()
   readonly #options: ResolvedOptions
   readonly #node: AdapterNode
+  readonly #history: RoomHistory
   readonly #events: RoomEvents
   readonly #signals: Signals
   readonly #encodeOptions: { readonly limits: ResolvedOptions['encodeLimits'] }
@@ -122,9 +127,10 @@ export class Rooms {
   readonly #graceTimers = new Set<{ timer: ReturnType<typeof setTimeout>; run: () => Promise<void> }>()
   #closing = false
 
-  constructor(options: ResolvedOptions, node: AdapterNode, events: RoomEvents) {
+  constructor(options: ResolvedOptions, node: AdapterNode, history: RoomHistory, events: RoomEvents) {
     this.#options = options
     this.#node = node
+    this.#history = history
     this.#events = events
     this.#encodeOptions = { limits: options.encodeLimits }
     this.#signals = new Signals((message) => events.background(node.signal(message)), options.signals.minIntervalMs)
@@ -172,7 +178,8 @@ export class Rooms {
       }
       // `join` once `joined` is out, not after the replay: it comes before a `leave` of this room, even mid-replay.
       const announce = existing === undefined ? () => this.#events.joined(session, room) : undefined
-      await this.#answerPosition(session, room, membership, message.resume, message.id, announce)
+      const last = message.resume === undefined ? message.last : undefined
+      await this.#answerPosition(session, room, membership, message.resume, message.id, announce, last)
     } catch (error) {
       this.#abandonJoin(session, room, membership, existing === undefined, interrupted)
       throw error
@@ -190,7 +197,7 @@ export class Rooms {
    */
   async publish(session: Session, message: ClientMessageOf<'publish'>, dataJson: string, dedupKey: string | undefined): Promise<void> {
     this.#requireMember(session, message.room)
-    const result = await this.#node.publish({
+    const result = await this.#history.publish({
       room: message.room,
       from: session.user.id,
       data: message.data,
@@ -327,6 +334,10 @@ export class Rooms {
    * under `backpressure.highWaterBytes` (woken by the connection's drain), so a backlog larger than
    * `maxBufferedBytes` reaches a client that keeps reading instead of cutting it off. Live traffic keeps queueing
    * in `pending` meanwhile, within the cap (`hold`). `answered` runs once `joined` is out.
+   *
+   * With `last` (a join's "last N"), the room's newest `last` messages up to the head it answers go out as one
+   * `history` frame right after `joined`, before anything live: nothing twice, nothing missed in between. When
+   * history cannot be read, the join still succeeds and an `error` with the join's id says so.
    */
   async #answerPosition(
     session: Session,
@@ -335,12 +346,17 @@ export class Rooms {
     from: ResumePoint | undefined,
     id: string | undefined,
     answered?: () => void,
+    last?: number,
   ): Promise<void> {
     // Taken before the first await: a join that arrives meanwhile puts a new list in place and so takes over.
     const pending = membership.pending ?? []
     // Still this answer's: the session is open, still in the room, and no later join took the answer over.
     const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
     const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
+    let history: HistoryPageResult | ParleyServerError | undefined
+    if (last !== undefined && current()) {
+      history = await this.#history.page(room, undefined, last, position).catch((error: unknown) => toParleyError(error))
+    }
     if (!current()) return
     membership.epoch = position.epoch
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
@@ -356,6 +372,12 @@ export class Rooms {
       recovery: position.recovery,
     })
     answered?.()
+    if (history instanceof ParleyServerError) {
+      session.sendError(history.wireCode, history.expose ? history.message : 'History is not available', id ?? JOIN_HISTORY_ID, room)
+    } else if (history !== undefined) {
+      const { messages, more, gaps } = history
+      session.send({ type: 'history', room, id: id ?? JOIN_HISTORY_ID, messages: messages.map(toEntry), more, gaps })
+    }
     // The replay, then what waited in `pending`, which may grow while this waits: read by index until it is done.
     const { replay } = position
     for (let i = 0; i < replay.length + pending.length; i++) {

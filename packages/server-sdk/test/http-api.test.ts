@@ -187,7 +187,7 @@ describe.each(['express', 'plain'] as const)('the HTTP API, mounted on %s', (mou
     else expect([400, 415]).toContain(wrongType.status)
     // Nothing reached the room, and both sessions are still there.
     expect(parley.sessions()).toHaveLength(2)
-    expect(await parley.room('team:42/general').history()).toEqual([])
+    expect(await parley.room('team:42/general').history()).toEqual({ messages: [], more: false, gaps: [] })
   })
 })
 

@@ -137,11 +137,16 @@ describe('room(name).history()', () => {
     const parley = await hub({ history: { size: 100 } })
     for (let i = 1; i <= 30; i++) await parley.room('log').publish({ i })
     const last = await parley.room('log').history({ limit: 10 })
-    expect(last.map((m) => m.seq)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
+    expect(last.messages.map((m) => m.seq)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
+    expect(last.more).toBe(true)
     const before = await parley.room('log').history({ before: 21, limit: 10 })
-    expect(before.map((m) => m.seq)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20])
-    expect((await parley.room('log').history({ before: 3 })).map((m) => m.seq)).toEqual([1, 2])
-    expect(await parley.room('unknown').history()).toEqual([])
+    expect(before.messages.map((m) => m.seq)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20])
+    const first = await parley.room('log').history({ before: { epoch: last.messages[0]?.epoch ?? '', seq: 3 } })
+    expect(first.messages.map((m) => m.seq)).toEqual([1, 2])
+    expect(first.more).toBe(false)
+    expect(await parley.room('unknown').history()).toEqual({ messages: [], more: false, gaps: [] })
+    // Without a history store there is nothing before the current epoch.
+    await expect(parley.room('log').history({ before: { epoch: 'other', seq: 3 } })).rejects.toMatchObject({ code: 'HISTORY_CURSOR_INVALID' })
     for (const options of [{ limit: 0 }, { limit: 501 }, { limit: 1.5 }, { before: 0 }, { before: -3 }]) {
       await expect(parley.room('log').history(options)).rejects.toMatchObject({ code: 'INVALID_FIELD' })
     }

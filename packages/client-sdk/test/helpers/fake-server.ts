@@ -19,7 +19,7 @@ export function welcomeMessage(overrides: Partial<WelcomeMessage> = {}): Welcome
     version: 1,
     heartbeat: { intervalMs: 25_000, timeoutMs: 20_000 },
     limits: { maxPayload: 65_536, maxRooms: 100, rate: { messages: 50, perMs: 1_000 } },
-    capabilities: ['presence', 'signals', 'recovery', 'dedup'],
+    capabilities: ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', 'search'],
     user: 'u-1',
     ...overrides,
   }

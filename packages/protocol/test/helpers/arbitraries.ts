@@ -1,5 +1,7 @@
 import fc from 'fast-check'
 import {
+  MAX_HISTORY_LIMIT,
+  MAX_SEARCH_LENGTH,
   MAX_SIGNAL_TTL_MS,
   type ClientMessage,
   type ClientMessageOf,
@@ -81,7 +83,7 @@ export const clientMessageArbs: ClientArbs = {
     { requiredKeys: ['type', 'token'] },
   ),
   join: fc.record(
-    { type: fc.constant('join'), room: roomArb, id: idArb, resume: resumeArb, presence: jsonArb },
+    { type: fc.constant('join'), room: roomArb, id: idArb, resume: resumeArb, presence: jsonArb, last: safeIntArb(1, MAX_HISTORY_LIMIT) },
     { requiredKeys: ['type', 'room'] },
   ),
   leave: fc.record({ type: fc.constant('leave'), room: roomArb, id: idArb }, { requiredKeys: ['type', 'room'] }),
@@ -98,6 +100,21 @@ export const clientMessageArbs: ClientArbs = {
     { requiredKeys: ['type', 'room', 'presence'] },
   ),
   ping: fc.record({ type: fc.constant('ping'), id: idArb, ts: timestampArb }, { requiredKeys: ['type'] }),
+  history: fc.record(
+    { type: fc.constant('history'), room: roomArb, id: idArb, before: resumeArb, limit: safeIntArb(1, MAX_HISTORY_LIMIT) },
+    { requiredKeys: ['type', 'room', 'id'] },
+  ),
+  search: fc.record(
+    {
+      type: fc.constant('search'),
+      room: roomArb,
+      id: idArb,
+      text: fc.string({ unit: 'binary', minLength: 1, maxLength: MAX_SEARCH_LENGTH }).filter((t) => t.length <= MAX_SEARCH_LENGTH),
+      before: resumeArb,
+      limit: safeIntArb(1, MAX_HISTORY_LIMIT),
+    },
+    { requiredKeys: ['type', 'room', 'id', 'text'] },
+  ),
 }
 
 /** One arbitrary per server message type, covering every optional field present and absent. */
@@ -165,6 +182,17 @@ export const serverMessageArbs: ServerArbs = {
     { requiredKeys: ['type', 'code', 'message'] },
   ),
   pong: fc.record({ type: fc.constant('pong'), id: idArb, ts: timestampArb }, { requiredKeys: ['type'] }),
+  history: fc.record({
+    type: fc.constant('history'),
+    room: roomArb,
+    id: idArb,
+    messages: fc.array(
+      fc.record({ epoch: idArb, seq: safeIntArb(1), from: fc.option(idArb, { nil: null }), ts: timestampArb, data: jsonArb }),
+      { maxLength: 5 },
+    ),
+    more: fc.boolean(),
+    gaps: fc.array(fc.record({ epoch: idArb, from: safeIntArb(1), to: safeIntArb(1) }), { maxLength: 3 }),
+  }),
 }
 
 /** Any valid client message. */
@@ -190,6 +218,8 @@ export const REQUIRED_FIELDS: {
     signal: ['room', 'key', 'value'],
     'presence-update': ['room', 'presence'],
     ping: [],
+    history: ['room', 'id'],
+    search: ['room', 'id', 'text'],
   },
   server: {
     welcome: ['session', 'protocol', 'version', 'heartbeat', 'limits', 'capabilities'],
@@ -202,6 +232,7 @@ export const REQUIRED_FIELDS: {
     ack: ['id'],
     error: ['code', 'message'],
     pong: [],
+    history: ['room', 'id', 'messages', 'more', 'gaps'],
   },
 }
 
