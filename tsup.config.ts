@@ -7,6 +7,7 @@ const PACKAGES: ReadonlyArray<{ dir: string; entry: Record<string, string>; plat
   { dir: 'packages/server-sdk', entry: { index: 'src/index.ts' } },
   { dir: 'packages/client-sdk', entry: { index: 'src/index.ts' }, platform: 'neutral' },
   { dir: 'packages/redis-adapter', entry: { index: 'src/index.ts' } },
+  { dir: 'packages/postgres-history', entry: { index: 'src/index.ts', cli: 'src/cli.ts' } },
   { dir: 'packages/contract', entry: { index: 'src/index.ts', parley: 'src/parley.ts' } },
 ]
 

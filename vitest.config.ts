@@ -13,6 +13,7 @@ export default defineConfig({
       '@parley/server-sdk': src('server-sdk'),
       '@parley/client-sdk': src('client-sdk'),
       '@parley/redis-adapter': src('redis-adapter'),
+      '@parley/postgres-history': src('postgres-history'),
       // Subpath first: an alias matches by prefix, so '@parley/contract' alone would swallow it.
       '@parley/contract/parley': src('contract', 'parley'),
       '@parley/contract': src('contract'),

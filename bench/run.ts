@@ -25,12 +25,13 @@ const SCENARIOS: Readonly<Record<string, () => Promise<{ default: Scenario }>>> 
   recovery: () => import('./scenarios/recovery.js'),
   'protocol-decode': () => import('./scenarios/protocol-decode.js'),
   'redis-fanout': () => import('./scenarios/redis-fanout.js'),
+  'history-page': () => import('./scenarios/history-page.js'),
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
 /** Scenarios that need something outside this repository, run only when named. */
-const ON_REQUEST = new Set(['redis-fanout'])
+const ON_REQUEST = new Set(['redis-fanout', 'history-page'])
 
 const DEFAULT_TARGETS = ['parley', 'ws', 'socket.io']
 
@@ -45,7 +46,7 @@ const USAGE = `Usage: npm run bench -- [options] [scenario...]
                       (read them with: npx tsx bench/lib/profile-top.ts <file>); profiling slows the servers
   --list              print the scenario names and exit
 
-Scenarios: ${Object.keys(SCENARIOS).join(', ')} (${[...ON_REQUEST].join(', ')} only when named: it needs Redis)`
+Scenarios: ${Object.keys(SCENARIOS).join(', ')} (${[...ON_REQUEST].join(', ')} only when named: they need Redis or PostgreSQL)`
 
 function environment(quick: boolean): Record<string, unknown> {
   let commit: string | undefined

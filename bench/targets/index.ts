@@ -8,6 +8,7 @@ export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   parley: () => import('./parley.js').then((module) => module.parley),
   'parley-sdk': () => import('./parley.js').then((module) => module.parleySdk),
   'parley-http': () => import('./parley-http.js').then((module) => module.parleyHttp),
+  'parley-pg': () => import('./parley-pg.js').then((module) => module.parleyPg),
   ws: () => import('./ws.js').then((module) => module.default),
   'socket.io': () => import('./socketio.js').then((module) => module.default),
 }

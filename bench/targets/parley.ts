@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { CloseCode, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
+import type { ServerOptions } from '@parley/server-sdk'
 import { deferred, type BenchClient, type ClientSettings, type RunningServer, type ServerSettings, type Target } from './target.js'
 
 /**
@@ -20,12 +21,21 @@ import { deferred, type BenchClient, type ClientSettings, type RunningServer, ty
 const PATH = '/parley'
 
 async function startServer(_settings: ServerSettings): Promise<RunningServer> {
+  return startParleyServer({})
+}
+
+/**
+ * The Parley server every Parley target runs, with `extra` options on top (another target's history store, say);
+ * `onClose` runs after it closed.
+ */
+export async function startParleyServer(extra: Pick<ServerOptions, 'history'>, onClose?: () => Promise<void>): Promise<RunningServer> {
   const { attach } = await import('@parley/server-sdk')
   const http = createServer()
   const parley = attach(http, {
     path: PATH,
     authenticate: ({ token }) => (token === undefined ? null : { id: token }),
     limits: { rate: { messages: 1_000_000, perMs: 1_000 } },
+    ...extra,
   })
   await parley.ready
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
@@ -45,6 +55,7 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
     async close() {
       await parley.close()
       await new Promise<void>((resolve) => http.close(() => resolve()))
+      await onClose?.()
     },
   }
 }

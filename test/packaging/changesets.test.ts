@@ -1,6 +1,6 @@
 /**
  * The release flow's configuration (docs/releasing.md): .changeset/config.json is valid for this workspace, keeps the
- * five public packages on one version, and a changeset for one of them bumps all five (and never the private ones).
+ * six public packages on one version, and a changeset for one of them bumps all six (and never the private ones).
  */
 import assembleReleasePlan from '@changesets/assemble-release-plan'
 import { readConfig } from '@changesets/config'
@@ -8,10 +8,10 @@ import { getPackages } from '@manypkg/get-packages'
 import { describe, expect, it } from 'vitest'
 import { ROOT } from '../e2e/helpers/processes.js'
 
-const PUBLIC = ['@parley/protocol', '@parley/server-sdk', '@parley/client-sdk', '@parley/redis-adapter', '@parley/contract']
+const PUBLIC = ['@parley/protocol', '@parley/server-sdk', '@parley/client-sdk', '@parley/redis-adapter', '@parley/postgres-history', '@parley/contract']
 
 describe('Changesets', () => {
-  it('has a valid configuration that versions the five public packages together', async () => {
+  it('has a valid configuration that versions the six public packages together', async () => {
     const packages = await getPackages(ROOT)
     const { config, errors, warnings } = await readConfig(ROOT, packages)
     expect(errors).toBeUndefined()
@@ -21,7 +21,7 @@ describe('Changesets', () => {
     expect(packages.packages.filter((pkg) => pkg.packageJson.private !== true).map((pkg) => pkg.packageJson.name).sort()).toEqual([...PUBLIC].sort())
   })
 
-  it('turns one minor changeset to the protocol into the same new version for all five, and nothing for private packages', async () => {
+  it('turns one minor changeset to the protocol into the same new version for all six, and nothing for private packages', async () => {
     const packages = await getPackages(ROOT)
     const { config } = await readConfig(ROOT, packages)
     if (config === undefined) throw new Error('no config')

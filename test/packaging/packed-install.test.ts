@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserTestsEnabled, launchChromium } from '../e2e/helpers/browser.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const PACKAGES = ['protocol', 'server-sdk', 'client-sdk', 'redis-adapter', 'contract'] as const
+const PACKAGES = ['protocol', 'server-sdk', 'client-sdk', 'redis-adapter', 'postgres-history', 'contract'] as const
 const CACHE = join(ROOT, 'node_modules', '.cache', 'parley-packed')
 /** Bump to invalidate cached builds when this file changes how it builds. */
 const RECIPE = 1
@@ -327,6 +327,7 @@ const TYPES_CONSUMER = `import { decode, type ServerMessage } from '@parley/prot
 import { attach, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { createClient, type Client } from '@parley/client-sdk'
 import { createRedisAdapter } from '@parley/redis-adapter'
+import { createPostgresHistory, migrate, type PostgresHistoryStore } from '@parley/postgres-history'
 import { SCENARIOS, type Pairing } from '@parley/contract'
 import { parleyServer } from '@parley/contract/parley'
 const options: ServerOptions = { path: '/parley' }
@@ -336,7 +337,9 @@ const message: ServerMessage | undefined = decoded.ok ? decoded.message : undefi
 const pairing: Pairing | undefined = undefined
 // @ts-expect-error the types are real declarations, not any
 const wrong: number = SCENARIOS
-void [attach, createRedisAdapter, parleyServer, options, client, message, pairing, wrong] as unknown as Parley
+// @ts-expect-error an option typo is a type error
+const store: PostgresHistoryStore = createPostgresHistory({ url: 'postgres://127.0.0.1/x', shcema: 'x' })
+void [attach, createRedisAdapter, parleyServer, options, client, message, pairing, wrong, store, migrate] as unknown as Parley
 `
 
 describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {

@@ -1,13 +1,13 @@
 import type { JsonValue, ResumePoint, RoomMessage } from '@parley/protocol'
 import type { HistoryQuery, HistoryRows, HistorySearch, HistoryStore, StoredMessage } from './history-store.js'
 import { optionError } from './server-error.js'
-import { searchTextOf, searchTerms } from './search-text.js'
+import { MAX_SEARCH_TEXT, searchTextOf, searchTerms } from './search-text.js'
 
 /** Options of {@link createMemoryHistory}. */
 export interface MemoryHistoryOptions {
   /** Messages kept per room; the oldest go first. @default 10_000 */
   readonly maxPerRoom?: number | undefined
-  /** Messages older than this (by `ts`) are dropped when the store prunes (on every append). @default no age limit */
+  /** Messages older than this (by `ts`) are dropped when the store prunes (on every append to their room, and `prune()`). @default no age limit */
   readonly maxAgeMs?: number | undefined
   /** The text of a message that search matches. @default every string in `data`, joined by spaces */
   readonly searchText?: ((data: JsonValue) => string) | undefined
@@ -25,7 +25,7 @@ interface RoomHistory {
   /** Epochs in the order first stored, with their rank. */
   readonly epochs: Map<string, number>
   /** Oldest first: by epoch rank, then seq. */
-  readonly kept: Kept[]
+  kept: Kept[]
 }
 
 /**
@@ -61,13 +61,15 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
   }
 
   const prune = (history: RoomHistory): number => {
-    let drop = Math.max(0, history.kept.length - maxPerRoom)
-    if (maxAgeMs !== undefined) {
-      const cutoff = now() - maxAgeMs
-      while (drop < history.kept.length && (history.kept[drop] as Kept).message.ts < cutoff) drop++
-    }
+    const before = history.kept.length
+    const drop = Math.max(0, before - maxPerRoom)
     if (drop > 0) history.kept.splice(0, drop)
-    return drop
+    if (maxAgeMs !== undefined) {
+      // By `ts`, wherever the message sits (a late message of an old epoch may be older than its neighbours).
+      const cutoff = now() - maxAgeMs
+      if (history.kept.some((kept) => kept.message.ts < cutoff)) history.kept = history.kept.filter((kept) => kept.message.ts >= cutoff)
+    }
+    return before - history.kept.length
   }
 
   /** The newest `limit` of `matching` at indexes below `end`, oldest first, and whether older ones match too. */
@@ -90,11 +92,14 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
         const at = indexOf(history, item) as number
         const there = history.kept[at]?.message
         if (there !== undefined && there.epoch === item.epoch && there.seq === item.seq) continue
-        const message: RoomMessage = { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, data: item.data }
-        history.kept.splice(at, 0, { message, text: searchText(item.data).toLowerCase() })
+        // A copy of its own (from the JSON text), so changing the published object later cannot change history.
+        const data = JSON.parse(item.dataJson) as JsonValue
+        const message: RoomMessage = { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, data }
+        history.kept.splice(at, 0, { message, text: searchText(data).slice(0, MAX_SEARCH_TEXT).toLowerCase() })
         touched.add(history)
       }
       for (const history of touched) prune(history)
+      for (const [room, history] of rooms) if (touched.has(history) && history.kept.length === 0) rooms.delete(room)
     },
 
     async read(room: string, query: HistoryQuery): Promise<HistoryRows | undefined> {
@@ -124,7 +129,10 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
 
     async prune(): Promise<number> {
       let removed = 0
-      for (const history of rooms.values()) removed += prune(history)
+      for (const [room, history] of rooms) {
+        removed += prune(history)
+        if (history.kept.length === 0) rooms.delete(room)
+      }
       return removed
     },
   }

@@ -1,0 +1,5 @@
+export { createPostgresHistory, type PostgresHistoryStore } from './postgres-history.js'
+export { migrate } from './migrate.js'
+export { SCHEMA_VERSION, TABLES, type MigrationResult } from './schema.js'
+export { PostgresHistoryError, type PostgresHistoryErrorCode } from './history-error.js'
+export type { ConnectionOptions, MigrateOptions, PostgresHistoryOptions, RetentionOptions } from './options.js'
