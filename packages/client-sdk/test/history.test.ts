@@ -55,6 +55,7 @@ describe('client history', () => {
   it('room.search() finds messages by their text, and an injection attempt is just text', async () => {
     const server = await live.server({ history: { store: createMemoryHistory() } })
     for (const text of ['ship it friday', 'lunch?', 'friday standup moved', "x'); DROP TABLE parley_history; --"]) await server.parley.room('chat').publish({ text })
+    await waitUntil(() => server.parley.stats().history.written === 4, 'written')
     const client = live.client(server.url)
     const room = client.join<Chat>('chat')
     expect((await room.search('friday')).messages.map((m) => m.data.text)).toEqual(['ship it friday', 'friday standup moved'])

@@ -7,6 +7,11 @@ export interface HistoryWriterSettings {
   readonly maxQueue: number
   /** Messages per write at most. */
   readonly batchSize: number
+  /**
+   * How long the first message of a batch waits for others before the write goes (unless `batchSize` are
+   * waiting): a few ms of durability latency buy batches large enough that the per-write cost stops counting.
+   */
+  readonly flushMs: number
   /** First wait before a failed write is retried; it doubles up to `maxRetryMs`. */
   readonly retryMs: number
   readonly maxRetryMs: number
@@ -48,7 +53,7 @@ export class HistoryWriter {
   readonly #logger: Logger
   #queue: StoredMessage[] = []
   #writing = false
-  #scheduled = false
+  #scheduled: ReturnType<typeof setTimeout> | undefined
   #retryMs: number
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   #written = 0
@@ -76,14 +81,23 @@ export class HistoryWriter {
       return
     }
     this.#queue.push(message)
-    if (!this.#writing && !this.#scheduled && this.#retryTimer === undefined) {
-      this.#scheduled = true
-      // One write per burst: whatever arrives in this turn of the event loop goes in the same batch.
-      setImmediate(() => {
-        this.#scheduled = false
-        void this.#write()
-      })
+    if (!this.#writing && this.#retryTimer === undefined) this.#schedule()
+  }
+
+  /** The next write: after `flushMs`, so messages share it, or at once when a batch is full. */
+  #schedule(): void {
+    const full = this.#queue.length >= this.#settings.batchSize
+    if (this.#scheduled !== undefined) {
+      if (!full) return
+      clearTimeout(this.#scheduled)
     }
+    this.#scheduled = setTimeout(
+      () => {
+        this.#scheduled = undefined
+        void this.#write()
+      },
+      full ? 0 : this.#settings.flushMs,
+    )
   }
 
   stats(): HistoryWriterStats {
@@ -95,9 +109,11 @@ export class HistoryWriter {
    * stop. Resolves with how many messages were still waiting.
    */
   async flush(timeoutMs: number): Promise<number> {
-    if (this.#queue.length > 0 && this.#retryTimer !== undefined) {
+    if (this.#queue.length > 0 && (this.#retryTimer !== undefined || this.#scheduled !== undefined)) {
       clearTimeout(this.#retryTimer)
+      clearTimeout(this.#scheduled)
       this.#retryTimer = undefined
+      this.#scheduled = undefined
       void this.#write()
     }
     if (this.#queue.length === 0 && !this.#writing) return 0
@@ -113,6 +129,8 @@ export class HistoryWriter {
   /** Stops writing; what is still queued is dropped (call `flush` first). */
   close(): void {
     this.#closed = true
+    clearTimeout(this.#scheduled)
+    this.#scheduled = undefined
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     for (const message of this.#queue) this.#drop(message)
@@ -155,7 +173,8 @@ export class HistoryWriter {
       return
     }
     this.#writing = false
-    if (this.#queue.length > 0) void this.#write()
+    if (this.#queue.length > 0 && this.#idle.length > 0) void this.#write()
+    else if (this.#queue.length > 0) this.#schedule()
     else this.#settle()
   }
 

@@ -143,6 +143,8 @@ export interface ServerOptions {
     readonly maxQueue?: number
     /** Messages per store write at most. @default 500 */
     readonly batchSize?: number
+    /** How long a message waits for others to share its store write (unless a batch is full), in ms. @default 100 */
+    readonly flushMs?: number
   }
   readonly presence?: {
     /** After an abrupt disconnect, how long before `leave` is announced, so a quick reconnect does not flap. @default 5_000 */
@@ -300,7 +302,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     'maxPayload', 'maxRooms', 'maxConnections', 'maxConnectionsPerUser', 'rate', 'signalRate', 'controlRate', 'maxRateLimitedPer10s', 'maxInvalidPerMinute',
   ])
   const backpressure = section('backpressure', options.backpressure, ['maxBufferedBytes', 'highWaterBytes'])
-  const history = section('history', options.history, ['size', 'ttlMs', 'store', 'maxQueue', 'batchSize'])
+  const history = section('history', options.history, ['size', 'ttlMs', 'store', 'maxQueue', 'batchSize', 'flushMs'])
   const store = history['store'] as HistoryStore | undefined
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.append !== 'function' || typeof store.read !== 'function')) {
     fail('history.store', 'a HistoryStore (see createMemoryHistory)', store)
@@ -361,6 +363,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
       writer: {
         maxQueue: positiveInt('history.maxQueue', history['maxQueue'], 10_000),
         batchSize: positiveInt('history.batchSize', history['batchSize'], 500),
+        flushMs: positiveInt('history.flushMs', history['flushMs'], 100, true),
         retryMs: 100,
         maxRetryMs: 5_000,
       },

@@ -171,6 +171,8 @@ describe('history requests with a history store', () => {
   it('searches the store, older than a cursor, and treats the text as text', async () => {
     const { url, parley } = await servers.start({ history: { store: createMemoryHistory() } })
     for (const text of ['the release is out', 'lunch?', 'release notes please', "'; DROP TABLE parley_history; --"]) await parley.room('chat').publish({ text })
+    // Search reads the store alone: it finds what has been written (within history.flushMs).
+    await waitUntil(() => parley.stats().history.written === 4, 'written')
     const { client } = await connectAnon(url)
     const found = await page(client, { type: 'search', room: 'chat', text: 'release' })
     expect(found.messages.map((m) => m.data)).toEqual([{ text: 'the release is out' }, { text: 'release notes please' }])
