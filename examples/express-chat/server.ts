@@ -2,6 +2,7 @@
  * Parley on Express 5: the chat page, two JSON endpoints, and realtime rooms on the same port.
  *
  *   npm start                  # from the repository root; PORT=4000 npm start for another port
+ *   DATABASE_URL=postgres://localhost/parley npm start    # keep room history in PostgreSQL
  */
 import { createServer } from 'node:http'
 import { attach } from '@parley/server-sdk'
@@ -11,6 +12,7 @@ import {
   SECURITY_HEADERS,
   buildPage,
   chatApi,
+  chatHistory,
   chatParleyOptions,
   installChatRules,
   listen,
@@ -19,6 +21,8 @@ import {
 } from '../shared/chat-server.js'
 
 const bundleDir = await buildPage()
+// Room history (the last messages on join, older ones on scroll, search): in memory, or PostgreSQL with DATABASE_URL.
+const history = await chatHistory()
 
 const app = express()
 app.disable('x-powered-by')
@@ -26,7 +30,7 @@ const server = createServer(app)
 
 // attach() takes the http.Server, not the app: Parley answers WebSocket upgrades on /parley and leaves every
 // plain HTTP request to Express.
-const parley = attach(server, chatParleyOptions())
+const parley = attach(server, chatParleyOptions({ history: history.store }))
 installChatRules(parley)
 logSessions(parley)
 const api = chatApi(parley)
@@ -51,5 +55,5 @@ app.get('/healthz', (_request, response) => {
 app.use(express.static(PUBLIC_DIR))
 app.use(express.static(bundleDir))
 
-await listen(server, 'Express', parley.options.path)
-stopOnSignals(parley, server)
+await listen(server, 'Express', parley.options.path, history.description)
+stopOnSignals(parley, server, history.store)

@@ -10,6 +10,7 @@ import {
   SECURITY_HEADERS,
   buildPage,
   chatApi,
+  chatHistory,
   chatParleyOptions,
   installChatRules,
   listen,
@@ -19,6 +20,8 @@ import {
 } from '../shared/chat-server.js'
 
 const assets = await pageAssets(await buildPage())
+// Room history (the last messages on join, older ones on scroll, search): in memory, or PostgreSQL with DATABASE_URL.
+const history = await chatHistory()
 
 const app = new Koa()
 
@@ -68,10 +71,10 @@ app.use(async (ctx, next) => {
 // Koa's app.listen() would hide the http.Server; create it here so Parley can attach to its upgrades. After the
 // app.use() calls: app.callback() composes the middleware registered so far.
 const server = createServer(app.callback())
-const parley = attach(server, chatParleyOptions())
+const parley = attach(server, chatParleyOptions({ history: history.store }))
 installChatRules(parley)
 logSessions(parley)
 const api = chatApi(parley)
 
-await listen(server, 'Koa', parley.options.path)
-stopOnSignals(parley, server)
+await listen(server, 'Koa', parley.options.path, history.description)
+stopOnSignals(parley, server, history.store)

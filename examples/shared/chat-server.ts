@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { ParleyServerError, type Parley, type ServerOptions } from '@parley/server-sdk'
+import { createMemoryHistory, ParleyServerError, type HistoryStore, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { build } from 'esbuild'
 import { CHAT_ROOM_PATTERN, isChatMessage, isUsername } from './chat-rules.js'
 import { chatAdmins, ModerationStore, runCommand, type CommandResult } from './chat-moderation.js'
@@ -40,15 +40,69 @@ export function listenAddress(env: NodeJS.ProcessEnv = process.env): { port: num
   return { port, host: env['HOST'] || '127.0.0.1' }
 }
 
+/** Messages per room the in-memory history keeps; the oldest go first. */
+export const MEMORY_HISTORY_PER_ROOM = 10_000
+
+/** The chat's history store, and where it keeps messages, for the start-up lines. */
+export interface ChatHistory {
+  readonly store: HistoryStore
+  readonly description: string
+}
+
+/**
+ * Where the chat keeps its history: in PostgreSQL when `DATABASE_URL` is set, else in this process's memory (the
+ * newest {@link MEMORY_HISTORY_PER_ROOM} messages of each room, gone on restart), so `npm start` needs no database.
+ * Whoever calls this closes the store, after `parley.close()` (see {@link stopOnSignals}).
+ */
+export async function chatHistory(env: NodeJS.ProcessEnv = process.env): Promise<ChatHistory> {
+  const url = env['DATABASE_URL']
+  if (url === undefined || url === '') {
+    return {
+      store: createMemoryHistory({ maxPerRoom: MEMORY_HISTORY_PER_ROOM }),
+      description: `in memory, the last ${MEMORY_HISTORY_PER_ROOM.toLocaleString('en-US')} messages per room (set DATABASE_URL to keep it in PostgreSQL)`,
+    }
+  }
+  // Imported only when asked for, so the default start-up never loads the PostgreSQL driver.
+  const { createPostgresHistory, migrate } = await import('@parley/postgres-history')
+  const where = databaseName(url)
+  try {
+    // A deployed app migrates once per deploy (`npx parley-postgres-history migrate`); the example does it at
+    // start-up so that one command runs it. Migrating is idempotent, so a restart finds nothing to do.
+    await migrate({ url })
+  } catch (error) {
+    console.error(`Cannot prepare the history tables in PostgreSQL (${where}): ${(error as Error).message}`)
+    process.exit(1)
+  }
+  return { store: createPostgresHistory({ url }), description: `PostgreSQL (${where})` }
+}
+
+/** `host:port/database` of a connection string, never its user or password. */
+function databaseName(url: string): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.host}${parsed.pathname}`
+  } catch {
+    return 'DATABASE_URL'
+  }
+}
+
+/** What the chat's Parley options can be given. */
+export interface ChatParleyOptions {
+  /** Where room history is kept (the last messages on join, older ones on scroll, search). @default in memory ({@link MEMORY_HISTORY_PER_ROOM} per room) */
+  readonly history?: HistoryStore | undefined
+}
+
 /**
  * Parley options for the chat. The username is the token: fine for a demo, where the point is the realtime part;
  * a real app verifies a session cookie or a signed token here and returns the user it names.
  */
-export function chatParleyOptions(): ServerOptions {
+export function chatParleyOptions(options: ChatParleyOptions = {}): ServerOptions {
   return {
     authenticate: ({ token }) => (isUsername(token) && !moderation.isBanned(token) ? { id: token, admin: admins.has(token) } : null),
-    // Room names the page can produce; anything else is refused (FORBIDDEN) rather than created.
+    // Room names the page can produce; anything else is refused (FORBIDDEN) rather than created. History reads
+    // (action 'history') pass the same check: anyone signed in may read a room's past, as anyone may join it.
     authorize: ({ room }) => CHAT_ROOM_PATTERN.test(room),
+    history: { store: options.history ?? createMemoryHistory({ maxPerRoom: MEMORY_HISTORY_PER_ROOM }) },
     development: process.env['NODE_ENV'] !== 'production',
   }
 }
@@ -154,8 +208,8 @@ export async function pageAssets(bundleDir: string): Promise<Map<string, { body:
   return assets
 }
 
-/** Listens, and explains a busy port instead of printing a stack trace. */
-export async function listen(server: Server, name: string, path: string): Promise<void> {
+/** Listens, and explains a busy port instead of printing a stack trace. `history` says where messages are kept. */
+export async function listen(server: Server, name: string, path: string, history?: string): Promise<void> {
   const { port, host } = listenAddress()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -177,28 +231,39 @@ export async function listen(server: Server, name: string, path: string): Promis
   console.log(`Parley chat (${name}) is running.`)
   console.log(`  Open http://${shown}:${actual} in your browser; open it in a second window to chat with yourself.`)
   console.log(`  WebSocket endpoint: ws://${shown}:${actual}${path}   Stats: http://${shown}:${actual}/api/stats`)
+  if (history !== undefined) console.log(`  History: ${history}`)
   console.log('  Press Ctrl+C to stop.')
 }
 
-/** On Ctrl+C or SIGTERM: tell clients the server is going away (1001, they reconnect), then stop. */
-export function stopOnSignals(parley: Parley, server: Server): void {
+/**
+ * On Ctrl+C or SIGTERM: tell clients the server is going away (1001, they reconnect), then stop. The history store
+ * is closed after `parley.close()`, which first writes the messages still queued for it; Parley never closes a
+ * store it was given.
+ */
+export function stopOnSignals(parley: Parley, server: Server, history?: HistoryStore): void {
   let stopping = false
-  const stop = (signal: string): void => {
+  const stop = async (signal: string): Promise<void> => {
     if (stopping) process.exit(1)
     stopping = true
     console.log(`\n${signal}: closing connections...`)
-    void parley
-      .close()
-      .then(() => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        // Keep-alive HTTP connections would hold close() open until they time out.
-        server.closeAllConnections()
-        return closed
-      })
-      .finally(() => process.exit(0))
+    try {
+      await parley.close()
+    } catch (error) {
+      console.error(`While closing Parley: ${(error as Error).message}`)
+    }
+    try {
+      await history?.close?.()
+    } catch (error) {
+      console.error(`While closing the history store: ${(error as Error).message}`)
+    }
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    // Keep-alive HTTP connections would hold close() open until they time out.
+    server.closeAllConnections()
+    await closed
+    process.exit(0)
   }
-  process.once('SIGINT', () => stop('SIGINT'))
-  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
 }
 
 /** Logs sessions coming and going, so the terminal shows what the browser does. */

@@ -151,13 +151,15 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     expect(await countText(bob, 'general', 'Only for #random')).toBe(0)
     await screenshot(alice, 'two-rooms')
 
-    // Bob joins #random too: he sees alice there, and #general's messages stay in #general.
+    // Bob joins #random too: he sees alice there and what she wrote before he came (the room's history), and
+    // #general's messages stay in #general.
     await bob.click('#rooms li[data-room="random"]')
     await bob.locator(`${log('random')} .notice`, { hasText: 'You joined #random' }).waitFor()
     await bob.locator('#people li[data-user="alice"][data-online="true"]').waitFor()
+    await waitForMessage(bob, 'random', 'Only for #random')
     await send(bob, 'Hello #random')
     await waitForMessage(alice, 'random', 'Hello #random')
-    expect(await messageTexts(bob, 'random')).toEqual(['Hello #random'])
+    expect(await messageTexts(bob, 'random')).toEqual(['Only for #random', 'Hello #random'])
     expect(await messageTexts(alice, 'random')).toEqual(['Only for #random', 'Hello #random'])
     expect(await countText(alice, 'general', 'Hello #random')).toBe(0)
 
@@ -279,6 +281,9 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     expect(await bob.textContent('#me-name')).toBe('bob')
     expect(await bob.locator('#login').isVisible()).toBe(false)
     await bob.locator('.log[data-room="general"] .notice', { hasText: 'You joined #general' }).waitFor()
+    // The conversation is back too: the room's last messages, from its history (chat-history.test.ts has more).
+    await waitForMessage(bob, 'general', 'Hi Sam, loud and clear')
+    expect(await countText(bob, 'general', 'Hi Sam, loud and clear')).toBe(1)
     await bob.click('#sign-out')
     await bob.locator('#login').waitFor({ state: 'visible' })
     await bob.reload()

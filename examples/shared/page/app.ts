@@ -2,22 +2,41 @@
  * The chat page: one Parley client, one room handle per joined room, plain DOM. Bundled by esbuild at server
  * start-up (see ../chat-server.ts). Everything people send is shown with `textContent` (see ./dom.ts).
  */
-import { createClient, type Client, type Room, type RoomMessageEvent } from '@parley/client-sdk'
-import type { Recovery } from '@parley/protocol'
+import { createClient, ParleyClientError, type Client, type HistoryPage, type Room, type RoomMessageEvent } from '@parley/client-sdk'
+import type { HistoryGap, Recovery, ResumePoint } from '@parley/protocol'
 import { MAX_TEXT_LENGTH, isChatMessage, isUsername, toRoomName, type ChatMessage } from '../chat-rules.js'
-import { avatar, byId, el, formatCount, formatDuration, formatTime, toast, typingLine } from './dom.js'
+import { avatar, byId, el, formatCount, formatDuration, formatWhen, highlighted, searchWords, toast, typingLine } from './dom.js'
 
 /** What each connection tells the room about itself. */
 interface Presence {
   readonly client: string
 }
 
+/**
+ * Where paging back through a room's history stands: `waiting` for the join's last messages, `idle` with older
+ * ones to load on scroll, `loading` them, `failed` (with a retry), `start` (nothing older exists), `unavailable`
+ * (the server has none to give).
+ */
+type OlderState = 'waiting' | 'idle' | 'loading' | 'failed' | 'start' | 'unavailable'
+
 interface RoomView {
   readonly name: string
   readonly room: Room<ChatMessage, Presence>
   readonly log: HTMLDivElement
-  /** Messages on the page, by `<from>/<mid>` (or `<epoch>/<seq>`): what makes a message show once, whatever happens. */
+  /** The top of the log: the start-of-conversation intro and the row that says older messages are loading. */
+  readonly head: HTMLDivElement
+  readonly intro: HTMLDivElement
+  readonly loader: HTMLDivElement
+  older: OlderState
+  /** The oldest message shown (live or from history): the next older page is read from before it. */
+  oldest: ResumePoint | undefined
+  /**
+   * Messages on the page, by `<epoch>/<seq>` and, for the chat's own messages, `<from>/<mid>`: what makes a message
+   * show once, however the join's page, live messages and older pages overlap.
+   */
   readonly seen: Set<string>
+  /** Gaps already shown, by `<epoch>/<from>-<to>` (two adjacent pages may both name one). */
+  readonly gaps: Set<string>
   /** This tab's own messages by mid, shown at once and confirmed when the server's copy arrives. */
   readonly mine: Map<string, HTMLElement>
   /** Everyone seen in the room: true while online. */
@@ -34,6 +53,12 @@ const STORAGE_KEY = 'parley-chat:username'
 const SEND_TIMEOUT_MS = 30_000
 const TYPING_IDLE_MS = 3_000
 const GROUP_WINDOW_MS = 5 * 60_000
+/** Messages a room opens with, and each older page loaded when scrolling up. */
+const HISTORY_PAGE = 50
+/** Older messages start loading when the reader is this close to the top of the list (px). */
+const LOAD_OLDER_WITHIN_PX = 240
+/** Search matches per page of results. */
+const SEARCH_PAGE = 50
 
 const ui = {
   login: byId('login'),
@@ -62,6 +87,14 @@ const ui = {
   people: byId<HTMLUListElement>('people'),
   toggleRooms: byId<HTMLButtonElement>('toggle-rooms'),
   togglePeople: byId<HTMLButtonElement>('toggle-people'),
+  searchToggle: byId<HTMLButtonElement>('search-toggle'),
+  searchForm: byId<HTMLFormElement>('search-form'),
+  searchInput: byId<HTMLInputElement>('search-input'),
+  searchClose: byId<HTMLButtonElement>('search-close'),
+  searchPanel: byId('search-panel'),
+  searchSummary: byId('search-summary'),
+  searchResults: byId<HTMLOListElement>('search-results'),
+  searchMore: byId('search-more'),
 }
 
 let client: Client | undefined
@@ -142,6 +175,7 @@ function start(name: string, room: string): void {
 }
 
 function stop(): void {
+  closeSearch()
   for (const timer of polls) clearInterval(timer)
   polls = []
   for (const view of views.values()) dispose(view)
@@ -204,17 +238,26 @@ function openRoom(name: string): void {
 }
 
 function joinRoom(owner: Client, name: string): RoomView {
-  const room = owner.join<ChatMessage, Presence>(name, { presence: { client: 'web' } })
-  const log = el('div', { className: 'log', data: { room: name } }, [
-    el('div', { className: 'intro' }, [el('strong', { text: `#${name}` }), el('span', { text: 'This is the start of the conversation.' })]),
-  ])
+  // The room's last messages come first, as one `history` event, then live ones: a reload shows the conversation.
+  const room = owner.join<ChatMessage, Presence>(name, { presence: { client: 'web' }, last: HISTORY_PAGE })
+  const intro = el('div', { className: 'intro' }, [el('strong', { text: `#${name}` }), el('span', { text: 'This is the start of the conversation.' })])
+  intro.hidden = true
+  const loader = el('div', { className: 'history-row' })
+  const head = el('div', { className: 'log-head' }, [intro, loader])
+  const log = el('div', { className: 'log', data: { room: name } }, [head])
   log.hidden = true
   ui.logs.append(log)
   const view: RoomView = {
     name,
     room,
     log,
+    head,
+    intro,
+    loader,
+    older: 'waiting',
+    oldest: undefined,
     seen: new Set(),
+    gaps: new Set(),
     mine: new Map(),
     people: new Map(),
     typing: new Map(),
@@ -222,18 +265,29 @@ function joinRoom(owner: Client, name: string): RoomView {
     unread: 0,
     joinedOnce: false,
   }
+  setOlder(view, 'waiting')
   view.off.push(
     room.on('joined', ({ members }) => {
       const online = new Set(members.map((member) => member.user))
       for (const user of view.people.keys()) view.people.set(user, online.has(user))
       for (const user of online) view.people.set(user, true)
       if (!view.joinedOnce) notice(view, `You joined #${name}`)
+      // A server without history sends no page for `last`: there is nothing to wait for.
+      if (view.older === 'waiting' && owner.welcome?.capabilities.includes('history') !== true) {
+        setOlder(view, 'unavailable', 'Messages from before you joined are not kept by this server.')
+      } else if (view.older === 'waiting' && view.joinedOnce) {
+        // A re-join resumes instead of asking for `last` again: the first page was lost with the connection that
+        // was to bring it. Read it now.
+        setOlder(view, 'idle')
+        void loadOlder(view)
+      }
       view.joinedOnce = true
       renderPeople()
       renderRooms()
       scheduleRoomsRefresh()
     }),
     room.on('recovery', (recovery) => onRecovery(view, recovery)),
+    room.on('history', (page) => addPage(view, page)),
     room.on('message', (message) => onMessage(view, message)),
     room.on('presence', ({ event, member }) => {
       if (event === 'join') view.people.set(member.user, true)
@@ -254,7 +308,11 @@ function joinRoom(owner: Client, name: string): RoomView {
       renderTyping()
       renderPeople()
     }),
-    room.on('error', (error) => toast(`#${name}: ${error.message}`)),
+    room.on('error', (error) => {
+      // The join stands without its page (the history store is down): say so where the messages would be.
+      if (view.older === 'waiting' && error.code === 'HISTORY_UNAVAILABLE') return setOlder(view, 'failed', `Earlier messages could not be loaded: ${error.message}`)
+      toast(`#${name}: ${error.message}`)
+    }),
     room.on('left', ({ reason }) => {
       if (reason === 'leave') return removeView(view)
       // Removed by the server (an admin's /kick, a revoked permission): say so, and do not walk back in.
@@ -297,6 +355,8 @@ function onRecovery(view: RoomView, recovery: Recovery): void {
 function switchTo(name: string): void {
   const previous = active === undefined ? undefined : views.get(active)
   if (previous !== undefined && previous.name !== name) stopTyping(previous)
+  // Search is of one room: going to another ends it.
+  if (active !== name) closeSearch()
   active = name
   for (const view of views.values()) view.log.hidden = view.name !== name
   const view = views.get(name)
@@ -305,10 +365,12 @@ function switchTo(name: string): void {
   if (location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`)
   document.title = `#${name} · Parley Chat`
   ui.input.placeholder = `Message #${name}`
+  ui.searchInput.placeholder = `Search #${name}`
   renderRooms()
   renderPeople()
   renderTyping()
   scrollToEnd(true)
+  if (view !== undefined) loadOlderIfNeeded(view)
   ui.input.focus()
 }
 
@@ -332,6 +394,7 @@ function removeView(view: RoomView, reopenGeneral = true): void {
       ui.people.replaceChildren()
       renderTyping()
       ui.input.placeholder = 'Pick or create a room'
+      ui.searchInput.placeholder = 'Search'
       document.title = 'Parley Chat'
     }
   }
@@ -359,69 +422,227 @@ ui.newRoom.addEventListener('submit', (event) => {
 // ---------------------------------------------------------------------------------------------------------------
 // Messages
 
-function keyOf(message: RoomMessageEvent<unknown>): string {
+/**
+ * Records a message as shown; false when it is already. The SDK never delivers a seq twice, but the join's page,
+ * live messages and older pages meet at their edges, and one repeat has a new seq: a message that was in flight
+ * when a server died, sent again to its replacement (new epoch, no memory of the first copy), has the same mid.
+ */
+function firstSighting(view: RoomView, message: RoomMessageEvent<unknown>): boolean {
   const data = message.data
-  return isChatMessage(data) && data.mid !== undefined && message.from !== null ? `${message.from}/${data.mid}` : `${message.epoch}/${message.seq}`
+  const keys = [`${message.epoch}/${message.seq}`]
+  if (isChatMessage(data) && data.mid !== undefined && message.from !== null) keys.push(`${message.from}/${data.mid}`)
+  if (keys.some((key) => view.seen.has(key))) return false
+  for (const key of keys) view.seen.add(key)
+  return true
+}
+
+/** Confirms this tab's own message, shown since it was sent, when the server's copy arrives; false if not ours. */
+function confirmMine(view: RoomView, message: RoomMessageEvent<unknown>): boolean {
+  const data = message.data
+  const mid = isChatMessage(data) && message.from === me ? data.mid : undefined
+  const node = mid === undefined ? undefined : view.mine.get(mid)
+  if (mid === undefined || node === undefined) return false
+  view.mine.delete(mid)
+  node.classList.remove('pending', 'failed')
+  node.dataset['seq'] = String(message.seq)
+  node.dataset['epoch'] = message.epoch
+  node.querySelector('.state')?.remove()
+  return true
 }
 
 function onMessage(view: RoomView, message: RoomMessageEvent<ChatMessage>): void {
-  const key = keyOf(message)
-  // The SDK never delivers a seq twice; this catches the one repeat it cannot see: a message that was in flight
-  // when a server died, sent again to its replacement, which has a new epoch and no memory of the first copy.
-  if (view.seen.has(key)) return
-  view.seen.add(key)
-  const data: unknown = message.data
-  const chat = isChatMessage(data) ? data : undefined
+  if (!firstSighting(view, message)) return
+  view.oldest ??= { epoch: message.epoch, seq: message.seq }
   if (message.from !== null) clearTyping(view, message.from)
-  const mine = chat?.mid === undefined || message.from !== me ? undefined : view.mine.get(chat.mid)
-  if (mine !== undefined) {
-    view.mine.delete(chat?.mid as string)
-    mine.classList.remove('pending', 'failed')
-    mine.dataset['seq'] = String(message.seq)
-    mine.querySelector('.state')?.remove()
-    return
-  }
-  append(view, messageNode(message.from, chat?.text ?? '[a message this page cannot show]', message.ts, { seq: message.seq }))
+  if (confirmMine(view, message)) return
+  append(view, roomMessageNode(message))
   if (view.name !== active && message.from !== me) {
     view.unread++
     renderRooms()
   }
 }
 
-function messageNode(from: string | null, text: string, ts: number, extra: { seq?: number; mid?: string }): HTMLElement {
+function roomMessageNode(message: RoomMessageEvent<unknown>): HTMLElement {
+  const data = message.data
+  const text = isChatMessage(data) ? data.text : '[a message this page cannot show]'
+  return messageNode(message.from, text, message.ts, { seq: message.seq, epoch: message.epoch })
+}
+
+function messageNode(from: string | null, text: string, ts: number, extra: { seq?: number; epoch?: string; mid?: string }): HTMLElement {
   const author = from ?? 'server'
   const node = el('div', { className: from === null ? 'msg system' : from === me ? 'msg mine' : 'msg', data: { author, ts: String(ts) } }, [
     avatar(author),
-    el('div', { className: 'meta' }, [el('span', { className: 'author', text: author }), el('span', { className: 'time', text: formatTime(ts), title: new Date(ts).toLocaleString() })]),
+    el('div', { className: 'meta' }, [el('span', { className: 'author', text: author }), el('span', { className: 'time', text: formatWhen(ts), title: new Date(ts).toLocaleString() })]),
     el('div', { className: 'text', text }),
   ])
   if (extra.seq !== undefined) node.dataset['seq'] = String(extra.seq)
+  if (extra.epoch !== undefined) node.dataset['epoch'] = extra.epoch
   if (extra.mid !== undefined) node.dataset['mid'] = extra.mid
   return node
 }
 
+/** Folds a message under the one before it (no avatar, no name) when the same author wrote both within minutes. */
+function group(node: Element): void {
+  if (!(node instanceof HTMLElement) || !node.classList.contains('msg')) return
+  const previous = node.previousElementSibling
+  const gap = previous instanceof HTMLElement ? Number(node.dataset['ts']) - Number(previous.dataset['ts']) : NaN
+  const continued = previous instanceof HTMLElement && previous.classList.contains('msg') && previous.dataset['author'] === node.dataset['author'] && gap >= 0 && gap < GROUP_WINDOW_MS
+  node.classList.toggle('continued', continued)
+}
+
 function append(view: RoomView, node: HTMLElement): void {
-  const last = view.log.lastElementChild as HTMLElement | null
-  if (
-    last?.classList.contains('msg') === true &&
-    last.dataset['author'] === node.dataset['author'] &&
-    Number(node.dataset['ts']) - Number(last.dataset['ts']) < GROUP_WINDOW_MS
-  ) {
-    node.classList.add('continued')
-  }
-  const stick = ui.logs.scrollHeight - ui.logs.scrollTop - ui.logs.clientHeight < 80
+  const stick = nearEnd()
   view.log.append(node)
+  group(node)
   if (view.name === active) scrollToEnd(stick || node.classList.contains('mine'))
 }
 
+function noticeNode(text: string, tone: 'info' | 'ok' | 'warn' = 'info', data: Record<string, string> = {}): HTMLElement {
+  return el('div', { className: 'notice', text, data: { tone, ...data } })
+}
+
 function notice(view: RoomView, text: string, tone: 'info' | 'ok' | 'warn' = 'info', data: Record<string, string> = {}): void {
-  view.log.append(el('div', { className: 'notice', text, data: { tone, ...data } }))
+  view.log.append(noticeNode(text, tone, data))
   if (view.name === active) scrollToEnd(true)
+}
+
+function nearEnd(): boolean {
+  return ui.logs.scrollHeight - ui.logs.scrollTop - ui.logs.clientHeight < 80
 }
 
 function scrollToEnd(force: boolean): void {
   if (force) ui.logs.scrollTop = ui.logs.scrollHeight
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// History: the join's last messages, older pages on scrolling up
+
+/**
+ * Runs `change` (DOM above what the reader looks at: an older page, the loading row) and keeps the reader's place:
+ * the list stays at its end if it was there, otherwise the oldest item shown before stays where it was on screen.
+ * (Done by hand, with CSS scroll anchoring off, so it behaves the same at the very top, where browsers do not anchor.)
+ */
+function keepInPlace(view: RoomView, change: () => void): void {
+  if (view.name !== active) return change()
+  const atEnd = nearEnd()
+  const anchor = view.head.nextElementSibling
+  const top = anchor?.getBoundingClientRect().top
+  change()
+  if (atEnd) scrollToEnd(true)
+  else if (anchor != null && top !== undefined) ui.logs.scrollTop += anchor.getBoundingClientRect().top - top
+}
+
+/**
+ * Shows where paging back stands at the top of the list. The row keeps its height from `idle` to `loading`, so the
+ * spinner appears without moving anything; the intro replaces it at the start.
+ */
+function setOlder(view: RoomView, state: OlderState, text = ''): void {
+  const change = (): void => {
+    view.older = state
+    view.intro.hidden = state !== 'start'
+    view.loader.dataset['state'] = state
+    const busy = state === 'waiting' || state === 'loading'
+    view.loader.hidden = state === 'start'
+    const children: Node[] = []
+    if (busy) children.push(el('span', { className: 'spinner' }), el('span', { text: state === 'waiting' ? 'Loading messages…' : 'Loading older messages…' }))
+    else if (text !== '') children.push(el('span', { text }))
+    if (state === 'failed') {
+      const retry = el('button', { className: 'link', text: 'Try again' })
+      retry.type = 'button'
+      retry.addEventListener('click', () => void loadOlder(view))
+      children.push(retry)
+    }
+    view.loader.replaceChildren(...children)
+  }
+  // On screen (the reader is at the top), a row that grows (an error) pushes the messages down where the reader sees
+  // it; out of sight, the reader's place is kept.
+  const head = view.head.getBoundingClientRect()
+  if (view.name === active && head.bottom > ui.logs.getBoundingClientRect().top) change()
+  else keepInPlace(view, change)
+}
+
+/**
+ * Shows a page of history above everything shown so far, oldest first, skipping messages already shown, with a
+ * muted line where the server's history lacks messages (`gaps`).
+ */
+function addPage(view: RoomView, page: HistoryPage<ChatMessage>): void {
+  const { messages } = page
+  const gapsAt = new Map<number, HistoryGap[]>()
+  for (const gap of page.gaps) {
+    const key = `${gap.epoch}/${gap.from}-${gap.to}`
+    if (view.gaps.has(key)) continue
+    view.gaps.add(key)
+    const at = gapIndex(messages, gap)
+    gapsAt.set(at, [...(gapsAt.get(at) ?? []), gap])
+  }
+  const nodes: HTMLElement[] = []
+  for (let i = 0; i <= messages.length; i++) {
+    for (const gap of gapsAt.get(i) ?? []) {
+      const missing = gap.to - gap.from + 1
+      nodes.push(noticeNode(`${missing} message${missing === 1 ? '' : 's'} could not be stored`, 'info', { kind: 'gap' }))
+    }
+    const message = messages[i]
+    if (message === undefined || !firstSighting(view, message) || confirmMine(view, message)) continue
+    nodes.push(roomMessageNode(message))
+  }
+  const first = messages[0]
+  if (first !== undefined) view.oldest = { epoch: first.epoch, seq: first.seq }
+  keepInPlace(view, () => {
+    if (nodes.length > 0) {
+      view.head.after(...nodes)
+      for (const node of nodes) group(node)
+      const next = (nodes[nodes.length - 1] as HTMLElement).nextElementSibling
+      if (next !== null) group(next)
+    }
+  })
+  setOlder(view, page.more ? 'idle' : 'start')
+  loadOlderIfNeeded(view)
+}
+
+/** Where in a page (oldest first) a gap goes: before the first message after it, else after its epoch's last. */
+function gapIndex(messages: readonly ResumePoint[], gap: HistoryGap): number {
+  let after = messages.length
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i] as ResumePoint
+    if (message.epoch !== gap.epoch) continue
+    if (message.seq > gap.to) return i
+    after = i + 1
+  }
+  return after
+}
+
+async function loadOlder(view: RoomView): Promise<void> {
+  if (view.older !== 'idle' && view.older !== 'failed') return
+  setOlder(view, 'loading')
+  let page: HistoryPage<ChatMessage>
+  try {
+    page = await view.room.history({ before: view.oldest, limit: HISTORY_PAGE })
+  } catch (error) {
+    if (views.get(view.name) !== view) return
+    const code = error instanceof ParleyClientError ? error.code : undefined
+    // A position of an epoch the server no longer has (it restarted and lost its history): retrying cannot help.
+    if (code === 'HISTORY_CURSOR_INVALID') setOlder(view, 'unavailable', 'Older messages are no longer available.')
+    else setOlder(view, 'failed', `Older messages could not be loaded: ${(error as Error).message}`)
+    return
+  }
+  if (views.get(view.name) === view) addPage(view, page)
+}
+
+/** Loads older messages when the reader is near the top of the list, or the list does not fill the screen yet. */
+function loadOlderIfNeeded(view: RoomView): void {
+  // Not while search results hide the list: a hidden list reads as scrolled to the top.
+  if (view.name !== active || view.older !== 'idle' || ui.app.dataset['search'] === 'results') return
+  if (ui.logs.scrollTop < LOAD_OLDER_WITHIN_PX) void loadOlder(view)
+}
+
+ui.logs.addEventListener(
+  'scroll',
+  () => {
+    const view = active === undefined ? undefined : views.get(active)
+    if (view !== undefined) loadOlderIfNeeded(view)
+  },
+  { passive: true },
+)
 
 function send(view: RoomView, text: string, mid: string, node: HTMLElement): void {
   node.classList.remove('failed')
@@ -514,6 +735,120 @@ ui.togglePeople.addEventListener('click', () => setDrawer(ui.app.dataset['drawer
 ui.rooms.addEventListener('click', () => setDrawer(undefined))
 ui.logs.addEventListener('click', () => setDrawer(undefined))
 ui.input.addEventListener('focus', () => setDrawer(undefined))
+
+// ---------------------------------------------------------------------------------------------------------------
+// Search in the open room: results replace the conversation until Escape or ×.
+
+/** Counts searches, so the answer to one replaced by a newer one is dropped. */
+let searchRun = 0
+/** Where the conversation was scrolled when results replaced it, to return there (a hidden list forgets it). */
+let conversationScroll: { top: number; atEnd: boolean } | undefined
+
+function openSearch(): void {
+  if (ui.app.dataset['search'] === undefined) ui.app.dataset['search'] = 'open'
+  ui.searchToggle.setAttribute('aria-expanded', 'true')
+  ui.searchInput.focus()
+}
+
+function closeSearch(): void {
+  searchRun++
+  delete ui.app.dataset['search']
+  ui.searchToggle.setAttribute('aria-expanded', 'false')
+  ui.searchInput.value = ''
+  ui.searchPanel.hidden = true
+  ui.searchResults.replaceChildren()
+  ui.searchMore.replaceChildren()
+  ui.searchSummary.textContent = ''
+  if (conversationScroll !== undefined) {
+    if (conversationScroll.atEnd) scrollToEnd(true)
+    else ui.logs.scrollTop = conversationScroll.top
+    conversationScroll = undefined
+  }
+}
+
+async function runSearch(text: string, before?: ResumePoint): Promise<void> {
+  const view = active === undefined ? undefined : views.get(active)
+  if (view === undefined) return
+  const run = ++searchRun
+  if (ui.app.dataset['search'] !== 'results') conversationScroll = { top: ui.logs.scrollTop, atEnd: nearEnd() }
+  ui.app.dataset['search'] = 'results'
+  ui.searchPanel.hidden = false
+  delete ui.searchSummary.dataset['tone']
+  if (before === undefined) {
+    ui.searchResults.replaceChildren()
+    ui.searchSummary.textContent = `Searching #${view.name}…`
+  }
+  ui.searchMore.replaceChildren(el('span', { className: 'spinner' }))
+  let page: HistoryPage<ChatMessage>
+  try {
+    if (client?.welcome !== undefined && !client.welcome.capabilities.includes('search')) {
+      throw new ParleyClientError('HISTORY_UNAVAILABLE', 'This server does not search its history')
+    }
+    page = await view.room.search(text, { before, limit: SEARCH_PAGE })
+  } catch (error) {
+    if (run !== searchRun) return
+    const code = error instanceof ParleyClientError ? error.code : undefined
+    ui.searchSummary.dataset['tone'] = 'bad'
+    // Shown, never thrown: the store being down is a state of the server, not a bug of the page.
+    const reason = (error as Error).message.replace(/[.!]?$/, '.')
+    ui.searchSummary.textContent = code === 'HISTORY_UNAVAILABLE' ? reason : `Search failed: ${reason}`
+    ui.searchMore.replaceChildren()
+    return
+  }
+  if (run !== searchRun) return
+  const words = searchWords(text)
+  // Newest first, as people look for something recent; each page from the server is oldest first.
+  ui.searchResults.append(...[...page.messages].reverse().map((message) => resultNode(message, words)))
+  const count = ui.searchResults.childElementCount
+  ui.searchSummary.textContent =
+    count === 0
+      ? `No messages in #${view.name} match “${text}”.`
+      : `${count}${page.more ? '+' : ''} message${count === 1 && !page.more ? '' : 's'} in #${view.name} match${count === 1 && !page.more ? 'es' : ''} “${text}”`
+  const oldest = page.messages[0]
+  if (page.more && oldest !== undefined) {
+    const more = el('button', { className: 'ghost', text: 'Show older matches' })
+    more.type = 'button'
+    more.addEventListener('click', () => void runSearch(text, { epoch: oldest.epoch, seq: oldest.seq }))
+    ui.searchMore.replaceChildren(more)
+  } else {
+    ui.searchMore.replaceChildren()
+  }
+}
+
+function resultNode(message: RoomMessageEvent<unknown>, words: readonly string[]): HTMLElement {
+  const author = message.from ?? 'server'
+  const data = message.data
+  const text = isChatMessage(data) ? data.text : '[a message this page cannot show]'
+  return el('li', { className: 'result', data: { author, seq: String(message.seq), epoch: message.epoch } }, [
+    avatar(author, true),
+    el('div', { className: 'meta' }, [
+      el('span', { className: 'author', text: author }),
+      el('time', { className: 'time', text: formatWhen(message.ts), title: new Date(message.ts).toLocaleString() }),
+    ]),
+    el('div', { className: 'text' }, highlighted(text, words)),
+  ])
+}
+
+ui.searchToggle.addEventListener('click', () => (ui.app.dataset['search'] === undefined ? openSearch() : closeSearch()))
+ui.searchInput.addEventListener('focus', () => {
+  setDrawer(undefined)
+  openSearch()
+})
+ui.searchClose.addEventListener('click', () => {
+  closeSearch()
+  ui.input.focus()
+})
+ui.searchForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  const text = ui.searchInput.value.trim()
+  if (text !== '') void runSearch(text)
+})
+addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || ui.app.hidden || ui.app.dataset['search'] === undefined) return
+  event.preventDefault()
+  closeSearch()
+  ui.input.focus()
+})
 
 // ---------------------------------------------------------------------------------------------------------------
 // Typing

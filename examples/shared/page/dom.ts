@@ -47,6 +47,36 @@ export function formatTime(ts: number): string {
   return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 }
 
+/** 14:05 today; "Yesterday 14:05"; "Mar 4, 14:05" this year; "Mar 4, 2023, 14:05" before: history reaches back. */
+export function formatWhen(ts: number, now = Date.now()): string {
+  const date = new Date(ts)
+  const today = new Date(now)
+  const time = formatTime(ts)
+  if (date.toDateString() === today.toDateString()) return time
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1)
+  if (date.toDateString() === yesterday.toDateString()) return `Yesterday ${time}`
+  const day = date.toLocaleDateString([], { month: 'short', day: 'numeric', ...(date.getFullYear() === today.getFullYear() ? {} : { year: 'numeric' }) })
+  return `${day}, ${time}`
+}
+
+/** The words of a search to mark in its results: quotes dropped, `-excluded` words left out. */
+export function searchWords(query: string): string[] {
+  return query
+    .split(/\s+/)
+    .filter((word) => word !== '' && !word.startsWith('-'))
+    .map((word) => word.replace(/^"+|"+$/g, ''))
+    .filter((word) => word !== '')
+}
+
+/** `text` as text nodes, with every (case-insensitive) occurrence of `words` in a `<mark>`: still text only. */
+export function highlighted(text: string, words: readonly string[]): Node[] {
+  if (words.length === 0) return [document.createTextNode(text)]
+  const escaped = [...words].sort((a, b) => b.length - a.length).map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const pattern = new RegExp(`(${escaped.join('|')})`, 'gi')
+  // split() with a capturing group puts the matches at the odd indexes.
+  return text.split(pattern).map((part, i) => (i % 2 === 1 ? el('mark', { text: part }) : document.createTextNode(part)))
+}
+
 /** 3h 12m, 4m 05s, 12s */
 export function formatDuration(ms: number): string {
   const s = Math.floor(ms / 1000)

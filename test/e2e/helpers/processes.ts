@@ -106,10 +106,13 @@ export interface ChatServer extends ExampleProcess {
   readonly wsUrl: string
 }
 
-/** Starts a chat example (express-chat or koa-chat) and waits until it serves its page. */
-export async function startChatServer(script: string, port?: number): Promise<ChatServer> {
+/**
+ * Starts a chat example (express-chat or koa-chat) and waits until it serves its page. Its history is in memory
+ * (fresh for every start) unless `env` gives a `DATABASE_URL`: one set in the shell running the tests is ignored.
+ */
+export async function startChatServer(script: string, port?: number, env: Record<string, string> = {}): Promise<ChatServer> {
   const chosen = port ?? (await freePort())
-  const process_ = runExample(script, [], { PORT: String(chosen) })
+  const process_ = runExample(script, [], { DATABASE_URL: '', ...env, PORT: String(chosen) })
   try {
     await process_.waitForOutput(/Press Ctrl\+C to stop/, 30_000)
   } catch (error) {
