@@ -7,37 +7,31 @@
  * through both the `import` and the `require` condition. A broken `exports` map, a file left out of `files` or a
  * dependency used but not declared fails here, and nowhere else: every other test runs on the sources.
  *
- * The build goes to a cache folder of its own under node_modules/.cache (keyed by a hash of everything that goes into
+ * The build (scripts/pack-packages.ts, as `npm run pack` runs it) goes to a cache folder of its own under node_modules/.cache (keyed by a hash of everything that goes into
  * it), never to the packages' dist/ folders, which packages/protocol/test/dist.test.ts deletes and rebuilds: the two
  * can run at the same time without touching each other's files. A later run with unchanged sources reuses the
  * tarballs; two runs building at once each build in a private folder and the first to finish moves its result in.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanEnv, packPackages, PUBLIC_PACKAGES } from '../../scripts/pack-packages.js'
 import { browserTestsEnabled, launchChromium } from '../e2e/helpers/browser.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const PACKAGES = ['protocol', 'server-sdk', 'client-sdk', 'redis-adapter', 'postgres-history', 'contract'] as const
+const PACKAGES = PUBLIC_PACKAGES
 const CACHE = join(ROOT, 'node_modules', '.cache', 'parley-packed')
 /** Bump to invalidate cached builds when this file changes how it builds. */
 const RECIPE = 1
 
-// Child processes must find packages through the temp apps only: no loader hooks (NODE_OPTIONS) and no extra lookup
-// paths (NODE_PATH) that could reach the workspace.
-const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', npm_config_update_notifier: 'false' }
-  delete env['NODE_OPTIONS']
-  delete env['NODE_PATH']
-  for (const key of Object.keys(env)) if (key.startsWith('npm_package_') || key === 'npm_config_workspace') delete env[key]
-  return env
-}
+// Child processes must find packages through the temp apps only: cleanEnv() drops loader hooks (NODE_OPTIONS)
+// and extra lookup paths (NODE_PATH) that could reach the workspace.
 
 /** Every child still running, killed (as a process group) if the test ends early. */
 const running = new Set<ChildProcess>()
@@ -159,37 +153,8 @@ async function packedTarballs(): Promise<Record<(typeof PACKAGES)[number], strin
   if (!existsSync(join(ready, 'tarballs.json'))) {
     const staging = mkdtempSync(join(CACHE, `${key}.building-`))
     try {
-      for (const name of PACKAGES) {
-        cpSync(join(ROOT, 'packages', name), join(staging, 'packages', name), {
-          recursive: true,
-          filter: (source) => !/[/\\](node_modules|dist)$/.test(source),
-        })
-      }
-      // The declaration build sees the sources only, never another build's dist/ (which dist.test.ts may be replacing).
-      writeFileSync(
-        join(staging, 'tsconfig.json'),
-        JSON.stringify({ extends: join(ROOT, 'tsconfig.base.json'), include: [join(ROOT, 'packages/*/src/**/*.ts')] }),
-      )
-      // The repository's own tsup config, unchanged but for where it writes: each package's staged copy.
-      writeFileSync(
-        join(staging, 'tsup.config.ts'),
-        [
-          `import configs from ${JSON.stringify(join(ROOT, 'tsup.config.ts'))}`,
-          `export default (configs as Array<Record<string, unknown>>).map((config) => ({`,
-          `  ...config,`,
-          `  outDir: ${JSON.stringify(`${staging}/`)} + String(config['outDir']),`,
-          `  tsconfig: ${JSON.stringify(join(staging, 'tsconfig.json'))},`,
-          `}))`,
-        ].join('\n'),
-      )
-      await run(process.execPath, [join(ROOT, 'node_modules/tsup/dist/cli-default.js'), '--config', join(staging, 'tsup.config.ts')], ROOT, 150_000)
-      const tarballs: Record<string, string> = {}
-      for (const name of PACKAGES) {
-        const out = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', staging], join(staging, 'packages', name), 60_000)
-        const [entry] = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string }>
-        if (entry === undefined) throw new Error(`npm pack printed nothing for ${name}`)
-        tarballs[name] = entry.filename
-      }
+      // The same build and pack as `npm run pack` (scripts/pack-packages.ts).
+      const tarballs = await packPackages(staging)
       writeFileSync(join(staging, 'tarballs.json'), JSON.stringify(tarballs))
       try {
         renameSync(staging, ready)

@@ -48,12 +48,13 @@ export interface ExampleProcess {
 
 /** Starts `node --import tsx <script> ...args` from the repository root. */
 export function runExample(script: string, args: readonly string[] = [], env: Record<string, string> = {}): ExampleProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', NODE_ENV: 'test', FORCE_COLOR: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  })
+  return runProcess(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, HOST: '127.0.0.1', NODE_ENV: 'test', FORCE_COLOR: '0', ...env } })
+}
+
+/** Starts any command in its own process group, with `env` as its whole environment. */
+export function runProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): ExampleProcess {
+  const script = [command, ...args].join(' ')
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(child)
   let output = ''
   const listeners = new Set<() => void>()
