@@ -170,7 +170,11 @@ export interface RoomCore {
   presence: unknown
   /** The id of the join in flight. */
   joinId: string | undefined
-  /** Messages the first join asks for (`last`), until its `history` answer arrived. */
+  /**
+   * Messages the join asks for (`last`), until its `history` answer (or error) arrived. A re-join that resumes does
+   * not ask again: it has the room's position, so it gets what it missed instead (when the connection drops between
+   * `joined` and the page, which the server sends back to back, the app reads it with `room.history()`).
+   */
   last: number | undefined
   /** The id of the join that asked for `last`, whose `history` answer the client waits for. */
   lastJoinId: string | undefined
