@@ -33,7 +33,12 @@ export function createTokenSource(options: ResolvedOptions): () => Promise<Token
   }
 }
 
-/** When to refresh a token in band: `refreshBeforeMs` ahead of its expiry, and never in the past. */
+/**
+ * When to refresh a token in band: `refreshBeforeMs` ahead of its expiry; a token with less life left than that is
+ * refreshed at half its remaining life (at once, its replacement, issued in the same second, would expire no later);
+ * never in the past.
+ */
 export function refreshDelayMs(expiresAt: number, refreshBeforeMs: number, now: number): number {
-  return Math.max(0, expiresAt - refreshBeforeMs - now)
+  const remaining = expiresAt - now
+  return Math.max(0, remaining >= refreshBeforeMs ? remaining - refreshBeforeMs : remaining / 2)
 }

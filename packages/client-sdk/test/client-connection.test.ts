@@ -389,6 +389,23 @@ describe('tokens in band', () => {
     expect(client.state).toBe('open')
   })
 
+  it('a token that lives less than refreshBeforeMs is refreshed at half its life, not at once, and so is the next', async () => {
+    vi.setSystemTime(2_000_000)
+    const server = createRoomServer()
+    let n = 0
+    // 4-second tokens, as a JWT with whole-second expiry might be; the default lead is 30 s.
+    const getToken = vi.fn(async () => ({ token: `s${++n}`, expiresAt: Date.now() + 4_000 }))
+    const client = connect(server, { getToken })
+    const connection = await server.nextConnection()
+    await opened(client)
+    await vi.advanceTimersByTimeAsync(1_999)
+    expect(connection.received.filter((m) => m.type === 'authenticate')).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await connection.next('authenticate')).toMatchObject({ token: 's2' })
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(await connection.next('authenticate')).toMatchObject({ token: 's3' })
+  })
+
   it('a static token with tokenExpiresAt is refreshed through getToken', async () => {
     vi.setSystemTime(5_000_000)
     const server = createRoomServer()
