@@ -1,5 +1,6 @@
 /**
- * Parley on Express 5: the chat page, two JSON endpoints, and realtime rooms on the same port.
+ * Parley on Express 5: the chat page, its JSON endpoints (sign-in, rooms, stats, admin), and realtime rooms on the
+ * same port.
  *
  *   npm start                  # from the repository root; PORT=4000 npm start for another port
  *   DATABASE_URL=postgres://localhost/parley npm start    # keep room history in PostgreSQL
@@ -38,6 +39,11 @@ const api = chatApi(parley)
 app.use((_request, response, next) => {
   response.set(SECURITY_HEADERS)
   next()
+})
+// Sign-in: a short-lived JWT for the page to connect with (and to ask for again before it expires).
+app.post('/api/login', express.json({ limit: '1kb' }), async (request, response) => {
+  const result = await api.login(request.body)
+  response.status(result.status).set('Cache-Control', 'no-store').json(result.body)
 })
 app.get('/api/rooms', async (_request, response) => {
   response.json(await api.rooms())

@@ -30,9 +30,20 @@ app.use(async (ctx, next) => {
   await next()
 })
 
+// The JSON POSTs: sign-in (a short-lived JWT for the page to connect with, and to ask for again before it expires)
+// and admin commands (the caller named by that JWT).
+const POSTS: Record<string, (ctx: Koa.Context, body: unknown) => Promise<{ status: number; body: unknown }>> = {
+  '/api/login': (ctx, body) => {
+    ctx.set('Cache-Control', 'no-store')
+    return api.login(body)
+  },
+  '/api/admin': (ctx, body) => api.admin(ctx.get('authorization') || undefined, body),
+}
+
 app.use(async (ctx, next) => {
-  if (ctx.method !== 'POST' || ctx.path !== '/api/admin') return next()
-  // A small JSON body, read by hand: the example adds no body-parser dependency for one endpoint.
+  const handle = ctx.method === 'POST' ? POSTS[ctx.path] : undefined
+  if (handle === undefined) return next()
+  // A small JSON body, read by hand: the example adds no body-parser dependency for two endpoints.
   let text = ''
   for await (const chunk of ctx.req) {
     text += String(chunk)
@@ -44,7 +55,7 @@ app.use(async (ctx, next) => {
   } catch {
     ctx.throw(400, 'Expected JSON')
   }
-  const result = await api.admin(ctx.get('authorization') || undefined, body)
+  const result = await handle(ctx, body)
   ctx.status = result.status
   ctx.body = result.body
 })

@@ -5,8 +5,9 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { createClient, type Client, type Room } from '@parley/client-sdk'
+import { createClient, type Client, type ClientOptions, type Room } from '@parley/client-sdk'
 import { attach, type Parley } from '@parley/server-sdk'
+import { chatTokenOptions, requestChatToken } from '../shared/chat-login.js'
 
 export interface LoadTestOptions {
   /** Connected clients. @default 100 */
@@ -15,10 +16,13 @@ export interface LoadTestOptions {
   readonly messages?: number
   /** Rooms the clients are spread over. @default one per 10 clients */
   readonly rooms?: number
-  /** A running server to test (loopback only); without it one is started in this process on 127.0.0.1:0. */
+  /**
+   * A running chat example to test (express-chat or koa-chat, loopback only): each client signs in through its
+   * `POST /api/login` on the same host and port. Without it a server is started in this process on 127.0.0.1:0.
+   */
   readonly url?: string
-  /** Token prefix for an external server: client i sends `<prefix><i>`. @default 'load-' */
-  readonly tokenPrefix?: string
+  /** Client i is the user `<prefix><i>`. @default 'load-' */
+  readonly namePrefix?: string
   /** Publishes per second per client: under the server's default rate limit (50/s). @default 40 */
   readonly ratePerClient?: number
   /** Publishes one client has waiting for their ack at once. @default 8 */
@@ -102,7 +106,7 @@ export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTe
   const ratePerClient = options.ratePerClient ?? 40
   const inflightPerClient = options.inflightPerClient ?? 8
   const timeoutMs = options.timeoutMs ?? 60_000
-  const tokenPrefix = options.tokenPrefix ?? 'load-'
+  const namePrefix = options.namePrefix ?? 'load-'
   for (const [name, value] of Object.entries({ clientCount, messageCount, roomCount, ratePerClient, inflightPerClient, timeoutMs })) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`)
   }
@@ -121,6 +125,11 @@ export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTe
     await new Promise<void>((resolve) => (server as Server).listen(0, '127.0.0.1', resolve))
     url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/parley`
   }
+  const names = Array.from({ length: clientCount }, (_, i) => `${namePrefix}${i}`)
+  // The in-process server takes the name itself as the token; a chat example signs each client in (a short-lived
+  // JWT, refreshed in band when the run outlasts it).
+  const tokens: Array<Pick<ClientOptions, 'token' | 'tokenExpiresAt' | 'getToken' | 'refreshBeforeMs'>> =
+    options.url === undefined ? names.map((name) => ({ token: name })) : await signInAll(new URL('/api/login', url.replace(/^ws/, 'http')).href, names)
 
   const clients: Client[] = []
   const rooms: Array<Room<LoadMessage>> = []
@@ -154,7 +163,7 @@ export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTe
     // Connect and join.
     const joins: Array<Promise<void>> = []
     for (let i = 0; i < clientCount; i++) {
-      const client = createClient(url, { token: `${tokenPrefix}${i}`, reconnect: { maxDelayMs: 1_000 } })
+      const client = createClient(url, { ...tokens[i], reconnect: { maxDelayMs: 1_000 } })
       const room = client.join<LoadMessage>(`load-${roomOf(i)}`)
       const seen = new Set<number>()
       received.push(seen)
@@ -262,5 +271,14 @@ export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTe
         mean,
       },
     }
+  }
+}
+
+/** Signs every client in through a chat example's `POST /api/login`, or says why `--url` cannot be tested. */
+async function signInAll(loginUrl: string, names: readonly string[]) {
+  try {
+    return await Promise.all(names.map(async (name) => chatTokenOptions(await requestChatToken(loginUrl, name), () => requestChatToken(loginUrl, name))))
+  } catch (error) {
+    throw new Error(`Cannot sign in at ${loginUrl} (${(error as Error).message}): --url takes a chat example (express-chat, koa-chat)`)
   }
 }

@@ -13,8 +13,8 @@ const USAGE = `Usage: npm run load-test -- [options]
   --messages <n>       messages to publish in all, round-robin over the clients (default 1000)
   --rooms <n>          rooms to spread the clients over (default: one per 10 clients)
   --rate <n>           publishes per second per client (default 40; the server allows 50)
-  --url <ws-url>       test a running server on this machine instead of an in-process one
-                       (127.0.0.1 or localhost only; it must accept any token as the user id)
+  --url <ws-url>       test a running chat example on this machine instead of an in-process server
+                       (127.0.0.1 or localhost only; clients sign in through its POST /api/login)
   --timeout <seconds>  give up after this long (default 60)
   --json               print the result as JSON
   --help`

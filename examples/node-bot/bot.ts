@@ -1,5 +1,6 @@
 /**
- * A Node bot for the chat examples: joins a room and answers /echo, /time, /who and /stats.
+ * A Node bot for the chat examples: signs in like the page (`POST /api/login`, a short-lived JWT, refreshed in band
+ * before it expires), joins a room and answers /echo, /time, /who and /stats.
  *
  *   npx tsx examples/node-bot/bot.ts [--url ws://127.0.0.1:3000/parley] [--room general] [--name parley-bot]
  *
@@ -7,6 +8,8 @@
  */
 import { parseArgs } from 'node:util'
 import { createClient } from '@parley/client-sdk'
+import type { IssuedToken } from '../shared/chat-auth.js'
+import { chatTokenOptions, requestChatToken } from '../shared/chat-login.js'
 import { answer, describeStats } from './commands.js'
 
 const { values } = parseArgs({
@@ -20,15 +23,24 @@ const { values } = parseArgs({
 const url = values.url as string
 const roomName = values.room as string
 const name = values.name as string
-// The chat servers publish their stats next to the WebSocket endpoint.
+// The chat servers sign in and publish their stats next to the WebSocket endpoint.
 const statsUrl = values['stats-url'] ?? new URL('/api/stats', url.replace(/^ws/, 'http')).href
+const loginUrl = new URL('/api/login', url.replace(/^ws/, 'http')).href
 
 interface ChatMessage {
   readonly text: string
   readonly mid?: string
 }
 
-const client = createClient(url, { token: name })
+// Sign in first, so a wrong URL or a refused name is said at once; later tokens come from `getToken`.
+let first: IssuedToken
+try {
+  first = await requestChatToken(loginUrl, name)
+} catch (error) {
+  console.error(`[bot] cannot sign in as ${name} at ${loginUrl}: ${(error as Error).message}`)
+  process.exit(1)
+}
+const client = createClient(url, chatTokenOptions(first, () => requestChatToken(loginUrl, name)))
 const room = client.join<ChatMessage, { client: string }>(roomName, { presence: { client: 'bot' } })
 let replies = 0
 /** Replies go out in the order the commands came in, even when one (/stats) has to wait for an answer. */

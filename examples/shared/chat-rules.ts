@@ -5,9 +5,9 @@
 import { ID_PATTERN } from '@parley/protocol'
 
 /**
- * A username: the protocol's user id pattern (`[A-Za-z0-9_-.:~]`) minus `:`, at most 32 characters. The page sends
- * the name as its token in a `parley.token.<name>` WebSocket subprotocol entry, and `:` is not allowed in a
- * subprotocol name (RFC 6455 §4.1, RFC 7230 token), so a browser would refuse to open the socket.
+ * A username: the protocol's user id pattern (`[A-Za-z0-9_-.:~]`) minus `:`, at most 32 characters; it is the user
+ * id, and the `sub` of the sign-in token. No `:` since the name itself was the token, sent in a WebSocket
+ * subprotocol entry, where RFC 6455 §4.1 does not allow one; the rule stays so that every name keeps working.
  */
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.~-]{1,32}$/
 

@@ -1,13 +1,14 @@
 /**
  * The server side both chat examples share: Parley options (authentication, authorization, message checks), the
- * two JSON endpoints, the browser bundle, and start-up and shutdown. The Express and Koa servers only wire these
- * into their framework, which is the part each example exists to show.
+ * JSON endpoints (sign-in, rooms, stats, admin commands), the browser bundle, and start-up and shutdown. The
+ * Express and Koa servers only wire these into their framework, which is the part each example exists to show.
  */
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { createMemoryHistory, ParleyServerError, type HistoryStore, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { build } from 'esbuild'
+import { createChatAuth, type IssuedToken } from './chat-auth.js'
 import { CHAT_ROOM_PATTERN, isChatMessage, isUsername } from './chat-rules.js'
 import { chatAdmins, ModerationStore, runCommand, type CommandResult } from './chat-moderation.js'
 
@@ -15,6 +16,8 @@ import { chatAdmins, ModerationStore, runCommand, type CommandResult } from './c
 export const moderation = new ModerationStore()
 /** Usernames with the admin role. */
 export const admins = chatAdmins()
+/** The chat's sign-in tokens: short-lived JWTs (`CHAT_JWT_SECRET`, `CHAT_TOKEN_TTL_SECONDS`; see ./chat-auth.ts). */
+export const chatAuth = createChatAuth()
 
 /** The page's static files: index.html, styles.css, the icon. Its script is in ./page and bundled at start-up. */
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
@@ -93,12 +96,18 @@ export interface ChatParleyOptions {
 }
 
 /**
- * Parley options for the chat. The username is the token: fine for a demo, where the point is the realtime part;
- * a real app verifies a session cookie or a signed token here and returns the user it names.
+ * Parley options for the chat. `authenticate` takes the JWT `POST /api/login` issued: at the handshake, and again
+ * at each in-band refresh. `expiresAt` is the token's `exp`, so Parley closes a session with 4419 when its token
+ * runs out unless the client has sent a fresh one in band by then. A banned user's token, however fresh, is
+ * refused (a ban also disconnects them at once: see ./chat-moderation.ts).
  */
 export function chatParleyOptions(options: ChatParleyOptions = {}): ServerOptions {
   return {
-    authenticate: ({ token }) => (isUsername(token) && !moderation.isBanned(token) ? { id: token, admin: admins.has(token) } : null),
+    authenticate: async ({ token }) => {
+      const verified = await chatAuth.verifyToken(token)
+      if (verified === null || moderation.isBanned(verified.user)) return null
+      return { id: verified.user, expiresAt: verified.expiresAt, admin: admins.has(verified.user) }
+    },
     // Room names the page can produce; anything else is refused (FORBIDDEN) rather than created. History reads
     // (action 'history') pass the same check: anyone signed in may read a room's past, as anyone may join it.
     authorize: ({ room }) => CHAT_ROOM_PATTERN.test(room),
@@ -124,9 +133,26 @@ export function installChatRules(parley: Parley): void {
   })
 }
 
-/** The JSON the page polls: active rooms with member counts, and server counters. */
+/** What `POST /api/login` answers: a token, or why not. */
+export type LoginAnswer = { status: 200; body: IssuedToken } | { status: 400 | 403; body: { message: string } }
+
+/**
+ * The JSON endpoints: sign-in (`POST /api/login`), what the page polls (active rooms with member counts, server
+ * counters), and admin commands.
+ */
 export function chatApi(parley: Parley, startedAt = Date.now()) {
   return {
+    /**
+     * Signs a user in (`POST /api/login { username }`) with a fresh short-lived token. A demo sign-in: any username
+     * that is not banned, and no password; a real app checks a password, or its own session (docs/server.md §4.6),
+     * first. Clients also call it for each refresh. The answer must not be cached (`Cache-Control: no-store`).
+     */
+    async login(body: unknown): Promise<LoginAnswer> {
+      const { username } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
+      if (!isUsername(username)) return { status: 400, body: { message: 'Use 1-32 letters, digits or _ - . ~ (no spaces).' } }
+      if (moderation.isBanned(username)) return { status: 403, body: { message: `${username} is banned from this chat.` } }
+      return { status: 200, body: await chatAuth.issueToken(username) }
+    },
     async rooms(): Promise<{ rooms: Array<{ room: string; members: number }> }> {
       const rooms = await parley.rooms()
       rooms.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room))
@@ -136,12 +162,13 @@ export function chatApi(parley: Parley, startedAt = Date.now()) {
       return { ...parley.stats(), uptimeMs: Date.now() - startedAt }
     },
     /**
-     * An admin command typed in the page (`POST /api/admin { room, command }`). The caller is named by the same demo
-     * token as the WebSocket (`Authorization: Bearer <username>`); a real app checks its session here.
+     * An admin command typed in the page (`POST /api/admin { room, command }`). The caller is named by the same
+     * token as the WebSocket (`Authorization: Bearer <jwt>`); a missing, bad or expired one answers 401.
      */
     async admin(authorization: string | undefined, body: unknown): Promise<{ status: number; body: CommandResult }> {
-      const name = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1]
-      if (name === undefined || !isUsername(name) || moderation.isBanned(name)) return { status: 401, body: { ok: false, message: 'Sign in first' } }
+      const verified = await chatAuth.verifyToken(/^Bearer (\S+)$/i.exec(authorization ?? '')?.[1])
+      if (verified === null || moderation.isBanned(verified.user)) return { status: 401, body: { ok: false, message: 'Sign in first' } }
+      const name = verified.user
       const { room, command } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
       if (typeof room !== 'string' || !CHAT_ROOM_PATTERN.test(room) || typeof command !== 'string' || command.length > 200) {
         return { status: 400, body: { ok: false, message: 'Expected { room, command }' } }
@@ -232,6 +259,7 @@ export async function listen(server: Server, name: string, path: string, history
   console.log(`  Open http://${shown}:${actual} in your browser; open it in a second window to chat with yourself.`)
   console.log(`  WebSocket endpoint: ws://${shown}:${actual}${path}   Stats: http://${shown}:${actual}/api/stats`)
   if (history !== undefined) console.log(`  History: ${history}`)
+  console.log(`  Sign-in: ${chatAuth.description}`)
   console.log('  Press Ctrl+C to stop.')
 }
 

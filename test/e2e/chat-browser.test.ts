@@ -177,6 +177,8 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
    * arrive once, and a message typed while the server was down waits in the client's queue and is delivered once
    * when the connection is back. Messages that went to the old server after a page lost its connection would be
    * gone, and the page tells the user exactly that; a Redis adapter keeps history across restarts instead.
+   * Sign-in survives too: the new process signs tokens with a new random key (no CHAT_JWT_SECRET here), so the old
+   * ones mean nothing to it, and each page's `getToken` signs in again (`POST /api/login`) before it reconnects.
    */
   it('survives a server kill and restart: shows reconnecting, then the conversation continues', async () => {
     const before = { alice: await messageTexts(alice, 'general'), bob: await messageTexts(bob, 'general') }

@@ -11,6 +11,7 @@ import pg from 'pg'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserTestsEnabled, launchChromium, screenshot } from './helpers/browser.js'
+import { signedIn } from './helpers/chat-sign-in.js'
 import { startChatServer, type ChatServer } from './helpers/processes.js'
 
 interface Chat {
@@ -44,12 +45,15 @@ interface Seeders {
   close(): Promise<void>
 }
 
-/** The authors join the room and publish messages `numbers` in order, four in a row each (so the page groups them). */
-async function seed(wsUrl: string, numbers: readonly number[]): Promise<Seeders> {
+/**
+ * The authors sign in (`POST /api/login`), join the room and publish messages `numbers` in order, four in a row each
+ * (so the page groups them).
+ */
+async function seed(server: ChatServer, numbers: readonly number[]): Promise<Seeders> {
   const clients: Client[] = []
   const rooms = new Map<string, Room<Chat>>()
   for (const user of AUTHORS) {
-    const client = createClient(wsUrl, { token: user, reconnect: false })
+    const client = createClient(server.wsUrl, { ...(await signedIn(server, user)), reconnect: false })
     clients.push(client)
     const room = client.join<Chat>(ROOM)
     await new Promise<void>((resolve, reject) => {
@@ -121,7 +125,7 @@ describe.runIf(browserTestsEnabled())('the chat page keeps the conversation: his
     browser = await launchChromium()
     server = await startChatServer(SCRIPT)
     // Three people wrote 120 messages before anyone opens the page.
-    seeders = await seed(server.wsUrl, range(1, TOTAL))
+    seeders = await seed(server, range(1, TOTAL))
   }, 60_000)
 
   afterAll(async () => {
@@ -374,7 +378,7 @@ describe.runIf(browserTestsEnabled() && (await postgresAnswers()))('the chat wit
     server = await startChatServer(SCRIPT, undefined, env)
     // The start-up lines say where history goes, never with the credentials.
     expect(server.output()).toContain(`History: PostgreSQL (${databaseUrl.host}/${database})`)
-    const seeders = await seed(server.wsUrl, range(1, 60))
+    const seeders = await seed(server, range(1, 60))
     await seeders.close()
     // A graceful stop: parley.close() writes what is still queued for the store, then the store is closed.
     await server.kill('SIGTERM')

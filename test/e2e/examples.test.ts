@@ -1,10 +1,12 @@
 /**
  * Every example started as a user would start it (a child process via tsx) and smoke-tested: the chat servers
- * serve their page and accept a client, the bot answers, the load-test CLI passes, a busy port is explained.
+ * serve their page, sign a client in and accept it, the bot answers, the load-test CLI passes (in process, and
+ * against a running chat), a busy port is explained. test/e2e/chat-auth.test.ts has the sign-in tokens in depth.
  */
-import { request } from 'node:http'
 import { createClient, type Client, type Room, type RoomMessageEvent } from '@parley/client-sdk'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { login, signedIn } from './helpers/chat-sign-in.js'
+import { upgradeStatus } from './helpers/handshake.js'
 import { runExample, startChatServer, type ChatServer } from './helpers/processes.js'
 
 interface Chat {
@@ -25,8 +27,9 @@ afterEach(async () => {
   await Promise.all(testers.splice(0).map((tester) => tester.client.close()))
 })
 
-async function joinAs(url: string, user: string, roomName = 'general'): Promise<Tester> {
-  const client = createClient(url, { token: user, reconnect: false })
+/** Signs `user` in as the page does (`POST /api/login`) and joins a room. */
+async function joinAs(server: ChatServer, user: string, roomName = 'general'): Promise<Tester> {
+  const client = createClient(server.wsUrl, { ...(await signedIn(server, user)), reconnect: false })
   const room = client.join<Chat>(roomName)
   const messages: Array<RoomMessageEvent<Chat>> = []
   const waiters = new Set<() => void>()
@@ -64,36 +67,6 @@ async function joinAs(url: string, user: string, roomName = 'general'): Promise<
   return tester
 }
 
-/** An HTTP upgrade request with a token in the query: the status the server answers before any WebSocket opens. */
-function upgradeStatus(port: number, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path: `/parley?token=${encodeURIComponent(token)}`,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        'Sec-WebSocket-Protocol': 'parley.v1.json',
-      },
-    })
-    req.on('response', (response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => (body += chunk))
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
-    })
-    req.on('upgrade', (_response, socket) => {
-      socket.destroy()
-      resolve({ status: 101, body: '' })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 describe.each([
   { name: 'express-chat', script: 'examples/express-chat/server.ts' },
   { name: 'koa-chat', script: 'examples/koa-chat/server.ts' },
@@ -128,7 +101,7 @@ describe.each([
   }, 15_000)
 
   it('accepts a client that joins, publishes and receives, and lists its room', async () => {
-    const tester = await joinAs(server.wsUrl, 'smoke-tester')
+    const tester = await joinAs(server, 'smoke-tester')
     const ack = await tester.room.publish({ text: 'hello from the smoke test', mid: 'smoke-1' })
     expect(ack.seq).toBe(1)
     const echo = await tester.waitFor((message) => message.data.text === 'hello from the smoke test')
@@ -137,21 +110,38 @@ describe.each([
     expect(await (await fetch(`${server.httpUrl}/api/stats`)).json()).toMatchObject({ connections: 1, rooms: 1 })
   }, 15_000)
 
-  it('refuses bad usernames before the upgrade and publishes that are not chat messages', async () => {
-    for (const token of ['<script>', 'a b', 'x'.repeat(33), 'colon:name']) {
-      const answer = await upgradeStatus(server.port, token)
-      expect(answer.status, token).toBe(401)
-      expect(JSON.parse(answer.body)).toMatchObject({ code: 'UNAUTHORIZED' })
+  it('signs in through POST /api/login only: bad names are refused there, a bare name at the upgrade and the admin endpoint', async () => {
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(server.httpUrl + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+    for (const username of ['<script>', 'a b', 'x'.repeat(33), 'colon:name', '', 42]) {
+      const answer = await post('/api/login', { username })
+      expect(answer.status, String(username)).toBe(400)
+      expect(await answer.json()).toMatchObject({ message: expect.stringContaining('1-32 letters') })
     }
-    expect((await upgradeStatus(server.port, 'good_name-1.x~')).status).toBe(101)
+    const signedInAnswer = await post('/api/login', { username: 'good_name-1.x~' })
+    expect(signedInAnswer.status).toBe(200)
+    expect(signedInAnswer.headers.get('cache-control')).toBe('no-store')
+    const { token, user } = (await signedInAnswer.json()) as { token: string; user: string }
+    expect(user).toBe('good_name-1.x~')
+    expect((await upgradeStatus(server.port, token)).status).toBe(101)
+    // The name itself was the token before sign-in tokens: no longer.
+    const bare = await upgradeStatus(server.port, 'good_name-1.x~')
+    expect(bare.status).toBe(401)
+    expect(JSON.parse(bare.body)).toMatchObject({ code: 'UNAUTHORIZED' })
 
-    const tester = await joinAs(server.wsUrl, 'validator')
+    // Admin commands are named by the token too (CHAT_ADMINS defaults to `admin`).
+    const command = { room: 'general', command: '/mute nobody 5' }
+    expect((await post('/api/admin', command, { authorization: 'Bearer admin' })).status).toBe(401)
+    const asAdmin = await post('/api/admin', command, { authorization: `Bearer ${(await login(server, 'admin')).token}` })
+    expect(await asAdmin.json()).toEqual({ ok: true, message: 'Muted nobody for 5 s' })
+
+    const tester = await joinAs(server, 'validator')
     await expect(tester.room.publish({ html: '<b>hi</b>' } as unknown as Chat)).rejects.toMatchObject({ code: 'INVALID_FIELD' })
     await expect(tester.room.publish({ text: '' })).rejects.toMatchObject({ code: 'INVALID_FIELD' })
   }, 15_000)
 
   it('stops gracefully on SIGTERM', async () => {
-    const tester = await joinAs(server.wsUrl, 'leaver')
+    const tester = await joinAs(server, 'leaver')
     const closed = new Promise<void>((resolve) => tester.client.on('state', (state) => state === 'closed' && resolve()))
     await server.kill('SIGTERM')
     expect(await server.exited()).toBe(0)
@@ -161,7 +151,7 @@ describe.each([
   }, 15_000)
 })
 
-describe('node-bot', () => {
+describe('node-bot and load-test against a running chat', () => {
   let server: ChatServer
 
   beforeAll(async () => {
@@ -171,11 +161,11 @@ describe('node-bot', () => {
     await server?.kill()
   })
 
-  it('joins a room and answers /echo, /time, /who, /stats', async () => {
+  it('signs in, joins a room and answers /echo, /time, /who, /stats', async () => {
     const bot = runExample('examples/node-bot/bot.ts', ['--url', server.wsUrl, '--room', 'general'])
     try {
       await bot.waitForOutput(/parley-bot joined #general/, 20_000)
-      const tester = await joinAs(server.wsUrl, 'bot-tester')
+      const tester = await joinAs(server, 'bot-tester')
       const fromBot = (pattern: RegExp) => (message: RoomMessageEvent<Chat>) => message.from === 'parley-bot' && pattern.test(message.data.text)
 
       await tester.room.publish({ text: '/echo hello <b>bot</b>' })
@@ -195,6 +185,15 @@ describe('node-bot', () => {
       await bot.kill('SIGTERM')
     }
     expect(await bot.exited()).toBe(0)
+  }, 30_000)
+
+  it('load-test --url signs its clients in through the chat example and reports no loss', async () => {
+    const run = runExample('examples/load-test/run.ts', ['--url', server.wsUrl, '--clients', '4', '--messages', '20', '--timeout', '20'])
+    const code = await run.exited()
+    expect(run.output()).toContain(`against ${server.wsUrl}`)
+    expect(run.output()).toMatch(/lost\s+0/)
+    expect(run.output()).toContain('PASS')
+    expect(code).toBe(0)
   }, 30_000)
 })
 

@@ -2,8 +2,10 @@
  * The chat page: one Parley client, one room handle per joined room, plain DOM. Bundled by esbuild at server
  * start-up (see ../chat-server.ts). Everything people send is shown with `textContent` (see ./dom.ts).
  */
-import { createClient, ParleyClientError, type Client, type HistoryPage, type Room, type RoomMessageEvent } from '@parley/client-sdk'
+import { AuthError, createClient, ParleyClientError, type Client, type HistoryPage, type Room, type RoomMessageEvent } from '@parley/client-sdk'
 import type { HistoryGap, Recovery, ResumePoint } from '@parley/protocol'
+import type { IssuedToken } from '../chat-auth.js'
+import { chatTokenOptions, requestChatToken } from '../chat-login.js'
 import { MAX_TEXT_LENGTH, isChatMessage, isUsername, toRoomName, type ChatMessage } from '../chat-rules.js'
 import { avatar, byId, el, formatCount, formatDuration, formatWhen, highlighted, searchWords, toast, typingLine } from './dom.js'
 
@@ -48,6 +50,7 @@ interface RoomView {
   joinedOnce: boolean
 }
 
+/** Where the signed-in username is kept, so a reload signs in again (the token itself is kept only in memory). */
 const STORAGE_KEY = 'parley-chat:username'
 /** A message sent while offline waits this long for the server before it is shown as not sent. */
 const SEND_TIMEOUT_MS = 30_000
@@ -99,6 +102,9 @@ const ui = {
 
 let client: Client | undefined
 let me = ''
+/** The newest token of the signed-in user: what the client sends in band, and what admin commands carry. */
+let current: IssuedToken | undefined
+let signingIn = false
 let active: string | undefined
 const views = new Map<string, RoomView>()
 let activeRooms: Array<{ room: string; members: number }> = []
@@ -116,9 +122,13 @@ const remembered = localStorage.getItem(STORAGE_KEY)
 if (remembered !== null && isUsername(remembered)) ui.username.value = remembered
 const fromHash = toRoomName(decodeURIComponent(location.hash.slice(1)))
 if (fromHash !== undefined) ui.loginRoom.value = fromHash
-// Signed in until Sign out: a reload goes straight back to the conversation (the room in the URL, or general).
-// After the whole module has run, so every listener and constant below is in place.
-if (remembered !== null && isUsername(remembered)) queueMicrotask(() => start(remembered, fromHash ?? 'general'))
+// Signed in until Sign out: a reload signs in again and goes straight back to the conversation (the room in the
+// URL, or general). The form stays hidden meanwhile, and shows with the reason if that fails. After the whole
+// module has run, so every listener and constant below is in place.
+if (remembered !== null && isUsername(remembered)) {
+  ui.login.hidden = true
+  queueMicrotask(() => void signIn(remembered, fromHash ?? 'general'))
+}
 
 ui.loginForm.addEventListener('submit', (event) => {
   event.preventDefault()
@@ -133,8 +143,25 @@ ui.loginForm.addEventListener('submit', (event) => {
     return
   }
   ui.loginError.textContent = ''
-  start(name, room)
+  void signIn(name, room)
 })
+
+/** Signs in as `name` and opens the chat in `room`; a refusal or an unreachable server is told on the form. */
+async function signIn(name: string, room: string): Promise<void> {
+  if (signingIn || client !== undefined) return
+  signingIn = true
+  let first: IssuedToken
+  try {
+    first = await requestChatToken('/api/login', name)
+  } catch (error) {
+    ui.login.hidden = false
+    ui.loginError.textContent = error instanceof AuthError ? error.message : 'The server cannot be reached; try again.'
+    return
+  } finally {
+    signingIn = false
+  }
+  start(first, room)
+}
 
 // Closing the tab closes the connection on purpose (1000), so others see this user leave at once rather than
 // after the server's grace period for dropped connections. A page restored from the back/forward cache starts over.
@@ -148,8 +175,10 @@ ui.signOut.addEventListener('click', () => {
   stop()
 })
 
-function start(name: string, room: string): void {
+function start(first: IssuedToken, room: string): void {
+  const name = first.user
   me = name
+  current = first
   localStorage.setItem(STORAGE_KEY, name)
   ui.login.hidden = true
   ui.app.hidden = false
@@ -160,8 +189,18 @@ function start(name: string, room: string): void {
   ui.meAvatar = byId('me-avatar')
 
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/parley`
-  // The username is the token (see the server's authenticate); in a browser it travels as a subprotocol entry.
-  client = createClient(url, { token: name, reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 } })
+  // The sign-in's token opens the connection (in a browser it travels as a subprotocol entry). `getToken` signs in
+  // again for a fresh one before each reconnect and, `refreshBeforeMs` ahead of each token's expiry, for one the
+  // client sends in band, so the session stays up; the server would close it with 4419 when the old one expires.
+  const owner: Client = createClient(url, {
+    ...chatTokenOptions(first, async () => {
+      const next = await requestChatToken('/api/login', name)
+      if (client === owner) current = next
+      return next
+    }),
+    reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 },
+  })
+  client = owner
   everOpen = false
   client.on('state', onState)
   client.on('reconnect', ({ attempt }) => setStatus('reconnecting', attempt > 1 ? `Reconnecting… (attempt ${attempt})` : 'Reconnecting…'))
@@ -184,6 +223,7 @@ function stop(): void {
   // Forget the client before closing it, so its final `closed` state is not reported as a lost connection.
   const closing = client
   client = undefined
+  current = undefined
   void closing?.close()
   ui.app.hidden = true
   ui.login.hidden = false
@@ -705,7 +745,7 @@ async function runAdminCommand(room: string, command: string): Promise<void> {
   try {
     const response = await fetch('/api/admin', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${me}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${current?.token ?? ''}` },
       body: JSON.stringify({ room, command }),
     })
     const result = (await response.json()) as { ok: boolean; message: string }

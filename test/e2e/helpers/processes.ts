@@ -109,11 +109,13 @@ export interface ChatServer extends ExampleProcess {
 
 /**
  * Starts a chat example (express-chat or koa-chat) and waits until it serves its page. Its history is in memory
- * (fresh for every start) unless `env` gives a `DATABASE_URL`: one set in the shell running the tests is ignored.
+ * (fresh for every start) unless `env` gives a `DATABASE_URL`, and its sign-in tokens are signed with a random key
+ * for 15 minutes unless `env` gives `CHAT_JWT_SECRET` or `CHAT_TOKEN_TTL_SECONDS`: those set in the shell running
+ * the tests are ignored.
  */
 export async function startChatServer(script: string, port?: number, env: Record<string, string> = {}): Promise<ChatServer> {
   const chosen = port ?? (await freePort())
-  const process_ = runExample(script, [], { DATABASE_URL: '', ...env, PORT: String(chosen) })
+  const process_ = runExample(script, [], { DATABASE_URL: '', CHAT_JWT_SECRET: '', CHAT_TOKEN_TTL_SECONDS: '', ...env, PORT: String(chosen) })
   try {
     await process_.waitForOutput(/Press Ctrl\+C to stop/, 30_000)
   } catch (error) {
