@@ -51,11 +51,12 @@ export function runCommand(command: string, args: readonly string[], cwd: string
 
 /**
  * Builds and packs every public package into `destination` (created if missing), through a staging folder inside
- * it that is removed afterwards. Resolves with each package's tarball file name (in `destination`).
+ * it that is removed afterwards, unless `keepBuild`: then the build stays in `destination/packages/<name>/dist`
+ * (the packed-install test reads its source maps). Resolves with each package's tarball file name (in `destination`).
  */
-export async function packPackages(destination: string): Promise<Record<PublicPackage, string>> {
+export async function packPackages(destination: string, options: { readonly keepBuild?: boolean } = {}): Promise<Record<PublicPackage, string>> {
   mkdirSync(destination, { recursive: true })
-  const staging = mkdtempSync(join(destination, '.staging-'))
+  const staging = options.keepBuild === true ? destination : mkdtempSync(join(destination, '.staging-'))
   try {
     for (const name of PUBLIC_PACKAGES) {
       cpSync(join(ROOT, 'packages', name), join(staging, 'packages', name), {
@@ -87,6 +88,6 @@ export async function packPackages(destination: string): Promise<Record<PublicPa
     }
     return tarballs as Record<PublicPackage, string>
   } finally {
-    rmSync(staging, { recursive: true, force: true })
+    if (staging !== destination) rmSync(staging, { recursive: true, force: true })
   }
 }

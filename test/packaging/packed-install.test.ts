@@ -154,7 +154,7 @@ async function packedTarballs(): Promise<Record<(typeof PACKAGES)[number], strin
     const staging = mkdtempSync(join(CACHE, `${key}.building-`))
     try {
       // The same build and pack as `npm run pack` (scripts/pack-packages.ts).
-      const tarballs = await packPackages(staging)
+      const tarballs = await packPackages(staging, { keepBuild: true })
       writeFileSync(join(staging, 'tarballs.json'), JSON.stringify(tarballs))
       try {
         renameSync(staging, ready)

@@ -1,4 +1,4 @@
-import { parseUnsupportedVersionReason, CloseCode, ProtocolError, closeCodeInfo, type ErrorCode } from '@parley/protocol'
+import { parseUnsupportedVersionReason, CloseCode, ProtocolError, closeCodeInfo, type ErrorCode, type ValidationIssue } from '@parley/protocol'
 
 /**
  * Stable machine codes of {@link ParleyClientError}: the protocol's {@link ErrorCode}s (what the server or the decoder
@@ -35,6 +35,8 @@ export interface ParleyClientErrorDetails {
   readonly id?: string
   /** The HTTP status of a refused handshake (Node only; browsers cannot read it). */
   readonly status?: number
+  /** For `VALIDATION_FAILED`: where the value broke its schema, and how. */
+  readonly issues?: readonly ValidationIssue[]
   readonly cause?: unknown
 }
 
@@ -49,6 +51,8 @@ export class ParleyClientError extends Error {
   readonly room: string | undefined
   readonly id: string | undefined
   readonly status: number | undefined
+  /** For `VALIDATION_FAILED`: where the value broke its schema (`text`, `items.0`), and how. */
+  readonly issues: readonly ValidationIssue[] | undefined
 
   constructor(code: ClientErrorCode | (string & {}), message: string, details: ParleyClientErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
@@ -57,6 +61,7 @@ export class ParleyClientError extends Error {
     this.room = details.room
     this.id = details.id
     this.status = details.status
+    this.issues = details.issues
   }
 }
 

@@ -1,7 +1,18 @@
 import {
   CloseCode,
   DEFAULT_LIMITS,
+  describeIssues,
   encode,
+  validateWith,
+  type Contract,
+  type MessageOf,
+  type PresenceOf,
+  type RequestInput,
+  type RequestNames,
+  type RequestOutput,
+  type IsTypedContract,
+  type Schema,
+  type SignalOf,
   type AckMessage,
   type ClientMessage,
   type DirectMessage,
@@ -74,8 +85,14 @@ export interface JoinOptions<P = JsonValue> {
   readonly last?: number | undefined
 }
 
-/** A Parley client. */
-export interface Client {
+/** Options of {@link Client.request}. */
+export interface RequestOptions {
+  /** How long to wait for the answer, in ms. @default the contract's timeoutMs for the request, else ackTimeoutMs */
+  readonly timeoutMs?: number | undefined
+}
+
+/** A Parley client; `C` is the app's contract (option `contract`), which types `join()` and `request()`. */
+export interface Client<C extends Contract | undefined = Contract | undefined> {
   readonly state: ClientState
   /** The URL of the current (or last) connection attempt. */
   readonly url: string
@@ -99,7 +116,17 @@ export interface Client {
    * joined returns the same handle (updating presence when given). Throws `ROOM_NAME_INVALID` for a bad name and
    * `CLOSED` after `close()`.
    */
-  join<M = JsonValue, P = JsonValue, S = JsonValue>(room: string, options?: JoinOptions<P>): Room<M, P, S>
+  join<N extends string>(room: N, options?: JoinOptions<PresenceOf<C, N>>): Room<MessageOf<C, N>, PresenceOf<C, N>, SignalOf<C, N>>
+  /** Without a contract, the types of a room are given as type arguments (`join<ChatMessage>('general')`). */
+  join<M = JsonValue, P = JsonValue, S = JsonValue>(room: IsTypedContract<C> extends true ? never : string, options?: JoinOptions<P>): Room<M, P, S>
+  /**
+   * Calls a request the server handles (`parley.handle()`), typed by the contract: resolves with the output;
+   * rejects with a `ParleyClientError`: `VALIDATION_FAILED` (the input, checked here first, or the output) with
+   * `issues`, `UNKNOWN_REQUEST`, a code the contract lists for it, `TIMEOUT`, `CONNECTION_FAILED` when the connection
+   * is lost before the answer (the request may have run), `CLOSED`. Waits for the connection while offline.
+   */
+  request<N extends RequestNames<C>>(name: N, input: RequestInput<C, N>, options?: RequestOptions): Promise<RequestOutput<C, N>>
+  request(name: IsTypedContract<C> extends true ? never : string, input: JsonValue, options?: RequestOptions): Promise<JsonValue>
   /** Closes for good: idempotent; pending publishes reject with `CLOSED`; resolves once the socket closed. */
   close(): Promise<void>
 }
@@ -117,7 +144,7 @@ interface Outgoing {
  * Creates a client and starts connecting at once. `url` may be a list: each reconnect moves to the next one, so a
  * client fails over between server nodes.
  */
-export function createClient(url: string | readonly string[], options: ClientOptions = {}): Client {
+export function createClient<C extends Contract | undefined = Contract | undefined>(url: string | readonly string[], options: ClientOptions & { readonly contract?: C } = {}): Client<C> {
   const opts = resolveOptions(url, options)
   const events = createEmitter<ClientEvents>()
   const recovery = createRecoveryTracker()
@@ -131,6 +158,8 @@ export function createClient(url: string | readonly string[], options: ClientOpt
   const rooms = new Map<string, RoomCore>()
   /** The last error a connection attempt or a lost connection reported, for timeouts to name. */
   let lastError: ParleyClientError | undefined
+  /** Requests waiting for the connection, by id: each is sent once (it may not be safe to run twice). */
+  const waitingRequests = new Map<string, ClientMessage>()
   /** History reads waiting for the connection (or for their answer), by id: sent again after a reconnect. */
   const reads = new Map<string, ClientMessage>()
   /** Rooms whose leave is not answered yet. */
@@ -224,6 +253,23 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     for (const room of rooms.values()) if (room.state === 'joining' && room.joinId === undefined) sendJoin(room)
     flush()
     for (const message of reads.values()) send(message)
+    for (const [id, message] of waitingRequests) sendRequest(id, message)
+    waitingRequests.clear()
+  }
+
+  /** Sends a request now; a connection lost before its answer rejects it (it may have run). */
+  function sendRequest(id: string, message: ClientMessage): void {
+    send(message)
+    onCleanup(() => pending.reject(id, new ParleyClientError('CONNECTION_FAILED', 'The connection was lost before the answer; the request may have run', { id })))
+  }
+
+  /** The value checked against `schema` when the client checks values; reports and answers undefined when it breaks it. */
+  function checkedOrReported(schema: Schema | undefined, value: unknown, room: RoomCore, what: string): { value: unknown } | undefined {
+    if (schema === undefined) return { value }
+    const result = validateWith(schema, value)
+    if ('value' in result) return result
+    room.emit('error', new ParleyClientError('VALIDATION_FAILED', `${what} in ${room.name}: ${describeIssues(result.issues)}`, { room: room.name, issues: result.issues }))
+    return undefined
   }
 
   /** Whether the server keeps history (its `welcome` says so); a server that predates it ignores `last`. */
@@ -325,20 +371,35 @@ export function createClient(url: string | readonly string[], options: ClientOpt
       case 'message': {
         const room = rooms.get(message.room)
         // The position advances before any handler runs (exactly-once even when a handler leaves or re-joins).
-        if (room?.state === 'joined' && recovery.accept(message)) room.emit('message', message)
+        if (room?.state !== 'joined' || !recovery.accept(message)) return
+        // Checked after the position moved: a message that breaks its schema is reported, never delivered, never asked again.
+        const checked = checkedOrReported(opts.checks?.room(message.room)?.message, message.data, room, 'message data')
+        if (checked !== undefined) room.emit('message', checked.value === message.data ? message : { ...message, data: checked.value as JsonValue })
         return
       }
       case 'presence': {
         const room = rooms.get(message.room)
-        if (room?.state === 'joined') room.presenceChanged(message)
+        if (room?.state !== 'joined') return
+        const schema = message.event === 'leave' ? undefined : opts.checks?.room(message.room)?.presence
+        if (checkedOrReported(schema, message.member.presence, room, `presence of ${message.member.user}`) !== undefined) room.presenceChanged(message)
         return
       }
       case 'signal': {
         const room = rooms.get(message.room)
-        if (room?.state === 'joined') room.signalled(message)
+        if (room?.state !== 'joined') return
+        const signals = opts.checks?.room(message.room)?.signals
+        if (signals !== undefined && message.value !== null) {
+          const schema = Object.prototype.hasOwnProperty.call(signals, message.key) ? signals[message.key] : undefined
+          if (schema === undefined) return void room.emit('error', new ParleyClientError('VALIDATION_FAILED', `signal ${message.key} in ${room.name}: the contract has no such signal`, { room: room.name }))
+          if (checkedOrReported(schema, message.value, room, `signal ${message.key}`) === undefined) return
+        }
+        room.signalled(message)
         return
       }
       case 'ack':
+        pending.resolve(message.id, message)
+        return
+      case 'response':
         pending.resolve(message.id, message)
         return
       case 'history': {
@@ -352,7 +413,11 @@ export function createClient(url: string | readonly string[], options: ClientOpt
         return
       }
       case 'error': {
-        const details = { ...(message.id === undefined ? {} : { id: message.id }), ...(message.room === undefined ? {} : { room: message.room }) }
+        const details = {
+          ...(message.id === undefined ? {} : { id: message.id }),
+          ...(message.room === undefined ? {} : { room: message.room }),
+          ...(message.issues === undefined ? {} : { issues: message.issues }),
+        }
         const error =
           message.code === 'UNAUTHORIZED' ? new AuthError(message.message, details) : new ParleyClientError(message.code, message.message, details)
         if (message.id !== undefined && pending.reject(message.id, error)) return
@@ -583,7 +648,7 @@ export function createClient(url: string | readonly string[], options: ClientOpt
     },
   }
 
-  const client: Client = {
+  const client: Client<C> = {
     get state() {
       return state
     },
@@ -626,6 +691,37 @@ export function createClient(url: string | readonly string[], options: ClientOpt
       rooms.set(name, room)
       sendJoin(room)
       return room.handle as unknown as Room<M, P, S>
+    },
+    request(name: string, input: unknown, requestOptions: RequestOptions = {}): Promise<never> {
+      return new Promise((resolve, reject) => {
+        if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed'))
+        const contract = opts.contract?.request(name)
+        if (opts.contract !== undefined && contract === undefined) return reject(new ParleyClientError('UNKNOWN_REQUEST', `The contract has no request ${name}`))
+        let value = input
+        if (contract !== undefined && opts.checks !== undefined) {
+          const result = validateWith(contract.input, input)
+          if ('issues' in result) return reject(new ParleyClientError('VALIDATION_FAILED', `request ${name}: input: ${describeIssues(result.issues)}`, { issues: result.issues }))
+          value = result.value
+        }
+        const id = nextId()
+        const message: ClientMessage = { type: 'request', id, name, input: value as JsonValue }
+        try {
+          encodeOrThrow(message)
+        } catch (error) {
+          return reject(error)
+        }
+        pending.add(id, requestOptions.timeoutMs ?? contract?.timeoutMs ?? opts.ackTimeoutMs, (result) => {
+          waitingRequests.delete(id)
+          if (!result.ok) return reject(result.error)
+          const { output } = result.value as Extract<ServerMessage, { type: 'response' }>
+          if (contract === undefined || opts.checks === undefined) return resolve(output as never)
+          const checked = validateWith(contract.output, output)
+          if ('issues' in checked) return reject(new ParleyClientError('VALIDATION_FAILED', `request ${name}: output: ${describeIssues(checked.issues)}`, { id, issues: checked.issues }))
+          resolve(checked.value as never)
+        })
+        if (ready && isOpen()) sendRequest(id, message)
+        else waitingRequests.set(id, message)
+      })
     },
     close: () => shutdown(undefined),
   }

@@ -1,4 +1,4 @@
-export { createClient, type Client, type ClientEvents, type JoinOptions, type ReconnectEvent } from './create-client.js'
+export { createClient, type Client, type ClientEvents, type JoinOptions, type ReconnectEvent, type RequestOptions } from './create-client.js'
 export { DEFAULTS, type ClientOptions, type ReconnectOptions, type TokenResult } from './options.js'
 export { STATE_TRANSITIONS, canTransition, type ClientState } from './state.js'
 export { backoffDelayMs, decideReconnect, shouldReconnect, type ReconnectDecision } from './reconnect.js'

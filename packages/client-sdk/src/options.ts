@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_LIMITS, SUBPROTOCOLS, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_LIMITS, SUBPROTOCOLS, type Contract, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 import type { TransportFactory } from './transports/transport.js'
 import { autoTransport } from './transports/auto.js'
@@ -53,6 +53,14 @@ export interface ClientOptions {
   readonly inboundLimits?: Partial<ProtocolLimits> | undefined
   /** Random source in [0, 1) for backoff jitter (injectable for tests). @default Math.random */
   readonly random?: (() => number) | undefined
+  /**
+   * The app's contract (`defineContract`, shared with the server): types `join()` and `request()` by room and
+   * request name, and checks what arrives against its schemas (a value that breaks them is not delivered; the room
+   * emits `error` `VALIDATION_FAILED` naming the path).
+   */
+  readonly contract?: Contract | undefined
+  /** Check values against `contract` at run time (types hold either way). @default true */
+  readonly validate?: boolean | undefined
 }
 
 /** {@link ClientOptions} with every default filled in. */
@@ -71,6 +79,9 @@ export interface ResolvedOptions {
   readonly subprotocols: readonly string[]
   readonly inboundLimits: ProtocolLimits
   readonly random: () => number
+  /** The contract, when values are checked at run time (undefined with `validate: false`). */
+  readonly checks: Contract | undefined
+  readonly contract: Contract | undefined
 }
 
 /** The defaults, in one place; docs/client.md lists the same values. */
@@ -106,7 +117,7 @@ function numbers<T extends { [K in keyof T]: number }>(prefix: string, given: ob
 
 const KNOWN = [
   'token', 'getToken', 'tokenExpiresAt', 'refreshBeforeMs', 'reconnect', 'heartbeat', 'ackTimeoutMs', 'connectTimeoutMs',
-  'offlineQueueSize', 'transport', 'subprotocols', 'inboundLimits', 'random',
+  'offlineQueueSize', 'transport', 'subprotocols', 'inboundLimits', 'random', 'contract', 'validate',
 ]
 
 /** Refuses keys that are not options, naming the likely one meant ("did you mean ..."). */
@@ -180,5 +191,7 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     // Frozen, so the protocol reuses its merge with the defaults on every frame (see limitsFor).
     inboundLimits: Object.freeze({ ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...options.inboundLimits }),
     random: fn('random', options.random) ?? Math.random,
+    contract: options.contract,
+    checks: options.validate === false ? undefined : options.contract,
   }
 }

@@ -87,7 +87,7 @@ describe('every valid server → client vector is handled', () => {
   it('has vectors to run', () => {
     expect(validServer.length).toBeGreaterThan(20)
     expect(new Set(validServer.map((v) => v.decoded.type))).toEqual(
-      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history']),
+      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history', 'response']),
     )
   })
 
@@ -121,6 +121,8 @@ describe('every valid server → client vector is handled', () => {
         if (message.type === 'publish') peer.send(vector.frame)
         // A page answers the client's history request, with that request's id.
         if (message.type === 'history' && d.type === 'history') peer.send(encode({ ...d, id: message.id }))
+        // A response answers the client's request, with that request's id.
+        if (message.type === 'request' && d.type === 'response') peer.send(encode({ ...d, id: message.id }))
       })
       if (d.type === 'direct' || d.type === 'pong' || (d.type === 'error' && d.id === undefined && d.room === undefined)) peer.send(vector.frame)
     })
@@ -176,7 +178,7 @@ describe('every valid server → client vector is handled', () => {
           const handle = client.join(room)
           const error = await handle.publish('x', { id: d.id }).catch((e: unknown) => e)
           expect(error).toBeInstanceOf(ParleyClientError)
-          expect(error).toMatchObject({ code: d.code, message: d.message, id: d.id })
+          expect(error).toMatchObject({ code: d.code, message: d.message, id: d.id, ...(d.issues === undefined ? {} : { issues: d.issues }) })
         } else if (d.room !== undefined) {
           const handle = client.join(d.room)
           expect(await nextEvent(handle, 'error')).toMatchObject({ code: d.code, message: d.message, room: d.room })
@@ -194,6 +196,10 @@ describe('every valid server → client vector is handled', () => {
         const handle = client.join(room)
         const page = await handle.history()
         expect(page).toEqual({ messages: d.messages.map((entry) => ({ type: 'message', room: d.room, ...entry })), more: d.more, gaps: d.gaps })
+        break
+      }
+      case 'response': {
+        expect(await client.request('any.request', null)).toEqual(d.output)
         break
       }
       case 'pong': {

@@ -147,11 +147,12 @@ export function sdkClient(
     reconnect: { initialDelayMs: 50, maxDelayMs: 250 },
     ackTimeoutMs: context.timeoutMs,
     connectTimeoutMs: context.timeoutMs,
-    // With refreshTo, the first token is due at once, so the SDK refreshes in band right after the welcome.
+    // With refreshTo, the first token is due at once (the client's view; the server keeps the session), so the SDK
+    // refreshes in band right after the welcome.
     ...(options.refreshTo === undefined
       ? {}
       : {
-          tokenExpiresAt: Date.now() + 3_600_000,
+          tokenExpiresAt: Date.now(),
           refreshBeforeMs: 3_600_000,
           getToken: () => ({ token: options.refreshTo as string, expiresAt: Date.now() + 7_200_000 }),
         }),

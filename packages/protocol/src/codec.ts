@@ -107,6 +107,7 @@ export function directionOf(message: Message): Direction {
     case 'presence-update':
     case 'ping':
     case 'search':
+    case 'request':
       return 'client'
     case 'signal':
       return 'from' in message ? 'server' : 'client'

@@ -55,6 +55,10 @@ export type ErrorCode =
   | 'HISTORY_UNAVAILABLE'
   /** A history position (`before`) names an epoch this room's history does not have. */
   | 'HISTORY_CURSOR_INVALID'
+  /** A value broke its schema in the app's contract (`issues` says where); nothing was delivered. */
+  | 'VALIDATION_FAILED'
+  /** A `request` names no handler on this server. */
+  | 'UNKNOWN_REQUEST'
 
 /** Every error code with its default message and, for wire faults, the close code it causes when a peer closes. */
 export const ERROR_CODES: Readonly<Record<ErrorCode, { readonly message: string; readonly closeCode?: CloseCode }>> =
@@ -84,6 +88,8 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, { readonly message: string;
     NOT_FOUND: { message: 'No Parley endpoint at this path' },
     HISTORY_UNAVAILABLE: { message: 'History is not available' },
     HISTORY_CURSOR_INVALID: { message: 'Not a position in this room' },
+    VALIDATION_FAILED: { message: 'A value does not match its schema' },
+    UNKNOWN_REQUEST: { message: 'No handler for this request' },
   })
 
 /** Every error code, in a stable order. */

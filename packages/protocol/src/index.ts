@@ -18,6 +18,34 @@ export * from './messages.js'
 export { ProtocolError, type ProtocolErrorDetails } from './protocol-error.js'
 export { randomId } from './random-id.js'
 export { closestName } from './suggest.js'
+export {
+  defineContract,
+  describeIssues,
+  validateWith,
+  MAX_REQUEST_NAME_LENGTH,
+  MAX_VALIDATION_ISSUES,
+  REQUEST_NAME_PATTERN,
+  type Contract,
+  type ContractDefinition,
+  type InputOf,
+  type IsTypedContract,
+  type MessageOf,
+  type OutputOf,
+  type PresenceOf,
+  type RequestContract,
+  type RequestHandlerInput,
+  type RequestInput,
+  type RequestNames,
+  type RequestOutput,
+  type RoomContract,
+  type RoomContractOf,
+  type RoomNameOf,
+  type RoomNames,
+  type Schema,
+  type SignalOf,
+  type ValidationIssue,
+} from './contract.js'
+export type { StandardSchemaV1 } from './standard-schema.js'
 export { MAX_SIGNAL_TTL_MS, validateMessage } from './validate.js'
 export {
   PROTOCOL_VERSION,

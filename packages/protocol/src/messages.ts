@@ -98,6 +98,18 @@ export interface SearchMessage {
   readonly limit?: number
 }
 
+/**
+ * Calls a request the server handles (`parley.handle(name, ...)`), declared in the app's contract. Answered by
+ * `response` or `error` with `id` (`VALIDATION_FAILED` with `issues`, `UNKNOWN_REQUEST`, or the handler's own code).
+ */
+export interface RequestMessage {
+  readonly type: 'request'
+  readonly id: string
+  /** 1-128 characters from `[A-Za-z0-9_-.:/]`. */
+  readonly name: string
+  readonly input: JsonValue
+}
+
 /** Application-level heartbeat (browsers cannot see WebSocket ping frames). Answered by `pong`. */
 export interface PingMessage {
   readonly type: 'ping'
@@ -116,6 +128,7 @@ export type ClientMessage =
   | PingMessage
   | HistoryRequestMessage
   | SearchMessage
+  | RequestMessage
 
 /* ----------------------------------------------------------------- server → client */
 
@@ -270,6 +283,13 @@ export interface HistoryMessage {
   readonly gaps: readonly HistoryGap[]
 }
 
+/** Answers `request` `id` with the handler's output. */
+export interface ResponseMessage {
+  readonly type: 'response'
+  readonly id: string
+  readonly output: JsonValue
+}
+
 /** Acknowledges the request `id`. For a publish: its `room`, `seq` and `epoch`, and `duplicate` for a retry. */
 export interface AckMessage {
   readonly type: 'ack'
@@ -288,6 +308,14 @@ export interface ErrorMessage {
   readonly message: string
   readonly id?: string
   readonly room?: string
+  /** For `VALIDATION_FAILED`: where the value broke its schema (`text`, `items.0.name`) and how; at most 20. */
+  readonly issues?: readonly ValidationIssueEntry[]
+}
+
+/** One schema problem in an `error`: the path in the value (dot-separated; empty for the value itself) and what is wrong. */
+export interface ValidationIssueEntry {
+  readonly path: string
+  readonly message: string
 }
 
 /** Answers `ping`, echoing its `id` and `ts`. */
@@ -310,6 +338,7 @@ export type ServerMessage =
   | ErrorMessage
   | PongMessage
   | HistoryMessage
+  | ResponseMessage
 
 /** Any protocol message. */
 export type Message = ClientMessage | ServerMessage
@@ -328,6 +357,7 @@ export const CLIENT_MESSAGE_TYPES = Object.freeze([
   'ping',
   'history',
   'search',
+  'request',
 ] as const satisfies readonly ClientMessage['type'][])
 
 /** The `type` values of server messages. */
@@ -343,6 +373,7 @@ export const SERVER_MESSAGE_TYPES = Object.freeze([
   'error',
   'pong',
   'history',
+  'response',
 ] as const satisfies readonly ServerMessage['type'][])
 
 /** The client message of a given type. */

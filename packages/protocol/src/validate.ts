@@ -3,6 +3,7 @@ import { describeType, isObject, isWellFormedString } from './guards.js'
 import { isId, isRoomName, MAX_HISTORY_LIMIT, MAX_SEARCH_LENGTH, type ProtocolLimits } from './limits.js'
 import type { ClientMessage, Direction, JsonValue, Message, PublishMessage, RoomMessage, ServerMessage } from './messages.js'
 import { ProtocolError } from './protocol-error.js'
+import { MAX_REQUEST_NAME_LENGTH, MAX_VALIDATION_ISSUES, REQUEST_NAME_PATTERN } from './contract.js'
 
 /**
  * Validation of parsed messages. Each message type has a field table built from a few field readers; a reader
@@ -189,6 +190,8 @@ const historyEntry = object({
 })
 const historyGap = object({ epoch: required(id), from: required(integer(1)), to: required(integer(1)) })
 const historyLimit = integer(1, MAX_HISTORY_LIMIT)
+const requestName = text(`a request name of 1-${MAX_REQUEST_NAME_LENGTH} characters from [A-Za-z0-9_-.:/]`, (v) => v.length <= MAX_REQUEST_NAME_LENGTH && REQUEST_NAME_PATTERN.test(v))
+const issue = object({ path: required(message), message: required(message) })
 const searchText = text(`a search text of 1-${MAX_SEARCH_LENGTH} characters`, (v) => v.length > 0 && v.length <= MAX_SEARCH_LENGTH)
 
 /** Longest signal TTL: signals are ephemeral by definition. */
@@ -204,6 +207,7 @@ const CLIENT_FIELDS: Readonly<Record<ClientMessage['type'], FieldSpecs>> = {
   ping: { id: optional(id), ts: optional(timestamp) },
   history: { room: required(room), id: required(id), before: optional(resume), limit: optional(historyLimit) },
   search: { room: required(room), id: required(id), text: required(searchText), before: optional(resume), limit: optional(historyLimit) },
+  request: { id: required(id), name: required(requestName), input: required(json) },
 }
 
 const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
@@ -262,6 +266,7 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
     message: required(message),
     id: optional(id),
     room: optional(room),
+    issues: optional(list(issue, MAX_VALIDATION_ISSUES)),
   },
   pong: { id: optional(id), ts: optional(timestamp) },
   history: {
@@ -271,6 +276,7 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
     more: required(boolean),
     gaps: required(list(historyGap, MAX_HISTORY_LIMIT)),
   },
+  response: { id: required(id), output: required(json) },
 }
 
 const compile = (table: Readonly<Record<string, FieldSpecs>>): ReadonlyMap<string, Fields> =>

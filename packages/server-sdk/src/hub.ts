@@ -1,4 +1,6 @@
-import { CloseCode, encode, randomId, type DirectMessage } from '@parley/protocol'
+import { CloseCode, encode, randomId, type ClientMessageOf, type DirectMessage, type JsonValue } from '@parley/protocol'
+import { checked } from './contract-check.js'
+import type { RequestHandler } from './parley.js'
 import type { EventEmitter } from 'eventemitter3'
 import type { AdapterHooks, AdapterNode } from './adapters/adapter.js'
 import { armExpiry, authenticateInBand } from './authentication.js'
@@ -8,7 +10,7 @@ import type { ResolvedOptions, ServerUser } from './options.js'
 import { Pipeline, type Handled, type Middleware } from './pipeline.js'
 import { Rooms } from './room.js'
 import { RoomHistory, toEntry, type HistoryPageResult } from './room-history.js'
-import { toParleyError, type ParleyServerError } from './server-error.js'
+import { ParleyServerError, RequestError, toParleyError } from './server-error.js'
 import { Session, type ParleySession } from './session.js'
 import { StatsCounters, type ParleyStats } from './stats.js'
 import { UserIndex } from './user-index.js'
@@ -53,8 +55,11 @@ export class Hub {
   readonly #capabilities: readonly string[]
   #closing = false
 
-  constructor(options: ResolvedOptions, node: AdapterNode, events: EventEmitter<ParleyEvents>) {
+  readonly #handlers: ReadonlyMap<string, RequestHandler<unknown, unknown>>
+
+  constructor(options: ResolvedOptions, node: AdapterNode, events: EventEmitter<ParleyEvents>, handlers: ReadonlyMap<string, RequestHandler<unknown, unknown>> = new Map()) {
     this.options = options
+    this.#handlers = handlers
     this.#node = node
     this.#events = events
     this.#encodeOptions = { limits: options.encodeLimits }
@@ -74,7 +79,7 @@ export class Hub {
       session.connection.terminate()
     })
     this.#heartbeat.start()
-    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : [])]
+    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests']
   }
 
   /** The hooks the adapter delivers to. */
@@ -183,7 +188,42 @@ export class Hub {
         return this.#answerHistory(session, message.room, message.id, this.history.page(message.room, message.before, message.limit ?? DEFAULT_HISTORY_LIMIT))
       case 'search':
         return this.#answerHistory(session, message.room, message.id, this.history.search(message.room, message.text, message.before, message.limit ?? DEFAULT_HISTORY_LIMIT))
+      case 'request':
+        return this.#answerRequest(session, message)
     }
+  }
+
+  /**
+   * Runs a request's handler (its input was checked against the contract by the pipeline) and answers `response`,
+   * or `error`: `UNKNOWN_REQUEST`, a `RequestError` code the contract lists, or `INTERNAL_ERROR` for anything else
+   * (an output that breaks its schema is the server's bug, reported through the `error` event).
+   */
+  async #answerRequest(session: Session, message: ClientMessageOf<'request'>): Promise<void> {
+    const handler = this.#handlers.get(message.name)
+    if (handler === undefined) throw new ParleyServerError('UNKNOWN_REQUEST', `No handler for request ${message.name}`)
+    const contract = this.options.contract?.request(message.name)
+    let output: unknown
+    try {
+      output = await handler(message.input, { session, user: session.user })
+    } catch (error) {
+      if (error instanceof RequestError && (contract === undefined || contract.errors?.includes(error.code) === true)) {
+        session.sendError(error.code, error.message, message.id)
+        return
+      }
+      if (error instanceof RequestError) {
+        throw new ParleyServerError('INTERNAL_ERROR', `request ${message.name}: the handler answered ${error.code}, which the contract does not list in its errors`, { expose: false, cause: error })
+      }
+      throw error
+    }
+    output ??= null
+    if (contract !== undefined && this.options.validate) {
+      try {
+        output = checked(contract.output, output, `request ${message.name}: output`)
+      } catch (error) {
+        throw new ParleyServerError('INTERNAL_ERROR', (error as Error).message, { expose: false, cause: error })
+      }
+    }
+    session.send({ type: 'response', id: message.id, output: output as JsonValue })
   }
 
   async #answerHistory(session: Session, room: string, id: string, reading: Promise<HistoryPageResult>): Promise<void> {

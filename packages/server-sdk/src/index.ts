@@ -1,5 +1,5 @@
 export { attach } from './attach.js'
-export { Parley, createParley, MAX_HISTORY_PAGE, type RoomHandle, type UserHandle } from './parley.js'
+export { Parley, createParley, MAX_HISTORY_PAGE, type RequestContext, type RequestHandler, type RoomHandle, type UserHandle } from './parley.js'
 export { checkControl, isAppCloseCode, type ControlCommand, type ControlReport } from './control.js'
 export type { ParleyEvents } from './hub.js'
 export type {
@@ -16,7 +16,7 @@ export type {
 export type { Middleware, MiddlewareContext } from './pipeline.js'
 export type { ParleySession } from './session.js'
 export type { ParleyStats } from './stats.js'
-export { ParleyServerError, toParleyError, type ParleyOptionError, type ServerErrorCode } from './server-error.js'
+export { ParleyServerError, RequestError, toParleyError, type ParleyOptionError, type ServerErrorCode } from './server-error.js'
 export { Frame, type Connection, type Handshake, type HandshakeHeaders, type Refusal } from './transports/connection.js'
 export { createLoopback, type LoopbackPeer } from './transports/loopback.js'
 export { createMemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'

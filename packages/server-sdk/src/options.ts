@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type JsonValue, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type Contract, type JsonValue, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
 import type { HistoryStore } from './history-store.js'
 import type { HistoryWriterSettings } from './history-writer.js'
@@ -172,6 +172,14 @@ export interface ServerOptions {
     /** How long to wait for clients to close before terminating them. @default 5_000 */
     readonly timeoutMs?: number
   }
+  /**
+   * The app's contract (`defineContract` from `@parley/protocol`): the schemas of rooms' messages, presence and
+   * signals, and of requests. With it, every inbound value is checked before anything else sees it
+   * (`VALIDATION_FAILED` with the issue paths otherwise), and `parley.handle()` is typed.
+   */
+  readonly contract?: Contract
+  /** Check inbound values against `contract` at run time (types hold either way). @default true */
+  readonly validate?: boolean
   /** Cross-node adapter; the default is a memory adapter private to this instance. */
   readonly adapter?: Adapter
   /** Logger. @default silent */
@@ -208,6 +216,8 @@ export interface ResolvedOptions {
   readonly backpressure: { readonly maxBufferedBytes: number; readonly highWaterBytes: number }
   readonly history: { readonly size: number; readonly ttlMs: number }
   readonly historyStore: { readonly store: HistoryStore | undefined; readonly writer: HistoryWriterSettings }
+  readonly contract: Contract | undefined
+  readonly validate: boolean
   readonly presence: { readonly graceMs: number }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
@@ -275,6 +285,7 @@ function section(option: string, value: unknown, known: readonly string[]): Reco
 const KNOWN_OPTIONS = new Set([
   'path', 'transports', 'httpStream', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
   'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'clusterTimeoutMs', 'shutdown', 'adapter', 'logger', 'development',
+  'contract', 'validate',
 ])
 
 /** Applies the defaults and checks every option, throwing a `TypeError` that names the first bad one. */
@@ -327,6 +338,11 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   }
   const tokenCookie = options.tokenCookie ?? 'parley_token'
   if (options.development !== undefined && typeof options.development !== 'boolean') fail('development', 'a boolean', options.development)
+  const contract = options.contract
+  if (contract !== undefined && (typeof contract !== 'object' || contract === null || typeof contract.room !== 'function' || typeof contract.request !== 'function')) {
+    fail('contract', 'a contract made by defineContract()', contract)
+  }
+  if (options.validate !== undefined && typeof options.validate !== 'boolean') fail('validate', 'a boolean', options.validate)
   return {
     path,
     transports: Object.freeze([...transports]),
@@ -383,6 +399,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     adapter,
     logger,
     development: options.development ?? false,
+    contract,
+    validate: options.validate ?? true,
     encodeLimits: Object.freeze({ maxPayload: serverFrameLimit(maxPayload) }),
   }
 }

@@ -1,11 +1,26 @@
-import { CloseCode, encode, MAX_HISTORY_LIMIT, randomId, SUBPROTOCOLS, unsupportedVersionReason, type JsonValue, type PresenceMember, type ResumePoint } from '@parley/protocol'
+import {
+  closestName,
+  CloseCode,
+  encode,
+  MAX_HISTORY_LIMIT,
+  randomId,
+  SUBPROTOCOLS,
+  unsupportedVersionReason,
+  type Contract,
+  type JsonValue,
+  type PresenceMember,
+  type RequestHandlerInput,
+  type RequestNames,
+  type RequestOutput,
+  type ResumePoint,
+} from '@parley/protocol'
 import { createHmac } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import type { AdapterNode, ClusterStats, NodeStats } from './adapters/adapter.js'
 import { createMemoryAdapter } from './adapters/memory.js'
 import { admit, checkCapacity, type AdmissionState } from './handshake.js'
 import { Hub, type ParleyEvents } from './hub.js'
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
+import { resolveOptions, type ResolvedOptions, type ServerOptions, type ServerUser } from './options.js'
 import { checkControl, type ControlCommand, type ControlReport } from './control.js'
 import { serialiseData, type Middleware } from './pipeline.js'
 import { optionError, ParleyServerError, toParleyError } from './server-error.js'
@@ -64,6 +79,15 @@ export interface UserHandle {
  * A running Parley instance: events, middleware, server-side publish, stats and graceful close. Made by `attach()`
  * (WebSocket on an http server) or `createParley()` (no transport; connections come through `accept()`).
  */
+/** What a request handler gets besides the input: the calling session and its user. */
+export interface RequestContext {
+  readonly session: ParleySession
+  readonly user: ServerUser
+}
+
+/** A request handler: the validated input in, the output out (checked against the contract's output schema). */
+export type RequestHandler<Input = JsonValue, Output = JsonValue> = (input: Input, context: RequestContext) => Output | Promise<Output>
+
 export class Parley extends EventEmitter<ParleyEvents> {
   readonly options: ResolvedOptions
   /** Resolves when the adapter is connected and sessions can be served. */
@@ -73,6 +97,8 @@ export class Parley extends EventEmitter<ParleyEvents> {
   #closed: Promise<void> | undefined
   readonly #detachers: Array<() => Promise<void>> = []
   readonly #pendingMiddleware: Middleware[] = []
+  /** Request handlers by name (`handle()`), shared with the hub. */
+  readonly #handlers = new Map<string, RequestHandler<unknown, unknown>>()
   #forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
   /** The key HTTP stream secrets derive from, and whether every node of the cluster has it. */
   #streamKey: { readonly key: string; readonly shared: boolean } | undefined
@@ -90,12 +116,36 @@ export class Parley extends EventEmitter<ParleyEvents> {
       .then(async (node: AdapterNode) => {
         const shared = await node.clusterKey?.()
         this.#streamKey = { key: shared ?? randomId(43), shared: shared !== undefined }
-        this.#hub = new Hub(this.options, node, this)
+        this.#hub = new Hub(this.options, node, this, this.#handlers)
         this.#hub.forwardHandler = this.#forwardHandler
         for (const middleware of this.#pendingMiddleware) this.#hub.use(middleware)
       })
     // A failed adapter is reported through `error` and by rejecting `ready`, never as an unhandled rejection.
     this.ready.catch((error: unknown) => this.emit('error', toParleyError(error), undefined))
+  }
+
+  /**
+   * Handles the request `name` (`client.request(name, input)`): `handler` gets the input, checked against the
+   * contract's input schema, and the calling session; what it returns is checked against the output schema and sent
+   * back. Throw `RequestError(code, message)` with a code the contract lists to answer with it. One handler per name.
+   * Give the server's contract first (`parley.handle(contract, 'rooms.create', ...)`) and the input and output are
+   * typed from it.
+   */
+  handle<C extends Contract, N extends RequestNames<C>>(contract: C, name: N, handler: RequestHandler<RequestHandlerInput<C, N>, RequestOutput<C, N>>): this
+  /** Without a contract: the input and output are any JSON. */
+  handle(name: string, handler: RequestHandler): this
+  handle(...args: [Contract, string, RequestHandler<never, unknown>] | [string, RequestHandler<never, unknown>]): this {
+    const [given, name, handler] = args.length === 3 ? args : [undefined, ...args]
+    if (typeof name !== 'string' || typeof handler !== 'function') throw optionError('Parley: handle([contract,] name, handler) takes a request name and a function')
+    if (given !== undefined && given !== this.options.contract) throw optionError('Parley: handle(contract, ...) must be given the contract the server was created with (option "contract")')
+    const contract = this.options.contract
+    if (contract !== undefined && contract.request(name) === undefined) {
+      const suggestion = closestName(name, Object.keys(contract.definition.requests ?? {}))
+      throw optionError(`Parley: handle("${name}"): the contract has no such request${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`)
+    }
+    if (this.#handlers.has(name)) throw optionError(`Parley: handle("${name}"): a handler is registered already`)
+    this.#handlers.set(name, handler as unknown as RequestHandler<unknown, unknown>)
+    return this
   }
 
   /** Adds message middleware (Koa style), run after rate limits and `authorize`, before the handler. */

@@ -5,9 +5,11 @@ import {
   resolveLimits,
   validateMessage,
   type ClientMessage,
+  type Contract,
   type JsonValue,
   type ProtocolLimits,
 } from '@parley/protocol'
+import { checkAgainstContract } from './contract-check.js'
 import type { ResolvedOptions, RoomAction } from './options.js'
 import { ParleyServerError, toParleyError } from './server-error.js'
 import type { ParleySession, Session } from './session.js'
@@ -72,6 +74,8 @@ export class Pipeline {
   #run: ((context: MiddlewareContext) => Promise<void>) | undefined
   /** The message each middleware run started with, to see what middleware changed. */
   readonly #original = new WeakMap<MiddlewareContext, { readonly type: string; readonly room: string | undefined }>()
+  /** The app's contract, when runtime checks are on. */
+  readonly #contract: Contract | undefined
 
   constructor(options: ResolvedOptions, stats: StatsCounters, host: PipelineHost) {
     this.#options = options
@@ -79,6 +83,7 @@ export class Pipeline {
     this.#host = host
     this.#limits = Object.freeze({ maxPayload: options.limits.maxPayload })
     this.#fullLimits = resolveLimits(this.#limits)
+    this.#contract = options.validate ? options.contract : undefined
   }
 
   use(middleware: Middleware): void {
@@ -117,7 +122,7 @@ export class Pipeline {
   /** Rate limits: each kind of message has its own bucket, so chat traffic cannot starve pings or leaves. */
   #rateLimit(session: Session, message: ClientMessage, now: number): boolean {
     const bucket =
-      message.type === 'publish' ? session.publishBucket : message.type === 'signal' ? session.signalBucket : session.controlBucket
+      message.type === 'publish' || message.type === 'request' ? session.publishBucket : message.type === 'signal' ? session.signalBucket : session.controlBucket
     if (bucket.take(now)) return true
     this.#refuse(session, message, now)
     return false
@@ -136,7 +141,8 @@ export class Pipeline {
     }
   }
 
-  async #process(session: Session, message: ClientMessage): Promise<void> {
+  async #process(session: Session, received: ClientMessage): Promise<void> {
+    let message = received
     if (session.closed) return
     try {
       if (!session.authenticated && message.type !== 'authenticate' && message.type !== 'ping') {
@@ -152,6 +158,8 @@ export class Pipeline {
       else if (message.type === 'signal') await this.#authorize(session, message.room, 'signal', message.value)
       else if (message.type === 'history' || message.type === 'search') await this.#authorize(session, message.room, 'history', undefined)
       if (session.closed) return
+      // The contract's schemas, before middleware and the handler: a value that breaks them reaches nobody.
+      if (this.#contract !== undefined) message = checkAgainstContract(this.#contract, message)
       const run = this.#run
       if (run === undefined) {
         await this.#host.handle({ session, message, dataJson: this.#sizedData(message) })
@@ -166,7 +174,7 @@ export class Pipeline {
       // toParleyError hides an unknown error's message; in development the original one is shown.
       const internal = error.cause instanceof Error && error.cause.message !== '' ? error.cause.message : error.message
       const text = error.expose ? error.message : this.#options.development ? internal : 'Internal server error'
-      session.sendError(error.wireCode, text, 'id' in message ? message.id : undefined, 'room' in message ? message.room : undefined)
+      session.sendError(error.wireCode, text, 'id' in message ? message.id : undefined, 'room' in message ? message.room : undefined, error.issues)
     }
   }
 

@@ -1,4 +1,4 @@
-import { ERROR_CODES, ProtocolError, isErrorCode, type CloseCode, type ErrorCode } from '@parley/protocol'
+import { ERROR_CODES, ProtocolError, isErrorCode, type CloseCode, type ErrorCode, type ValidationIssue } from '@parley/protocol'
 
 /**
  * Codes of a {@link ParleyServerError}: the protocol's error codes, which may reach a client, plus codes that only
@@ -22,18 +22,36 @@ export class ParleyServerError extends Error {
   readonly closeCode: CloseCode | undefined
   /** Set on errors whose message is safe to show to the client. */
   readonly expose: boolean
+  /** For `VALIDATION_FAILED`: where a value broke its schema, sent to the client in the `error`'s `issues`. */
+  readonly issues: readonly ValidationIssue[] | undefined
 
-  constructor(code: ServerErrorCode, message?: string, options: { closeCode?: CloseCode; expose?: boolean; cause?: unknown } = {}) {
+  constructor(code: ServerErrorCode, message?: string, options: { closeCode?: CloseCode; expose?: boolean; cause?: unknown; issues?: readonly ValidationIssue[] } = {}) {
     const known = isErrorCode(code) ? ERROR_CODES[code] : undefined
     super(message ?? known?.message ?? code, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.closeCode = options.closeCode ?? known?.closeCode
     this.expose = options.expose ?? (code !== 'INTERNAL_ERROR' && code !== 'MIDDLEWARE_NEXT_TWICE')
+    this.issues = options.issues
   }
 
   /** The code a client may be told: the error's own when the protocol has it, else `INTERNAL_ERROR`. */
   get wireCode(): ErrorCode {
     return isErrorCode(this.code) ? this.code : 'INTERNAL_ERROR'
+  }
+}
+
+/**
+ * An error a request handler throws to answer with one of the codes its contract lists (`errors: ['NAME_TAKEN']`):
+ * the client's `request()` rejects with that code and message. Any other error reaches the client as Parley's own.
+ */
+export class RequestError extends Error {
+  override readonly name = 'RequestError'
+  readonly code: string
+
+  constructor(code: string, message: string) {
+    super(message)
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(code)) throw optionError(`RequestError: a code is upper-case letters, digits and _ (like NAME_TAKEN), got ${JSON.stringify(code)}`)
+    this.code = code
   }
 }
 

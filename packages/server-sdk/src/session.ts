@@ -1,4 +1,4 @@
-import { CloseCode, encode, limitCloseReason, type ErrorCode, type ServerMessage } from '@parley/protocol'
+import { CloseCode, encode, limitCloseReason, type ErrorCode, type ServerMessage, type ValidationIssue } from '@parley/protocol'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { TokenBucket, WindowCounter } from './rate-limiter.js'
 import { Memberships } from './room.js'
@@ -223,14 +223,15 @@ export class Session implements ParleySession {
   }
 
   /** Answers a request with an `error`. */
-  sendError(code: ErrorCode, message: string, id?: string, room?: string): void {
-    this.#stats.countError(code)
+  sendError(code: ErrorCode | (string & {}), message: string, id?: string, room?: string, issues?: readonly ValidationIssue[]): void {
+    this.#stats.countError(code as ErrorCode)
     this.send({
       type: 'error',
       code,
       message,
       ...(id === undefined ? {} : { id }),
       ...(room === undefined ? {} : { room }),
+      ...(issues === undefined || issues.length === 0 ? {} : { issues }),
     })
   }
 

@@ -115,6 +115,7 @@ export const clientMessageArbs: ClientArbs = {
     },
     { requiredKeys: ['type', 'room', 'id', 'text'] },
   ),
+  request: fc.record({ type: fc.constant('request'), id: idArb, name: fc.stringMatching(/^[A-Za-z0-9_\-.:/]{1,128}$/), input: jsonArb }),
 }
 
 /** One arbitrary per server message type, covering every optional field present and absent. */
@@ -178,7 +179,14 @@ export const serverMessageArbs: ServerArbs = {
     { requiredKeys: ['type', 'id'] },
   ),
   error: fc.record(
-    { type: fc.constant('error'), code: errorCodeArb, message: textArb, id: idArb, room: roomArb },
+    {
+      type: fc.constant('error'),
+      code: errorCodeArb,
+      message: textArb,
+      id: idArb,
+      room: roomArb,
+      issues: fc.array(fc.record({ path: textArb, message: textArb }), { maxLength: 3 }),
+    },
     { requiredKeys: ['type', 'code', 'message'] },
   ),
   pong: fc.record({ type: fc.constant('pong'), id: idArb, ts: timestampArb }, { requiredKeys: ['type'] }),
@@ -193,6 +201,7 @@ export const serverMessageArbs: ServerArbs = {
     more: fc.boolean(),
     gaps: fc.array(fc.record({ epoch: idArb, from: safeIntArb(1), to: safeIntArb(1) }), { maxLength: 3 }),
   }),
+  response: fc.record({ type: fc.constant('response'), id: idArb, output: jsonArb }),
 }
 
 /** Any valid client message. */
@@ -220,6 +229,7 @@ export const REQUIRED_FIELDS: {
     ping: [],
     history: ['room', 'id'],
     search: ['room', 'id', 'text'],
+    request: ['id', 'name', 'input'],
   },
   server: {
     welcome: ['session', 'protocol', 'version', 'heartbeat', 'limits', 'capabilities'],
@@ -233,8 +243,9 @@ export const REQUIRED_FIELDS: {
     error: ['code', 'message'],
     pong: [],
     history: ['room', 'id', 'messages', 'more', 'gaps'],
+    response: ['id', 'output'],
   },
 }
 
 /** Fields that hold arbitrary JSON, where any JSON value is valid. */
-export const JSON_SLOTS: ReadonlySet<string> = new Set(['data', 'value', 'presence'])
+export const JSON_SLOTS: ReadonlySet<string> = new Set(['data', 'value', 'presence', 'input', 'output'])
