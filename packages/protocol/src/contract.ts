@@ -144,20 +144,10 @@ export type RoomNameOf<K extends string> = K extends `${infer Prefix}*` ? `${Pre
  * The rooms of a contract whose keys are known (one made by `defineContract({...})`); never for no contract, a union
  * with undefined (an options object typed `ClientOptions`), or a contract typed only as `Contract`: those are untyped.
  */
-type RoomsOf<C> = [C] extends [Contract<infer D>]
-  ? D['rooms'] extends Readonly<Record<string, RoomContract>>
-    ? string extends keyof D['rooms']
-      ? never
-      : D['rooms']
-    : never
-  : never
-type RequestsOf<C> = [C] extends [Contract<infer D>]
-  ? D['requests'] extends Readonly<Record<string, RequestContract>>
-    ? string extends keyof D['requests']
-      ? never
-      : D['requests']
-    : never
-  : never
+type RoomsOf<C> = [C] extends [Contract<infer D>] ? KnownEntries<D['rooms'], RoomContract> : never
+type RequestsOf<C> = [C] extends [Contract<infer D>] ? KnownEntries<D['requests'], RequestContract> : never
+/** `T` when it is a record of `Entry` whose keys are literal; never otherwise. */
+type KnownEntries<T, Entry> = T extends Readonly<Record<string, Entry>> ? (string extends keyof T ? never : T) : never
 
 /** True for a contract whose rooms or requests are known by name (made by `defineContract({...})`). */
 export type IsTypedContract<C> = [RoomsOf<C> | RequestsOf<C>] extends [never] ? false : true
