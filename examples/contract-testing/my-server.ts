@@ -6,8 +6,8 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { userOfToken, type RunningWsServer, type ServerSetup, type WsServer } from '@parley/contract'
-import { attach, createMemoryAdapter, ParleyServerError, type Adapter, type ServerOptions } from '@parley/server-sdk'
+import { REFUSE_CODE, REQUESTS_CONTRACT, userOfToken, type RunningWsServer, type ServerSetup, type WsServer } from '@parley/contract'
+import { attach, createMemoryAdapter, ParleyServerError, RequestError, type Adapter, type ServerOptions } from '@parley/server-sdk'
 import express from 'express'
 
 /** What a scenario asks for, mapped onto this server's options. A server of your own maps it onto its config. */
@@ -31,11 +31,25 @@ function optionsFor(setup: ServerSetup, adapter: Adapter): ServerOptions {
     adapter,
     // Your own rules: the contract must hold with them in place.
     authorize: ({ room }) => room !== 'admin',
+    // The suite's requests (`request-response`) are checked against its contract, as your own would be.
+    ...(setup.requests ? { contract: REQUESTS_CONTRACT } : {}),
   }
 }
 
+/** The suite's three requests, served by this app's own handlers. */
+function serveRequests(parley: ReturnType<typeof attach>, setup: ServerSetup): void {
+  if (!setup.requests) return
+  parley
+    .handle('echo', (input) => input)
+    // Without auth every connection is an anonymous user named after its session: no user id to report.
+    .handle('whoami', (_input, { user }) => (setup.auth ? user.id : null))
+    .handle('refuse', () => {
+      throw new RequestError(REFUSE_CODE, 'refused, as the suite expects')
+    })
+}
+
 /** Starts the app on 127.0.0.1 (port 0); resolves with its URL and a graceful stop. */
-async function startApp(options: ServerOptions): Promise<{ url: string; stop(): Promise<void> }> {
+async function startApp(options: ServerOptions, setup: ServerSetup): Promise<{ url: string; stop(): Promise<void> }> {
   const app = express()
   app.get('/healthz', (_request, response) => void response.send('ok'))
   const server: Server = createServer(app)
@@ -45,6 +59,7 @@ async function startApp(options: ServerOptions): Promise<{ url: string; stop(): 
     socket.once('close', () => sockets.delete(socket))
   })
   const parley = attach(server, options)
+  serveRequests(parley, setup)
   parley.use(async (context, next) => {
     // A moderation rule: harmless for the contract's payloads, refused with REJECTED otherwise.
     if (context.message.type === 'publish' && JSON.stringify(context.message.data).includes('forbidden-word')) {
@@ -72,7 +87,7 @@ async function startApp(options: ServerOptions): Promise<{ url: string; stop(): 
 export const myServer: WsServer = {
   async start(setup): Promise<RunningWsServer> {
     const adapter = createMemoryAdapter()
-    const nodes = await Promise.all(Array.from({ length: setup.nodes }, () => startApp(optionsFor(setup, adapter))))
+    const nodes = await Promise.all(Array.from({ length: setup.nodes }, () => startApp(optionsFor(setup, adapter), setup)))
     return {
       urls: nodes.map((node) => node.url),
       shutdown: async (index) => nodes[index]?.stop(),

@@ -59,6 +59,11 @@ const BREAKAGES: readonly Breakage[] = [
     caughtBy: ['connect-and-negotiate', 'payload-too-large'],
   },
   {
+    name: 'server: VALIDATION_FAILED errors drop their issues',
+    fault: { serverFault: { frame: rewrite('error', (m) => delete m['issues']) } },
+    caughtBy: ['request-response'],
+  },
+  {
     name: 'server: graceful shutdown closes with 1000 instead of 1001',
     fault: { serverFault: { closeCode: (code) => (code === 1001 ? 1000 : code) } },
     caughtBy: ['shutdown-reconnect-elsewhere'],
@@ -82,6 +87,11 @@ const BREAKAGES: readonly Breakage[] = [
     name: 'client: signal renames ttlMs to ttl',
     fault: { clientOutgoing: rewrite('signal', (m) => rename(m, 'ttlMs', 'ttl')) },
     caughtBy: ['signal-expiry'],
+  },
+  {
+    name: 'client: request renames input to args',
+    fault: { clientOutgoing: rewrite('request', (m) => rename(m, 'input', 'args')) },
+    caughtBy: ['request-response'],
   },
   {
     name: 'client: authenticate renames token to jwt',

@@ -7,7 +7,7 @@ import { runExample } from '../e2e/helpers/processes.js'
 
 describe('the contract-testing example', () => {
   it('runs the suite against "your server" and prints the matrix', async () => {
-    const scenarios = ['connect-and-negotiate', 'auth-rejected', 'publish-ack', 'recovery-exact-replay', 'recovery-backlog-over-buffer-cap']
+    const scenarios = ['connect-and-negotiate', 'auth-rejected', 'publish-ack', 'recovery-exact-replay', 'recovery-backlog-over-buffer-cap', 'request-response']
     const example = runExample('examples/contract-testing/run.ts', ['--scenarios', scenarios.join(',')])
     try {
       expect(await example.exited()).toBe(0)
@@ -18,6 +18,7 @@ describe('the contract-testing example', () => {
     expect(output).toContain('| scenario')
     expect(output).toMatch(/\| publish-ack +\| pass +\| pass +\|/)
     expect(output).toMatch(/\| recovery-backlog-over-buffer-cap +\| pass +\| pass +\|/)
-    expect(output).toContain('10 passed, 0 failed, 0 not applicable (of 10)')
+    expect(output).toMatch(/\| request-response +\| pass +\| pass +\|/)
+    expect(output).toContain('12 passed, 0 failed, 0 not applicable (of 12)')
   }, 60_000)
 })

@@ -1,16 +1,19 @@
 /**
  * The consumer side of the contract: a mock Parley server behind msw's WebSocket interception, whose every answer is
  * a frame made from a valid server test vector (welcome-with-user, joined-with-members, message-basic, ack-publish,
- * ack-duplicate, presence-*, signal-broadcast*, left-with-id, error-with-id-and-room, pong-with-id-and-ts) with the
- * session's values filled in, and which decodes every client frame with the protocol (a frame that does not decode is
- * a violation). Its session semantics (rooms, seq, history window, presence with grace, signal TTLs, de-duplication,
- * rate limit, version and token checks) are protocol.md's, kept small; a slow consumer needs real socket buffers, so
- * that scenario does not apply here.
+ * ack-duplicate, presence-*, signal-broadcast*, left-with-id, error-with-id-and-room, pong-with-id-and-ts,
+ * response-with-output, error-validation-failed-with-issues) with the session's values filled in, and which decodes
+ * every client frame with the protocol (a frame that does not decode is a violation). Its session semantics (rooms,
+ * seq, history window, presence with grace, signal TTLs, de-duplication, rate limit, version and token checks, the
+ * suite's requests checked against REQUESTS_CONTRACT) are protocol.md's, kept small; a slow consumer needs real
+ * socket buffers, so that scenario does not apply here.
  */
 import {
   asPeer,
   fill,
   frameFromVector,
+  REFUSE_CODE,
+  REQUESTS_CONTRACT,
   userOfToken,
   vectorMessage,
   type ContractClient,
@@ -26,6 +29,7 @@ import {
   negotiate,
   SUBPROTOCOLS,
   TOKEN_SUBPROTOCOL_PREFIX,
+  validateWith,
   type ClientMessage,
   type ClientMessageOf,
   type JsonValue,
@@ -44,6 +48,8 @@ interface MockConnection {
   readonly user: string
   readonly node: number
   readonly rooms: Set<string>
+  /** Answers to requests, held briefly and sent in reverse: a client must match answers by id, not by order. */
+  readonly answers: string[]
   open: boolean
   tokens: number
   refilledAt: number
@@ -105,7 +111,7 @@ class VectorServer {
       client.close(4401, 'Authentication failed')
       return
     }
-    const connection: MockConnection = { client, session, user, node, rooms: new Set(), open: true, tokens: this.#setup.rate.messages, refilledAt: Date.now() }
+    const connection: MockConnection = { client, session, user, node, rooms: new Set(), answers: [], open: true, tokens: this.#setup.rate.messages, refilledAt: Date.now() }
     this.#connections.add(connection)
     this.#current.set(clientKey, connection)
     client.addEventListener('message', (event) => this.#receive(connection, event.data))
@@ -118,6 +124,7 @@ class VectorServer {
         protocol: negotiated.protocol,
         version: negotiated.version,
         limits: fill(template['limits'] as JsonObject, { maxPayload: this.#setup.maxPayload, rate: { ...this.#setup.rate } }),
+        capabilities: [...(template['capabilities'] as string[]), ...(this.#setup.requests ? ['requests'] : [])],
         user,
       }),
     )
@@ -273,7 +280,32 @@ class VectorServer {
       case 'ping':
         this.#send(connection, frameFromVector('pong-with-id-and-ts', { id: message.id, ts: message.ts }))
         return
+      case 'request':
+        return this.#request(connection, message)
     }
+  }
+
+  /** The suite's requests (protocol §6.10), their input checked against REQUESTS_CONTRACT as a server of any stack would. */
+  #request(connection: MockConnection, message: ClientMessageOf<'request'>): void {
+    const error = (code: string, text: string): string => frameFromVector('error-with-id-and-room', { code, message: text, id: message.id, room: undefined })
+    const contract = this.#setup.requests ? REQUESTS_CONTRACT.request(message.name) : undefined
+    if (contract === undefined) return this.#answerLater(connection, error('UNKNOWN_REQUEST', `No handler for request ${message.name}`))
+    const checked = validateWith(contract.input, message.input)
+    if ('issues' in checked) {
+      const issues = checked.issues.map((issue) => ({ path: issue.path, message: issue.message }))
+      const frame = frameFromVector('error-validation-failed-with-issues', { message: `request ${message.name}: input is invalid`, id: message.id, room: undefined, issues })
+      return this.#answerLater(connection, frame)
+    }
+    if (message.name === 'refuse') return this.#answerLater(connection, error(REFUSE_CODE, "I'm a teapot"))
+    const output = message.name === 'whoami' ? (this.#setup.auth ? connection.user : null) : message.input
+    this.#answerLater(connection, frameFromVector('response-with-output', { id: message.id, output }))
+  }
+
+  #answerLater(connection: MockConnection, frame: string): void {
+    if (connection.answers.push(frame) > 1) return
+    this.#later(10, () => {
+      for (const held of connection.answers.splice(0).reverse()) this.#send(connection, held)
+    })
   }
 
   #join(connection: MockConnection, message: ClientMessageOf<'join'>): void {

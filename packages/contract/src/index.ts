@@ -37,6 +37,7 @@ export {
   type TestApi,
 } from './runner.js'
 export { DEFAULT_SETUP, resolveSetup, userOfToken } from './setup.js'
+export { REFUSE_CODE, REQUESTS_CONTRACT, type EchoInput } from './requests.js'
 export { ContractFailure, eventually, expectEqual, expectTrue } from './check.js'
 export { rawClient, type RawClientOptions } from './raw-client.js'
 export { asPeer, wsPairing, type WsPairingOptions } from './ws-pairing.js'

@@ -1,7 +1,7 @@
 import { createLoopbackTransport, type LoopbackClientEnd } from '@parley/client-sdk'
 import { negotiate, SUBPROTOCOL_V1_JSON, SUBPROTOCOLS } from '@parley/protocol'
 import { createLoopback, createMemoryAdapter, createParley, Frame, type Connection, type LoopbackPeer, type Parley } from '@parley/server-sdk'
-import { referenceServerOptions } from './parley-server.js'
+import { referenceServerOptions, serveContractRequests } from './parley-server.js'
 import { sdkClient, type FrameTransform } from './sdk-client.js'
 import type { ContractClient, Network, Pairing, PairingSession } from './types.js'
 import { asPeer } from './ws-pairing.js'
@@ -57,7 +57,11 @@ export function parleyLoopbackPairing(options: LoopbackPairingOptions = {}): Pai
     notApplicable: options.notApplicable,
     async start(setup, { timeoutMs }): Promise<PairingSession> {
       const adapter = createMemoryAdapter()
-      const nodes: Parley[] = Array.from({ length: setup.nodes }, () => createParley(referenceServerOptions(setup, adapter)))
+      const nodes: Parley[] = Array.from({ length: setup.nodes }, () => {
+        const node = createParley(referenceServerOptions(setup, adapter))
+        serveContractRequests(node, setup)
+        return node
+      })
       await Promise.all(nodes.map((node) => node.ready))
       const clients: ContractClient[] = []
       return {

@@ -3,7 +3,7 @@
  * `parleyClient()` for its client side) and the in-memory pairing of both (`parleyLoopbackPairing()`). Needs
  * `@parley/server-sdk` and/or `@parley/client-sdk` installed (optional peer dependencies).
  */
-export { parleyServer, referenceServerOptions, type ParleyServerOptions } from './parley-server.js'
+export { parleyServer, referenceServerOptions, serveContractRequests, type ParleyServerOptions } from './parley-server.js'
 export { parleyClient, sdkClient, type FrameTransform, type ParleyClientOptions } from './sdk-client.js'
 export { parleyLoopbackPairing, type LoopbackPairingOptions, type ServerFault } from './loopback-pairing.js'
 

@@ -25,10 +25,11 @@ export interface RawClientOptions {
 
 /**
  * The raw scripted client: plain `ws`, every frame it sends made from a valid client test vector (`join-all-fields`,
- * `publish-all-fields`, `leave-with-id`, `signal-with-ttl`, `presence-update-with-id`, `authenticate-with-id`) with
- * the scenario's values filled in, every frame it receives decoded with `@parley/protocol` (a frame that does not
- * decode is a violation). It adds nothing of its own: no local checks, no client-side de-duplication, so what it
- * records is exactly what the server sent. Use it to test a server (the provider side of the contract).
+ * `publish-all-fields`, `leave-with-id`, `signal-with-ttl`, `presence-update-with-id`, `authenticate-with-id`,
+ * `request-with-input`) with the scenario's values filled in, every frame it receives decoded with `@parley/protocol`
+ * (a frame that does not decode is a violation). It adds nothing of its own: no local checks, no client-side
+ * de-duplication, so what it records is exactly what the server sent. Use it to test a server (the provider side of
+ * the contract).
  */
 export function rawClient(options: RawClientOptions = {}): ClientFactory {
   return ({ urls, options: clientOptions, timeoutMs }) => new RawClient(urls, clientOptions, timeoutMs, options.reconnectDelayMs ?? 50)
@@ -212,7 +213,7 @@ class RawClient implements ContractClient {
     if (pending === undefined) return false
     this.#pending.delete(id)
     clearTimeout(pending.timer)
-    if (message.type === 'error') pending.reject({ code: message.code, message: message.message })
+    if (message.type === 'error') pending.reject({ code: message.code, message: message.message, ...(message.issues === undefined ? {} : { issues: message.issues }) })
     else pending.resolve(message)
     return true
   }
@@ -311,6 +312,7 @@ class RawClient implements ContractClient {
         return
       case 'ack':
       case 'error':
+      case 'response':
         this.#answer(message.id, message)
         return
       default:
@@ -350,6 +352,13 @@ class RawClient implements ContractClient {
   setPresence(name: string, presence: JsonValue): void {
     this.#roomOf(name).presence = presence
     this.#send(frameFromVector('presence-update-with-id', { room: name, presence, id: undefined }))
+  }
+
+  async request(name: string, input: JsonValue): Promise<JsonValue> {
+    const id = this.#id('r')
+    const answer = await this.#request(id, frameFromVector('request-with-input', { id, name, input }))
+    if (answer.type !== 'response') throw { code: 'UNEXPECTED_MESSAGE', message: `${answer.type} answered request ${id}` } satisfies ContractError
+    return answer.output
   }
 
   refreshed(): Promise<ContractError | undefined> {

@@ -354,6 +354,53 @@ const signalExpiry: Scenario = {
   },
 }
 
+const requestResponse: Scenario = {
+  id: 'request-response',
+  title: "a request is answered under its own id, with the handler's output or its error: the app's own code, UNKNOWN_REQUEST, VALIDATION_FAILED with the issue path",
+  async run(t) {
+    const s = await t.start({ auth: true, requests: true })
+    const a = await online(t, s, { token: 'alice' })
+    expectTrue(a.welcomes[0]?.capabilities.includes('requests') === true, 'capability requests announced', a.welcomes[0]?.capabilities)
+
+    // Multi-byte characters (a surrogate pair, combining marks), escapes and every JSON type, nested: back unchanged.
+    const input = {
+      text: 'héllo wörld ✓ 你好 👋🏽 e\u0301 "quoted" \\ tab\t line\u2028',
+      nested: { list: [1, -2.5, 0, true, false, null, 'ß'], empty: {}, none: null, 'ключ': ['значение', { deep: { '🎉': [[], {}] } }] },
+    }
+    expectEqual(await a.request('echo', input), input, 'echo answers its input unchanged')
+    expectEqual(await a.request('whoami', null), 'alice', 'whoami answers the authenticated user')
+
+    const refused = asError(await rejection(a.request('refuse', null), 'refuse'))
+    expectEqual(refused.code, 'TEAPOT', "refuse answers the handler's own code")
+    expectTrue(refused.message.length > 0, 'with a message', refused)
+    const unknown = asError(await rejection(a.request('no-such-request', { text: 'hi' }), 'a request nobody handles'))
+    expectEqual(unknown.code, 'UNKNOWN_REQUEST', 'a name with no handler')
+    const invalid = asError(await rejection(a.request('echo', { text: 3 }), 'echo with a number for text'))
+    expectEqual(invalid.code, 'VALIDATION_FAILED', 'an input that breaks the contract')
+    expectTrue(invalid.issues?.some((issue) => issue.path === 'text') === true, 'an issue at path text', invalid)
+
+    // Two (and a third) in flight at once: answers may come in any order, each settles with its own.
+    const [one, two, me] = await Promise.all([
+      a.request('echo', { text: 'one', n: 1 }),
+      a.request('echo', { text: 'two', n: 2 }),
+      a.request('whoami', { text: 'ignored' }),
+    ])
+    expectEqual([one, two, me], [{ text: 'one', n: 1 }, { text: 'two', n: 2 }, 'alice'], 'concurrent requests, each with its own answer')
+    const mixed = await Promise.allSettled([a.request('refuse', null), a.request('echo', { text: 'three' })])
+    expectEqual(
+      mixed.map((settled) => (settled.status === 'fulfilled' ? settled.value : asError(settled.reason).code)),
+      ['TEAPOT', { text: 'three' }],
+      'a refusal in flight next to an answer',
+    )
+    expectEqual(a.closes, [], 'refused requests leave the connection open')
+    expectEqual(a.welcomes.length, 1, 'one connection')
+
+    const anonymous = await t.start({ requests: true })
+    const c = await online(t, anonymous)
+    expectEqual(await c.request('whoami', null), null, 'whoami answers null to an anonymous caller')
+  },
+}
+
 const recoveryExact: Scenario = {
   id: 'recovery-exact-replay',
   title: 'after a dropped connection the client re-joins with resume and gets exactly what it missed, in order, then live ones',
@@ -573,6 +620,7 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   publishRetry,
   presenceThreeClients,
   signalExpiry,
+  requestResponse,
   recoveryExact,
   windowExceeded,
   rateLimited,

@@ -56,6 +56,7 @@ const toContractError = (error: ParleyClientError): ContractError => ({
   message: error.message,
   closeCode: error.closeCode,
   status: error.status,
+  ...(error.issues === undefined ? {} : { issues: error.issues }),
   ...(error instanceof UnsupportedProtocolError ? { offered: error.offered, supported: error.supported } : {}),
 })
 
@@ -231,6 +232,14 @@ export function sdkClient(
       handleOf(name).signal(key, value, ttlMs === undefined ? {} : { ttlMs })
     },
     setPresence: (name, presence) => handleOf(name).setPresence(presence),
+    async request(name, input) {
+      // No contract on this side: the SDK checks nothing locally, so the answers are the server's own.
+      try {
+        return await client.request(name, input)
+      } catch (error) {
+        throw asContractError(error)
+      }
+    },
     refreshed: () => refreshed,
     room(name): RoomView {
       const room = roomOf(name)

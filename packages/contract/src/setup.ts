@@ -9,6 +9,7 @@ export const DEFAULT_SETUP: ServerSetup = Object.freeze({
   historySize: 100,
   presenceGraceMs: 5_000,
   maxBufferedBytes: 1_048_576,
+  requests: false,
 })
 
 /** A full {@link ServerSetup} from a scenario's overrides. */

@@ -1,4 +1,4 @@
-import type { JsonValue, PresenceMember, Recovery } from '@parley/protocol'
+import type { JsonValue, PresenceMember, Recovery, ValidationIssue } from '@parley/protocol'
 
 /**
  * What a scenario asks of the server side. A server under test maps each field onto its own configuration; every
@@ -23,6 +23,13 @@ export interface ServerSetup {
   readonly presenceGraceMs: number
   /** Outbound bytes buffered for one connection before it is cut off as a slow consumer (4509). @default 1_048_576 */
   readonly maxBufferedBytes: number
+  /**
+   * Serve the suite's requests, checked against {@link REQUESTS_CONTRACT}: `echo` answers its input unchanged (an
+   * input that is not an object with a string `text` is `VALIDATION_FAILED`, with an issue at its path), `whoami` the
+   * caller's user id (`null` when anonymous, i.e. without `auth`), `refuse` the error `TEAPOT`; any other name is
+   * `UNKNOWN_REQUEST`. The server lists `requests` in `welcome.capabilities`. @default false
+   */
+  readonly requests: boolean
 }
 
 /** How a scenario wants one client. */
@@ -109,6 +116,8 @@ export interface ContractError {
   readonly offered?: readonly string[] | undefined
   /** The subprotocols the server speaks, when it said (version refusals). */
   readonly supported?: readonly string[] | undefined
+  /** Where a value broke its schema (`VALIDATION_FAILED`), as the server's `error` listed them. */
+  readonly issues?: readonly ValidationIssue[] | undefined
 }
 
 /** What a client collected for one room, in arrival order. */
@@ -149,6 +158,12 @@ export interface ContractClient {
   signal(room: string, key: string, value: JsonValue, ttlMs?: number): void
   /** Replaces this user's presence metadata in a room. */
   setPresence(room: string, presence: JsonValue): void
+  /**
+   * Calls a request the server handles (protocol §6.10) and resolves with its output (§7.13); rejects with a
+   * {@link ContractError} carrying the server's error `code`, `message` and `issues`. No local checks: what is tested
+   * is what the server answers. Several may be in flight at once; each settles with the answer to its own id.
+   */
+  request(name: string, input: JsonValue): Promise<JsonValue>
   /**
    * With `refreshTo`: resolves once the in-band refresh was answered, with `undefined` when it was acknowledged and
    * the refusal otherwise.

@@ -82,6 +82,7 @@ export function asPeer(client: ContractClient, network: Network, urls: readonly 
     publish: (room, data, publishOptions) => client.publish(room, data, publishOptions),
     signal: (room, key, value, ttlMs) => client.signal(room, key, value, ttlMs),
     setPresence: (room, presence) => client.setPresence(room, presence),
+    request: (name, input) => client.request(name, input),
     refreshed: () => client.refreshed(),
     room: (name) => client.room(name),
     close: () => client.close(),
