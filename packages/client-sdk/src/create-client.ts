@@ -263,6 +263,18 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     onCleanup(() => pending.reject(id, new ParleyClientError('CONNECTION_FAILED', 'The connection was lost before the answer; the request may have run', { id })))
   }
 
+  /** A page of history with each message checked like a live one: one that breaks its schema is reported and left out. */
+  function checkedPage(room: RoomCore, page: HistoryPage): HistoryPage {
+    const schema = opts.checks?.room(room.name)?.message
+    if (schema === undefined) return page
+    const messages: HistoryPage['messages'][number][] = []
+    for (const message of page.messages) {
+      const checked = checkedOrReported(schema, message.data, room, `message ${message.seq} in history`)
+      if (checked !== undefined) messages.push(checked.value === message.data ? message : { ...message, data: checked.value as JsonValue })
+    }
+    return messages.length === page.messages.length ? page : { ...page, messages }
+  }
+
   /** The value checked against `schema` when the client checks values; reports and answers undefined when it breaks it. */
   function checkedOrReported(schema: Schema | undefined, value: unknown, room: RoomCore, what: string): { value: unknown } | undefined {
     if (schema === undefined) return { value }
@@ -380,7 +392,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
       case 'presence': {
         const room = rooms.get(message.room)
         if (room?.state !== 'joined') return
-        const schema = message.event === 'leave' ? undefined : opts.checks?.room(message.room)?.presence
+        // null is no presence at all (a join without one), which the server does not check either.
+        const schema = message.event === 'leave' || message.member.presence === null ? undefined : opts.checks?.room(message.room)?.presence
         if (checkedOrReported(schema, message.member.presence, room, `presence of ${message.member.user}`) !== undefined) room.presenceChanged(message)
         return
       }
@@ -409,7 +422,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         if (room === undefined || room.lastJoinId !== message.id) return
         room.last = undefined
         room.lastJoinId = undefined
-        room.emit('history', historyPage(room.name, message))
+        room.emit('history', checkedPage(room, historyPage(room.name, message)))
         return
       }
       case 'error': {
@@ -571,7 +584,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
       pending.add(id, options.timeoutMs ?? opts.ackTimeoutMs, (result) => {
         reads.delete(id)
         if (!result.ok) return reject(result.error)
-        resolve(historyPage(room.name, result.value as Extract<ServerMessage, { type: 'history' }>))
+        resolve(checkedPage(room, historyPage(room.name, result.value as Extract<ServerMessage, { type: 'history' }>)))
       })
       if (ready && isOpen()) send(message)
     })

@@ -3,7 +3,7 @@ import * as v from 'valibot'
 import { z } from 'zod'
 import { httpStreamTransport, ParleyClientError, type Client } from '@parley/client-sdk'
 import { defineContract, type Schema } from '@parley/protocol'
-import { RequestError } from '@parley/server-sdk'
+import { createMemoryHistory, RequestError } from '@parley/server-sdk'
 import { tokenAuth, useLive, waitUntil } from './helpers/live-server.js'
 import { collect, nextEvent } from './helpers/wait.js'
 
@@ -129,6 +129,35 @@ describe('a contract checked on the client', () => {
     const laxMessages = collect(laxRoom, 'message')
     await server.parley.room('chat:lobby').publish({ text: 7 })
     await waitUntil(() => laxMessages.length === 1, 'delivered unchecked')
+  })
+})
+
+describe('a contract checked on the client: history and members without presence', () => {
+  it('leaves a message that breaks its schema out of a history page, and reports it', async () => {
+    const server = await live.server({ authenticate: tokenAuth(), contract: zodContract, validate: false, history: { store: createMemoryHistory() } })
+    await server.parley.room('chat:old').publish({ text: 99 })
+    await server.parley.room('chat:old').publish({ text: 'kept' })
+    const client = live.client(server.url, { token: 'lou', contract: zodContract })
+    const room = client.join('chat:old')
+    const errors = collect(room, 'error')
+    const page = await room.history()
+    expect(page.messages.map((m) => m.data)).toEqual([{ text: 'kept' }])
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ code: 'VALIDATION_FAILED', issues: [{ path: 'text' }] })
+  })
+
+  it('a member without presence (null) is not checked on either side', async () => {
+    const server = await serverWith(zodContract)
+    const watcher = live.client(server.url, { token: 'mia', contract: zodContract })
+    const watched = watcher.join('chat:p', { presence: { status: 'online' } })
+    await joined(watched)
+    const errors = collect(watched, 'error')
+    const joins = collect(watched, 'presence')
+    const bare = live.client(server.url, { token: 'ned', contract: zodContract }).join('chat:p')
+    await joined(bare)
+    await waitUntil(() => joins.length === 1, 'the presence join')
+    expect(joins[0]).toMatchObject({ event: 'join', member: { user: 'ned', presence: null } })
+    expect(errors).toEqual([])
   })
 })
 

@@ -14,11 +14,12 @@ export function checkAgainstContract(contract: Contract, message: ClientMessage)
       return schema === undefined ? message : { ...message, data: checked(schema, message.data, `publish to ${message.room}: data`) }
     }
     case 'join': {
-      const schema = message.presence === undefined ? undefined : contract.room(message.room)?.presence
+      // No presence (absent, or null) is not checked: a member may have none, on both sides.
+      const schema = message.presence === undefined || message.presence === null ? undefined : contract.room(message.room)?.presence
       return schema === undefined ? message : { ...message, presence: checked(schema, message.presence, `join ${message.room}: presence`) }
     }
     case 'presence-update': {
-      const schema = contract.room(message.room)?.presence
+      const schema = message.presence === null ? undefined : contract.room(message.room)?.presence
       return schema === undefined ? message : { ...message, presence: checked(schema, message.presence, `presence in ${message.room}`) }
     }
     case 'signal': {
