@@ -15,6 +15,7 @@ import {
   chatApi,
   chatHistory,
   chatParleyOptions,
+  handleChatRequests,
   installChatRules,
   listen,
   logSessions,
@@ -33,6 +34,7 @@ const server = createServer(app)
 // plain HTTP request to Express.
 const parley = attach(server, chatParleyOptions({ history: history.store }))
 installChatRules(parley)
+handleChatRequests(parley)
 logSessions(parley)
 const api = chatApi(parley)
 

@@ -12,6 +12,7 @@ import {
   chatApi,
   chatHistory,
   chatParleyOptions,
+  handleChatRequests,
   installChatRules,
   listen,
   logSessions,
@@ -84,6 +85,7 @@ app.use(async (ctx, next) => {
 const server = createServer(app.callback())
 const parley = attach(server, chatParleyOptions({ history: history.store }))
 installChatRules(parley)
+handleChatRequests(parley)
 logSessions(parley)
 const api = chatApi(parley)
 

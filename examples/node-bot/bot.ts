@@ -1,6 +1,7 @@
 /**
  * A Node bot for the chat examples: signs in like the page (`POST /api/login`, a short-lived JWT, refreshed in band
- * before it expires), joins a room and answers /echo, /time, /who and /stats.
+ * before it expires), joins a room and answers /echo, /time, /who and /stats. It shares the chat's contract
+ * (../shared/chat-contract.ts) with the server and the page, so messages are typed and checked on arrival.
  *
  *   npx tsx examples/node-bot/bot.ts [--url ws://127.0.0.1:3000/parley] [--room general] [--name parley-bot]
  *
@@ -9,6 +10,7 @@
 import { parseArgs } from 'node:util'
 import { createClient } from '@parley/client-sdk'
 import type { IssuedToken } from '../shared/chat-auth.js'
+import { chatContract } from '../shared/chat-contract.js'
 import { chatTokenOptions, requestChatToken } from '../shared/chat-login.js'
 import { answer, describeStats } from './commands.js'
 
@@ -27,11 +29,6 @@ const name = values.name as string
 const statsUrl = values['stats-url'] ?? new URL('/api/stats', url.replace(/^ws/, 'http')).href
 const loginUrl = new URL('/api/login', url.replace(/^ws/, 'http')).href
 
-interface ChatMessage {
-  readonly text: string
-  readonly mid?: string
-}
-
 // Sign in first, so a wrong URL or a refused name is said at once; later tokens come from `getToken`.
 let first: IssuedToken
 try {
@@ -40,8 +37,8 @@ try {
   console.error(`[bot] cannot sign in as ${name} at ${loginUrl}: ${(error as Error).message}`)
   process.exit(1)
 }
-const client = createClient(url, chatTokenOptions(first, () => requestChatToken(loginUrl, name)))
-const room = client.join<ChatMessage, { client: string }>(roomName, { presence: { client: 'bot' } })
+const client = createClient(url, { ...chatTokenOptions(first, () => requestChatToken(loginUrl, name)), contract: chatContract })
+const room = client.join(roomName, { presence: { client: 'bot' } })
 let replies = 0
 /** Replies go out in the order the commands came in, even when one (/stats) has to wait for an answer. */
 let replying: Promise<void> = Promise.resolve()
@@ -52,8 +49,9 @@ room.on('joined', ({ members }) => console.log(`[bot] ${name} joined #${roomName
 room.on('error', (error) => console.error(`[bot] #${roomName}: ${error.code}: ${error.message}`))
 
 room.on('message', ({ from, data }) => {
-  // Never answer itself (or the server): two bots in a room must not talk forever.
-  if (from === null || from === client.user || typeof data?.text !== 'string') return
+  // Never answer itself (or the server): two bots in a room must not talk forever. `data` is a chat message: the
+  // client checked it against the contract (one that breaks it is the room's `error` instead).
+  if (from === null || from === client.user) return
   const text = data.text
   const reply = answer(text, {
     members: () => room.members().map((member) => member.user),

@@ -1,6 +1,7 @@
 /**
  * What the chat accepts, shared by the server (which enforces it) and the page (which checks early for a friendly
- * message). Pure: no I/O, safe to bundle for the browser.
+ * message): usernames, room names, the longest message. The shape of messages, presence and signals is the
+ * contract's (./chat-contract.ts). Pure: no I/O, safe to bundle for the browser.
  */
 import { ID_PATTERN } from '@parley/protocol'
 
@@ -16,12 +17,6 @@ export const CHAT_ROOM_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/
 
 /** Longest chat message, in characters. */
 export const MAX_TEXT_LENGTH = 2_000
-
-/** What a chat message carries: the text, and the id the sending page gave it (used to de-duplicate). */
-export interface ChatMessage {
-  readonly text: string
-  readonly mid?: string
-}
 
 /** Is `name` a username the chat accepts? */
 export function isUsername(name: unknown): name is string {
@@ -39,12 +34,4 @@ export function toRoomName(input: string): string | undefined {
     .replace(/^-+|-+$/g, '')
     .slice(0, 32)
   return CHAT_ROOM_PATTERN.test(name) ? name : undefined
-}
-
-/** Is `data` a chat message (as a server must check it: it comes from anyone)? */
-export function isChatMessage(data: unknown): data is ChatMessage {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false
-  const { text, mid } = data as Record<string, unknown>
-  if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_TEXT_LENGTH) return false
-  return mid === undefined || (typeof mid === 'string' && mid.length <= 64)
 }

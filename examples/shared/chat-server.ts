@@ -1,7 +1,8 @@
 /**
- * The server side both chat examples share: Parley options (authentication, authorization, message checks), the
- * JSON endpoints (sign-in, rooms, stats, admin commands), the browser bundle, and start-up and shutdown. The
- * Express and Koa servers only wire these into their framework, which is the part each example exists to show.
+ * The server side both chat examples share: Parley options (authentication, authorization, the chat's contract),
+ * the publish rules and requests, the JSON endpoints (sign-in, rooms, stats, admin commands), the browser bundle,
+ * and start-up and shutdown. The Express and Koa servers only wire these into their framework, which is the part
+ * each example exists to show.
  */
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
@@ -9,7 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { createMemoryHistory, ParleyServerError, type HistoryStore, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { build } from 'esbuild'
 import { createChatAuth, type IssuedToken } from './chat-auth.js'
-import { CHAT_ROOM_PATTERN, isChatMessage, isUsername } from './chat-rules.js'
+import { chatContract } from './chat-contract.js'
+import { CHAT_ROOM_PATTERN, isUsername } from './chat-rules.js'
 import { chatAdmins, ModerationStore, runCommand, type CommandResult } from './chat-moderation.js'
 
 /** Bans and mutes of this chat (the example's own store). */
@@ -99,10 +101,13 @@ export interface ChatParleyOptions {
  * Parley options for the chat. `authenticate` takes the JWT `POST /api/login` issued: at the handshake, and again
  * at each in-band refresh. `expiresAt` is the token's `exp`, so Parley closes a session with 4419 when its token
  * runs out unless the client has sent a fresh one in band by then. A banned user's token, however fresh, is
- * refused (a ban also disconnects them at once: see ./chat-moderation.ts).
+ * refused (a ban also disconnects them at once: see ./chat-moderation.ts). `contract` is the chat's
+ * (./chat-contract.ts): a publish, presence or signal that breaks it is answered `VALIDATION_FAILED`, with the
+ * issues, and reaches nobody.
  */
 export function chatParleyOptions(options: ChatParleyOptions = {}): ServerOptions {
   return {
+    contract: chatContract,
     authenticate: async ({ token }) => {
       const verified = await chatAuth.verifyToken(token)
       if (verified === null || moderation.isBanned(verified.user)) return null
@@ -117,15 +122,12 @@ export function chatParleyOptions(options: ChatParleyOptions = {}): ServerOption
 }
 
 /**
- * Checks every publish is a chat message (`data` comes from anyone, so the server decides what it accepts), and
- * that its author is not muted.
+ * Refuses publishes from muted users. What a message holds is checked before this runs, by the contract (see
+ * {@link chatParleyOptions}); whether its author may speak now is the app's own state, so it is middleware.
  */
 export function installChatRules(parley: Parley): void {
   parley.use(async ({ message, session }, next) => {
     if (message.type === 'publish') {
-      if (!isChatMessage(message.data)) {
-        throw new ParleyServerError('INVALID_FIELD', 'A chat message is { text: 1-2000 characters, mid?: string }')
-      }
       const muted = moderation.mutedFor(session.user.id)
       if (muted > 0) throw new ParleyServerError('REJECTED', `You are muted for ${muted} more seconds`)
     }
@@ -133,12 +135,27 @@ export function installChatRules(parley: Parley): void {
   })
 }
 
+/** The active rooms with their member counts, busiest first (then by name). */
+export async function activeRooms(parley: Parley): Promise<{ rooms: Array<{ room: string; members: number }> }> {
+  const rooms = await parley.rooms()
+  rooms.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room))
+  return { rooms }
+}
+
+/**
+ * Answers the chat's requests (`client.request()`), typed by the contract: `rooms.list`, the page's rooms list.
+ * The server checks what the handler returns against the contract, and the client checks it again on arrival.
+ */
+export function handleChatRequests(parley: Parley): void {
+  parley.handle(chatContract, 'rooms.list', () => activeRooms(parley))
+}
+
 /** What `POST /api/login` answers: a token, or why not. */
 export type LoginAnswer = { status: 200; body: IssuedToken } | { status: 400 | 403; body: { message: string } }
 
 /**
- * The JSON endpoints: sign-in (`POST /api/login`), what the page polls (active rooms with member counts, server
- * counters), and admin commands.
+ * The JSON endpoints: sign-in (`POST /api/login`), active rooms with member counts (what the page asks with the
+ * `rooms.list` request, for scripts and `curl`), the server counters the page polls, and admin commands.
  */
 export function chatApi(parley: Parley, startedAt = Date.now()) {
   return {
@@ -153,11 +170,7 @@ export function chatApi(parley: Parley, startedAt = Date.now()) {
       if (moderation.isBanned(username)) return { status: 403, body: { message: `${username} is banned from this chat.` } }
       return { status: 200, body: await chatAuth.issueToken(username) }
     },
-    async rooms(): Promise<{ rooms: Array<{ room: string; members: number }> }> {
-      const rooms = await parley.rooms()
-      rooms.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room))
-      return { rooms }
-    },
+    rooms: () => activeRooms(parley),
     stats() {
       return { ...parley.stats(), uptimeMs: Date.now() - startedAt }
     },

@@ -1,7 +1,8 @@
 /**
  * The Express chat example driven in headless Chromium: two people (two browser contexts, so two separate
- * sessions) chat, see each other's presence and typing, send markup that must stay text, use two rooms, and live
- * through the server being killed and started again on the same port.
+ * sessions) chat, see each other's presence and typing, send markup that must stay text, use two rooms (the list
+ * of active rooms comes from the contract's `rooms.list` request), see nothing of what a raw client sends against
+ * the chat's contract, and live through the server being killed and started again on the same port.
  *
  * The server runs as a child process (examples/express-chat/server.ts via tsx) so it can really be killed.
  * Screenshots land in test-results/e2e/ (gitignored).
@@ -9,8 +10,10 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserTestsEnabled, launchChromium, screenshot } from './helpers/browser.js'
+import { login } from './helpers/chat-sign-in.js'
 import { startChatServer, type ChatServer } from './helpers/processes.js'
 import { startHttpProxy } from '../../packages/client-sdk/test/helpers/http-proxy.js'
+import { connect } from '../../packages/server-sdk/test/helpers/raw-client.js'
 
 const SCRIPT = 'examples/express-chat/server.ts'
 
@@ -27,6 +30,8 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
   let bob: Page
   /** Uncaught exceptions and dialogs (alert/confirm) from every page: there must be none. */
   const problems: string[] = []
+  /** How each tab asked for the active rooms: `rooms.list` requests on its WebSocket, and `GET /api/rooms`. */
+  const roomsAsked = new Map<Page, { request: number; http: number }>()
 
   beforeAll(async () => {
     // Chromium first: when it is missing (a failure in CI) no server is left running.
@@ -46,6 +51,17 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
       problems.push(`${name}: dialog: ${dialog.message()}`)
       void dialog.dismiss()
     })
+    const asked = { request: 0, http: 0 }
+    roomsAsked.set(tab, asked)
+    tab.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/rooms') asked.http++
+    })
+    tab.on('websocket', (socket) =>
+      socket.on('framesent', ({ payload }) => {
+        const frame = JSON.parse(String(payload)) as { type?: string; name?: string }
+        if (frame.type === 'request' && frame.name === 'rooms.list') asked.request++
+      }),
+    )
     await tab.goto(server.httpUrl)
     // A tab of a browser where this user is signed in already goes straight to the conversation.
     await tab.waitForSelector('#login:not([hidden]), #app:not([hidden])')
@@ -142,8 +158,11 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     await send(alice, 'Only for #random')
     await waitForMessage(alice, 'random', 'Only for #random')
 
-    // Bob sees the new room in the list of active rooms (with its member count), but not its messages.
+    // Bob sees the new room in the list of active rooms (with its member count), but not its messages. The list is
+    // the answer to the contract's `rooms.list` request, on the page's connection; the page never asks /api/rooms.
     await bob.locator('#rooms li[data-room="random"][data-joined="false"] .count', { hasText: '1' }).waitFor({ timeout: 8_000 })
+    expect(roomsAsked.get(bob)?.request).toBeGreaterThan(0)
+    expect(roomsAsked.get(bob)?.http).toBe(0)
     await send(bob, 'Only for #general')
     await waitForMessage(alice, 'general', 'Only for #general')
     expect(await alice.locator('#rooms li[data-room="general"] .unread').textContent()).toBe('1')
@@ -167,6 +186,41 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     await alice.click('#rooms li[data-room="general"]')
     await bob.click('#rooms li[data-room="general"]')
     expect(await alice.locator('#rooms li[data-room="general"] .unread').count()).toBe(0)
+  }, 30_000)
+
+  it('a raw client breaking the chat contract is told VALIDATION_FAILED with the path, and the pages see nothing of it', async () => {
+    const before = { alice: await messageTexts(alice, 'general'), bob: await messageTexts(bob, 'general') }
+    const raw = await connect(server.wsUrl, { headers: { Authorization: `Bearer ${(await login(server, 'raw-sender')).token}` } })
+    try {
+      await raw.next('welcome')
+      raw.send({ type: 'join', room: 'general', id: 'join', presence: { client: 'web' } })
+      await raw.next('joined')
+      await alice.locator('#people li[data-user="raw-sender"][data-online="true"]').waitFor()
+      for (const [id, data, path] of [
+        ['no-text', { txt: 'x' }, 'text'],
+        ['empty', { text: '' }, 'text'],
+        ['too-long', { text: 'x'.repeat(2_001) }, 'text'],
+      ] as const) {
+        raw.send({ type: 'publish', room: 'general', id, data })
+        expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', id, room: 'general', issues: [{ path }] })
+      }
+      raw.send({ type: 'signal', room: 'general', key: 'typing', value: 'yes' })
+      expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', room: 'general', issues: [{ path: '' }] })
+      // Then one that keeps to the contract: the pages show it, and only it.
+      raw.send({ type: 'publish', room: 'general', id: 'fine', data: { text: 'From a raw client, within the contract' } })
+      await raw.next('ack')
+      for (const [name, page] of [['alice', alice], ['bob', bob]] as const) {
+        await waitForMessage(page, 'general', 'From a raw client, within the contract')
+        expect(await messageTexts(page, 'general')).toEqual([...before[name], 'From a raw client, within the contract'])
+        expect(await page.textContent('#typing')).toBe('')
+        // The refusals went to the raw client alone: no page was told anything (a room's error would be a toast).
+        expect(await page.locator('.toast').allTextContents()).toEqual([])
+      }
+    } finally {
+      raw.close()
+    }
+    await alice.locator('#people li[data-user="raw-sender"][data-online="false"]').waitFor()
+    expect(problems).toEqual([])
   }, 30_000)
 
   /**

@@ -2,7 +2,8 @@
  * The chat page's history in headless Chromium, against the Express example (its in-memory history store): a room
  * opens with its last 50 messages; scrolling to the top loads older ones, each shown once and in order, without
  * moving what the reader looks at, until "This is the start of the conversation."; a reload shows the conversation
- * again; the search box finds messages, at 1280 px and at 360 px; gaps and an unavailable store are shown as text.
+ * again; the search box finds messages, at 1280 px and at 360 px; gaps and an unavailable store are shown as text;
+ * a live message that breaks the chat's contract on its way is not shown, and the page says why.
  * With PostgreSQL at hand (as packages/postgres-history's tests find it), the example started with `DATABASE_URL`
  * keeps the conversation across a server restart. Screenshots land in test-results/e2e/.
  */
@@ -275,7 +276,7 @@ describe.runIf(browserTestsEnabled())('the chat page keeps the conversation: his
     expect(problems).toEqual([])
   }, 45_000)
 
-  it('shows a gap in the history as a line, and an unavailable history or search as text', async () => {
+  it('shows a gap in the history as a line, an unavailable history or search as text, and no message that breaks the contract', async () => {
     const page = await openPage('skeptic', 1280, 760)
     // What the server sends when its store lacks messages (a gap) or cannot be read: the page's frames are rewritten
     // on their way, as a server with a broken store would answer.
@@ -290,7 +291,12 @@ describe.runIf(browserTestsEnabled())('the chat page keeps the conversation: his
         upstream.send(frame)
       })
       upstream.onMessage((frame) => {
-        const message = JSON.parse(String(frame)) as { type: string; messages?: Array<{ epoch: string; seq: number }>; gaps?: unknown[] }
+        const message = JSON.parse(String(frame)) as { type: string; messages?: Array<{ epoch: string; seq: number }>; gaps?: unknown[]; data?: { text?: string } }
+        // A live message whose data no longer fits the contract once it arrives, as from a server without the contract.
+        if (message.type === 'message' && message.data?.text === 'Broken on its way') {
+          socket.send(JSON.stringify({ ...message, data: { txt: 'Broken on its way' } }))
+          return
+        }
         if (message.type === 'history' && message.messages !== undefined) {
           const epoch = (message.messages[0] as { epoch: string }).epoch
           message.messages = message.messages.filter((entry) => entry.seq < 95 || entry.seq > 97)
@@ -327,6 +333,16 @@ describe.runIf(browserTestsEnabled())('the chat page keeps the conversation: his
     expect(await page.locator('#search-results .result').count()).toBe(0)
     await page.keyboard.press('Escape')
     await page.locator('#search-panel').waitFor({ state: 'hidden' })
+
+    // The page's client checks what arrives against the chat's contract: a message that breaks it is reported as
+    // the room's error (a toast), never shown, and the conversation goes on.
+    const shown = await count(page)
+    await seeders?.rooms.get('dave')?.publish({ text: 'Broken on its way', mid: 'broken-1' })
+    await seeders?.rooms.get('dave')?.publish({ text: 'Fine after it', mid: 'fine-1' })
+    await page.locator(`${LOG} .msg .text`).getByText('Fine after it', { exact: true }).waitFor()
+    expect(await count(page)).toBe(shown + 1)
+    expect((await texts(page)).filter((text) => text.includes('Broken on its way') || text.includes('cannot show'))).toEqual([])
+    expect(await page.locator('.toast').allTextContents()).toContainEqual(expect.stringMatching(new RegExp(`^#${ROOM}: message data in ${ROOM}: text: `)))
     await page.context().close()
     expect(problems).toEqual([])
   }, 45_000)

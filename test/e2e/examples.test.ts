@@ -1,25 +1,24 @@
 /**
  * Every example started as a user would start it (a child process via tsx) and smoke-tested: the chat servers
- * serve their page, sign a client in and accept it, the bot answers, the load-test CLI passes (in process, and
- * against a running chat), a busy port is explained. test/e2e/chat-auth.test.ts has the sign-in tokens in depth.
+ * serve their page, sign a client in and accept it, hold every client to the chat's contract and answer its
+ * request, the bot answers, the load-test CLI passes (in process, and against a running chat), a busy port is
+ * explained. test/e2e/chat-auth.test.ts has the sign-in tokens in depth.
  */
-import { createClient, type Client, type Room, type RoomMessageEvent } from '@parley/client-sdk'
+import { createClient, type Client, type Room, type RoomMessageEvent, type TypingEvent } from '@parley/client-sdk'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { chatContract, type ChatContract, type ChatMessage, type ChatPresence } from '../../examples/shared/chat-contract.js'
+import { connect } from '../../packages/server-sdk/test/helpers/raw-client.js'
 import { login, signedIn } from './helpers/chat-sign-in.js'
 import { upgradeStatus } from './helpers/handshake.js'
 import { runExample, startChatServer, type ChatServer } from './helpers/processes.js'
 
-interface Chat {
-  readonly text: string
-  readonly mid?: string
-}
-
-/** A client in a room that records what arrives, for `waitFor`. */
+/** A client with the chat's contract in a room, that records what arrives, for `waitFor`. */
 interface Tester {
-  readonly client: Client
-  readonly room: Room<Chat>
-  readonly messages: Array<RoomMessageEvent<Chat>>
-  waitFor(predicate: (message: RoomMessageEvent<Chat>) => boolean, timeoutMs?: number): Promise<RoomMessageEvent<Chat>>
+  readonly client: Client<ChatContract>
+  readonly room: Room<ChatMessage, ChatPresence, boolean>
+  readonly messages: Array<RoomMessageEvent<ChatMessage>>
+  readonly typing: TypingEvent[]
+  waitFor(predicate: (message: RoomMessageEvent<ChatMessage>) => boolean, timeoutMs?: number): Promise<RoomMessageEvent<ChatMessage>>
 }
 
 const testers: Tester[] = []
@@ -27,20 +26,23 @@ afterEach(async () => {
   await Promise.all(testers.splice(0).map((tester) => tester.client.close()))
 })
 
-/** Signs `user` in as the page does (`POST /api/login`) and joins a room. */
+/** Signs `user` in as the page does (`POST /api/login`) and joins a room, with the chat's contract as the page has it. */
 async function joinAs(server: ChatServer, user: string, roomName = 'general'): Promise<Tester> {
-  const client = createClient(server.wsUrl, { ...(await signedIn(server, user)), reconnect: false })
-  const room = client.join<Chat>(roomName)
-  const messages: Array<RoomMessageEvent<Chat>> = []
+  const client = createClient(server.wsUrl, { ...(await signedIn(server, user)), contract: chatContract, reconnect: false })
+  const room = client.join(roomName)
+  const messages: Array<RoomMessageEvent<ChatMessage>> = []
+  const typing: TypingEvent[] = []
   const waiters = new Set<() => void>()
   room.on('message', (message) => {
     messages.push(message)
     for (const waiter of waiters) waiter()
   })
+  room.on('typing', (event) => typing.push(event))
   const tester: Tester = {
     client,
     room,
     messages,
+    typing,
     waitFor(predicate, timeoutMs = 5_000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
@@ -135,9 +137,91 @@ describe.each([
     const asAdmin = await post('/api/admin', command, { authorization: `Bearer ${(await login(server, 'admin')).token}` })
     expect(await asAdmin.json()).toEqual({ ok: true, message: 'Muted nobody for 5 s' })
 
-    const tester = await joinAs(server, 'validator')
-    await expect(tester.room.publish({ html: '<b>hi</b>' } as unknown as Chat)).rejects.toMatchObject({ code: 'INVALID_FIELD' })
-    await expect(tester.room.publish({ text: '' })).rejects.toMatchObject({ code: 'INVALID_FIELD' })
+  }, 15_000)
+
+  it('holds every client to the chat contract: a bad message, presence or typing signal is VALIDATION_FAILED with its path, and reaches nobody', async () => {
+    const room = 'contract-check'
+    const watcher = await joinAs(server, 'contract-watcher', room)
+    const watcherErrors: unknown[] = []
+    watcher.room.on('error', (error) => watcherErrors.push(error))
+
+    // The SDK's publish is typed by the contract ({ html } does not compile); the server refuses it all the same.
+    await expect(watcher.room.publish({ html: '<b>hi</b>' } as unknown as ChatMessage)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', issues: [{ path: 'text' }] })
+    await expect(watcher.room.publish({ text: '' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', issues: [{ path: 'text' }] })
+
+    // A raw WebSocket client, signed in as the page is, with nothing to stop it sending anything.
+    const raw = await connect(server.wsUrl, { headers: { Authorization: `Bearer ${(await login(server, 'raw-sender')).token}` } })
+    try {
+      await raw.next('welcome')
+      raw.send({ type: 'join', room, id: 'join-1', presence: { client: 'robot' } })
+      expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', id: 'join-1', room, issues: [{ path: 'client' }] })
+      raw.send({ type: 'join', room, id: 'join-2', presence: { client: 'web' } })
+      expect(await raw.next('joined')).toMatchObject({ room, id: 'join-2' })
+
+      const refused: ReadonlyArray<readonly [unknown, string]> = [
+        [{ txt: 'x' }, 'text'],
+        [{ text: '' }, 'text'],
+        [{ text: '   ' }, 'text'],
+        [{ text: 'x'.repeat(2_001) }, 'text'],
+        [{ text: 'hi', mid: 42 }, 'mid'],
+        ['just a string', ''],
+      ]
+      for (const [i, [data, path]] of refused.entries()) {
+        raw.send(JSON.stringify({ type: 'publish', room, id: `bad-${i}`, data }))
+        const error = await raw.next('error')
+        expect(error, JSON.stringify(data)).toMatchObject({ code: 'VALIDATION_FAILED', id: `bad-${i}`, room })
+        expect(error.issues?.map((issue) => issue.path), JSON.stringify(data)).toEqual([path])
+        expect(error.message, JSON.stringify(data)).toContain(`publish to ${room}: data: ${path === '' ? '' : `${path}: `}`)
+      }
+      raw.send({ type: 'signal', room, key: 'typing', value: 'yes' })
+      expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', room, issues: [{ path: '' }] })
+      raw.send({ type: 'signal', room, key: 'mood', value: 'happy' })
+      expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', room, issues: [{ message: 'unknown signal key mood' }] })
+
+      // What keeps to the contract goes through, extra keys and all: the room's first message, so none before it got a seq.
+      raw.send({ type: 'signal', room, key: 'typing', value: true })
+      raw.send({ type: 'publish', room, id: 'good', data: { text: 'within the contract', mid: 'raw-1', extra: 1 } })
+      expect(await raw.next('ack')).toMatchObject({ id: 'good', seq: 1 })
+      await watcher.waitFor((message) => message.data.text === 'within the contract')
+      expect(watcher.messages.map((message) => [message.from, message.seq, message.data])).toEqual([
+        ['raw-sender', 1, { text: 'within the contract', mid: 'raw-1', extra: 1 }],
+      ])
+      expect(watcher.typing).toEqual([{ user: 'raw-sender', typing: true }])
+      expect(watcherErrors).toEqual([])
+    } finally {
+      raw.close()
+    }
+  }, 15_000)
+
+  it('answers the rooms.list request: the active rooms with their member counts, typed and checked by the contract', async () => {
+    const one = await joinAs(server, 'lister', 'list-a')
+    await joinAs(server, 'lister-2', 'list-a')
+    await joinAs(server, 'lister-3', 'list-b')
+    // Only this test's rooms: those of earlier tests may still be there, their members within the grace period.
+    const ours = (rooms: ReadonlyArray<{ room: string; members: number }>) => rooms.filter((entry) => entry.room.startsWith('list-'))
+    const expected = [
+      { room: 'list-a', members: 2 },
+      { room: 'list-b', members: 1 },
+    ]
+    expect(ours((await one.client.request('rooms.list', {})).rooms)).toEqual(expected)
+    // The same list as GET /api/rooms, which stays for scripts and curl.
+    expect(ours(((await (await fetch(`${server.httpUrl}/api/rooms`)).json()) as { rooms: Array<{ room: string; members: number }> }).rooms)).toEqual(expected)
+    // An input the contract refuses is never sent; a raw client sending one is answered VALIDATION_FAILED.
+    await expect(one.client.request('rooms.list', 'all' as unknown as Record<string, never>)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', issues: [{ path: '' }] })
+    const raw = await connect(server.wsUrl, { headers: { Authorization: `Bearer ${(await login(server, 'raw-lister')).token}` } })
+    try {
+      await raw.next('welcome')
+      raw.send({ type: 'request', id: 'r1', name: 'rooms.list', input: 'all' })
+      expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', id: 'r1', issues: [{ path: '' }] })
+      raw.send({ type: 'request', id: 'r2', name: 'rooms.create', input: {} })
+      expect(await raw.next('error')).toMatchObject({ code: 'UNKNOWN_REQUEST', id: 'r2' })
+      raw.send({ type: 'request', id: 'r3', name: 'rooms.list', input: {} })
+      const response = await raw.next('response')
+      expect(response.id).toBe('r3')
+      expect(ours((response.output as { rooms: Array<{ room: string; members: number }> }).rooms)).toEqual(expected)
+    } finally {
+      raw.close()
+    }
   }, 15_000)
 
   it('stops gracefully on SIGTERM', async () => {
@@ -166,7 +250,7 @@ describe('node-bot and load-test against a running chat', () => {
     try {
       await bot.waitForOutput(/parley-bot joined #general/, 20_000)
       const tester = await joinAs(server, 'bot-tester')
-      const fromBot = (pattern: RegExp) => (message: RoomMessageEvent<Chat>) => message.from === 'parley-bot' && pattern.test(message.data.text)
+      const fromBot = (pattern: RegExp) => (message: RoomMessageEvent<ChatMessage>) => message.from === 'parley-bot' && pattern.test(message.data.text)
 
       await tester.room.publish({ text: '/echo hello <b>bot</b>' })
       expect((await tester.waitFor(fromBot(/hello/))).data.text).toBe('hello <b>bot</b>')

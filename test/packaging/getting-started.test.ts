@@ -57,7 +57,7 @@ const COMMANDS: ReadonlyArray<readonly [RegExp, string]> = [
 /** What each client file must print, from the page's own words. */
 const EXPECTED_OUTPUT: Readonly<Record<string, readonly string[]>> = {
   'client.mjs': ['bob sees alice join (online)', 'alice is in general with alice and bob', 'bob sees alice typing', 'alice said "hello, world" (seq 1 in general, acked as 1)'],
-  'typed-client.mts': ['carol heard "typed hello" among 1 member(s)'],
+  'typed-client.mts': ['carol heard "typed hello" among 1 member(s)', "carol's client refused dave's message: VALIDATION_FAILED at text"],
 }
 
 describe('docs/getting-started.md, followed in a new folder with the packed packages', () => {

@@ -1,18 +1,15 @@
 /**
- * The chat page: one Parley client, one room handle per joined room, plain DOM. Bundled by esbuild at server
- * start-up (see ../chat-server.ts). Everything people send is shown with `textContent` (see ./dom.ts).
+ * The chat page: one Parley client with the chat's contract (../chat-contract.ts: typed rooms and requests, and
+ * what arrives is checked), one room handle per joined room, plain DOM. Bundled by esbuild at server start-up (see
+ * ../chat-server.ts). Everything people send is shown with `textContent` (see ./dom.ts).
  */
 import { AuthError, createClient, ParleyClientError, type Client, type HistoryPage, type Room, type RoomMessageEvent } from '@parley/client-sdk'
 import type { HistoryGap, Recovery, ResumePoint } from '@parley/protocol'
 import type { IssuedToken } from '../chat-auth.js'
 import { chatTokenOptions, requestChatToken } from '../chat-login.js'
-import { MAX_TEXT_LENGTH, isChatMessage, isUsername, toRoomName, type ChatMessage } from '../chat-rules.js'
+import { chatContract, isChatMessage, type ChatContract, type ChatMessage, type ChatPresence } from '../chat-contract.js'
+import { MAX_TEXT_LENGTH, isUsername, toRoomName } from '../chat-rules.js'
 import { avatar, byId, el, formatCount, formatDuration, formatWhen, highlighted, searchWords, toast, typingLine } from './dom.js'
-
-/** What each connection tells the room about itself. */
-interface Presence {
-  readonly client: string
-}
 
 /**
  * Where paging back through a room's history stands: `waiting` for the join's last messages, `idle` with older
@@ -23,7 +20,7 @@ type OlderState = 'waiting' | 'idle' | 'loading' | 'failed' | 'start' | 'unavail
 
 interface RoomView {
   readonly name: string
-  readonly room: Room<ChatMessage, Presence>
+  readonly room: Room<ChatMessage, ChatPresence, boolean>
   readonly log: HTMLDivElement
   /** The top of the log: the start-of-conversation intro and the row that says older messages are loading. */
   readonly head: HTMLDivElement
@@ -100,7 +97,7 @@ const ui = {
   searchMore: byId('search-more'),
 }
 
-let client: Client | undefined
+let client: Client<ChatContract> | undefined
 let me = ''
 /** The newest token of the signed-in user: what the client sends in band, and what admin commands carry. */
 let current: IssuedToken | undefined
@@ -192,12 +189,15 @@ function start(first: IssuedToken, room: string): void {
   // The sign-in's token opens the connection (in a browser it travels as a subprotocol entry). `getToken` signs in
   // again for a fresh one before each reconnect and, `refreshBeforeMs` ahead of each token's expiry, for one the
   // client sends in band, so the session stays up; the server would close it with 4419 when the old one expires.
-  const owner: Client = createClient(url, {
+  // The contract types `join()` and `request()`, and the client checks every message, presence and typing signal
+  // that arrives against it: one that breaks it is reported as the room's `error`, never shown.
+  const owner: Client<ChatContract> = createClient(url, {
     ...chatTokenOptions(first, async () => {
       const next = await requestChatToken('/api/login', name)
       if (client === owner) current = next
       return next
     }),
+    contract: chatContract,
     reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 },
   })
   client = owner
@@ -208,7 +208,6 @@ function start(first: IssuedToken, room: string): void {
   client.on('direct', ({ data }) => toast(isChatMessage(data) ? data.text : 'The server sent a message.'))
 
   openRoom(room)
-  void refreshRooms()
   void refreshStats()
   polls = [setInterval(() => void refreshRooms(), 3_000), setInterval(() => void refreshStats(), 2_000)]
 }
@@ -277,9 +276,9 @@ function openRoom(name: string): void {
   switchTo(name)
 }
 
-function joinRoom(owner: Client, name: string): RoomView {
+function joinRoom(owner: Client<ChatContract>, name: string): RoomView {
   // The room's last messages come first, as one `history` event, then live ones: a reload shows the conversation.
-  const room = owner.join<ChatMessage, Presence>(name, { presence: { client: 'web' }, last: HISTORY_PAGE })
+  const room = owner.join(name, { presence: { client: 'web' }, last: HISTORY_PAGE })
   const intro = el('div', { className: 'intro' }, [el('strong', { text: `#${name}` }), el('span', { text: 'This is the start of the conversation.' })])
   intro.hidden = true
   const loader = el('div', { className: 'history-row' })
@@ -975,22 +974,25 @@ function renderRooms(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Polling: active rooms and server stats
+// Polling: active rooms (a request) and server stats
 
 function scheduleRoomsRefresh(): void {
   clearTimeout(roomsRefresh)
   roomsRefresh = setTimeout(() => void refreshRooms(), 300)
 }
 
+/** Asks for the active rooms with `rooms.list` (the contract types the answer, and the client checks it). */
 async function refreshRooms(): Promise<void> {
+  const owner = client
+  // Only while connected: a request made offline waits for the connection, so polls would pile up meanwhile.
+  if (owner?.state !== 'open') return
   try {
-    const response = await fetch('/api/rooms', { cache: 'no-store' })
-    if (!response.ok) return
-    const body = (await response.json()) as { rooms?: Array<{ room: string; members: number }> }
-    activeRooms = (body.rooms ?? []).filter((entry) => toRoomName(entry.room) === entry.room && Number.isInteger(entry.members))
+    const { rooms } = await owner.request('rooms.list', {})
+    if (client !== owner) return
+    activeRooms = rooms
     renderRooms()
   } catch {
-    // The server is away; the connection status already says so.
+    // The connection went while asking (the status says so), or the answer was late: the next poll asks again.
   }
 }
 

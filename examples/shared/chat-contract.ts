@@ -1,0 +1,67 @@
+/**
+ * The chat's contract (docs/typed-contract.md): what a message, a member's presence and the typing signal hold in
+ * every chat room, and the request the page makes. One module, imported by the server (./chat-server.ts, which
+ * refuses what breaks it with `VALIDATION_FAILED`), the page (./page/app.ts) and the Node bot (../node-bot/bot.ts),
+ * whose clients check what arrives and get their types from it. The schemas are Valibot's: small, and only the
+ * functions used here end up in the page's bundle. Pure: no I/O, safe to bundle for the browser.
+ */
+import { defineContract } from '@parley/protocol'
+import * as v from 'valibot'
+import { CHAT_ROOM_PATTERN, MAX_TEXT_LENGTH } from './chat-rules.js'
+
+/**
+ * A chat message: its text (1-2000 characters, not only spaces) and the id the sending page gave it (used to
+ * de-duplicate). A loose object: other keys pass as they are, as the load test's counters (`k`, `t`) and the
+ * server's system lines (`system: true`) need; a strict one would refuse them, a plain one strip them.
+ */
+export const chatMessageSchema = v.looseObject({
+  text: v.pipe(
+    v.string(),
+    v.check((text) => text.trim() !== '', 'Write something: the text is empty'),
+    v.maxLength(MAX_TEXT_LENGTH, `At most ${MAX_TEXT_LENGTH} characters`),
+  ),
+  mid: v.optional(v.pipe(v.string(), v.maxLength(64))),
+})
+
+/** What a chat message carries. */
+export type ChatMessage = v.InferOutput<typeof chatMessageSchema>
+
+/**
+ * What each connection tells a room about itself: which client it is. `null` is a member that joined without
+ * presence (the load test, a script): Parley records that as `null`, and clients check it like any other.
+ */
+export const chatPresenceSchema = v.nullable(v.object({ client: v.picklist(['web', 'bot']) }))
+
+/** A member's presence in a chat room. */
+export type ChatPresence = v.InferOutput<typeof chatPresenceSchema>
+
+/** Is `data` a chat message? For what the contract does not check on arrival: history pages, search results, direct messages. */
+export function isChatMessage(data: unknown): data is ChatMessage {
+  return v.is(chatMessageSchema, data)
+}
+
+/** The chat's contract: every room alike, and `rooms.list`. */
+export const chatContract = defineContract({
+  rooms: {
+    // Every room: chat room names have no prefix to match on (`general`, `team-talk`); which names exist at all is
+    // `authorize`'s call (CHAT_ROOM_PATTERN).
+    '*': {
+      message: chatMessageSchema,
+      presence: chatPresenceSchema,
+      signals: { typing: v.boolean() },
+    },
+  },
+  requests: {
+    /** The active rooms with their member counts, busiest first: the page's rooms list. */
+    'rooms.list': {
+      input: v.object({}),
+      output: v.object({
+        rooms: v.array(v.object({ room: v.pipe(v.string(), v.regex(CHAT_ROOM_PATTERN)), members: v.pipe(v.number(), v.integer(), v.minValue(0)) })),
+      }),
+      timeoutMs: 5_000,
+    },
+  },
+})
+
+/** The type of {@link chatContract}, for `Client<ChatContract>`. */
+export type ChatContract = typeof chatContract
