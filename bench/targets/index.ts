@@ -9,6 +9,8 @@ export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   'parley-sdk': () => import('./parley.js').then((module) => module.parleySdk),
   'parley-http': () => import('./parley-http.js').then((module) => module.parleyHttp),
   'parley-pg': () => import('./parley-pg.js').then((module) => module.parleyPg),
+  'parley-zod': () => import('./parley-validated.js').then((module) => module.parleyZod),
+  'parley-valibot': () => import('./parley-validated.js').then((module) => module.parleyValibot),
   ws: () => import('./ws.js').then((module) => module.default),
   'socket.io': () => import('./socketio.js').then((module) => module.default),
 }

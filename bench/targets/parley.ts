@@ -28,7 +28,7 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
  * The Parley server every Parley target runs, with `extra` options on top (another target's history store, say);
  * `onClose` runs after it closed.
  */
-export async function startParleyServer(extra: Pick<ServerOptions, 'history'>, onClose?: () => Promise<void>): Promise<RunningServer> {
+export async function startParleyServer(extra: Pick<ServerOptions, 'history' | 'contract'>, onClose?: () => Promise<void>): Promise<RunningServer> {
   const { attach } = await import('@parley/server-sdk')
   const http = createServer()
   const parley = attach(http, {
