@@ -160,6 +160,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   let lastError: ParleyClientError | undefined
   /** Requests waiting for the connection, by id: each is sent once (it may not be safe to run twice). */
   const waitingRequests = new Map<string, ClientMessage>()
+  /** Requests sent on the current connection and not answered yet: a lost connection rejects them. */
+  const sentRequests = new Set<string>()
   /** History reads waiting for the connection (or for their answer), by id: sent again after a reconnect. */
   const reads = new Map<string, ClientMessage>()
   /** Rooms whose leave is not answered yet. */
@@ -260,7 +262,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   /** Sends a request now; a connection lost before its answer rejects it (it may have run). */
   function sendRequest(id: string, message: ClientMessage): void {
     send(message)
-    onCleanup(() => pending.reject(id, new ParleyClientError('CONNECTION_FAILED', 'The connection was lost before the answer; the request may have run', { id })))
+    sentRequests.add(id)
   }
 
   /** A page of history with each message checked like a live one: one that breaks its schema is reported and left out. */
@@ -539,6 +541,9 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     const cleanups = onDisconnect
     onDisconnect = []
     for (const cleanup of cleanups) cleanup()
+    const lost = [...sentRequests]
+    sentRequests.clear()
+    for (const id of lost) pending.reject(id, new ParleyClientError('CONNECTION_FAILED', 'The connection was lost before the answer; the request may have run', { id }))
   }
 
   function shutdown(error: ParleyClientError | undefined): Promise<void> {
@@ -547,6 +552,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     clearTimeout(refreshTimer)
     closing = connection?.close(CloseCode.Normal, 'Client closed') ?? Promise.resolve()
     connection = undefined
+    // Requests in flight end with CLOSED below, like everything pending, not as a lost connection.
+    sentRequests.clear()
     runCleanups()
     // Publishes (queued or in flight) are all that is left pending: they learn why the client stopped.
     pending.rejectAll(error ?? new ParleyClientError('CLOSED', 'The client was closed'))
@@ -710,14 +717,13 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed'))
         const contract = opts.contract?.request(name)
         if (opts.contract !== undefined && contract === undefined) return reject(new ParleyClientError('UNKNOWN_REQUEST', `The contract has no request ${name}`))
-        let value = input
+        // Checked here to fail early, and sent as given: the server applies the input schema itself.
         if (contract !== undefined && opts.checks !== undefined) {
           const result = validateWith(contract.input, input)
           if ('issues' in result) return reject(new ParleyClientError('VALIDATION_FAILED', `request ${name}: input: ${describeIssues(result.issues)}`, { issues: result.issues }))
-          value = result.value
         }
         const id = nextId()
-        const message: ClientMessage = { type: 'request', id, name, input: value as JsonValue }
+        const message: ClientMessage = { type: 'request', id, name, input: input as JsonValue }
         try {
           encodeOrThrow(message)
         } catch (error) {
@@ -725,6 +731,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         }
         pending.add(id, requestOptions.timeoutMs ?? contract?.timeoutMs ?? opts.ackTimeoutMs, (result) => {
           waitingRequests.delete(id)
+          sentRequests.delete(id)
           if (!result.ok) return reject(result.error)
           const { output } = result.value as Extract<ServerMessage, { type: 'response' }>
           if (contract === undefined || opts.checks === undefined) return resolve(output as never)

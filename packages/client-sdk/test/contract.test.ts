@@ -199,6 +199,36 @@ describe('requests', () => {
     expect(() => server.parley.handle(zodContract, 'rooms.creat' as never, (() => ({ room: '' })) as never)).toThrow(/did you mean "rooms.create"/)
   })
 
+  it('a schema that transforms: the handler gets its output, the client gets the output schema applied, each once', async () => {
+    const contract = defineContract({
+      requests: { length: { input: z.object({ s: z.string().transform((s) => s.length) }), output: z.number().transform((n) => `${n} characters`) } },
+    })
+    const server = await live.server({ authenticate: tokenAuth(), contract })
+    let received: unknown
+    server.parley.handle(contract, 'length', ({ s }) => {
+      received = s
+      return s
+    })
+    const client = live.client(server.url, { token: 'olga', contract })
+    expect(await client.request('length', { s: 'hello' })).toBe('5 characters')
+    expect(received).toBe(5)
+  })
+
+  it("a slow handler holds up neither the session's other messages nor its other requests", async () => {
+    const server = await serverWith(valibotContract)
+    let finish: (value: number) => void = () => undefined
+    let calls = 0
+    server.parley.handle(valibotContract, 'add', ({ a, b }) => (++calls === 1 ? new Promise<number>((resolve) => (finish = resolve)) : a + b))
+    const client = live.client(server.url, { token: 'pat', contract: valibotContract })
+    const slow = client.request('add', { a: 1, b: 1 })
+    const room = client.join('chat:busy')
+    await joined(room)
+    expect(await room.publish({ text: 'still flowing' })).toMatchObject({ seq: 1 })
+    expect(await client.request('add', { a: 2, b: 2 })).toBe(4)
+    finish(2)
+    expect(await slow).toBe(2)
+  })
+
   it('a request made while offline waits for the connection; Valibot schemas work the same', async () => {
     const server = await serverWith(valibotContract)
     server.parley.handle(valibotContract, 'add', ({ a, b }) => a + b)

@@ -115,7 +115,10 @@ export function validateWith(schema: Schema, value: unknown): { readonly value: 
   } catch (error) {
     return { issues: [{ path: '', message: `the schema threw: ${error instanceof Error ? error.message : String(error)}` }] }
   }
-  if (result instanceof Promise) return { issues: [{ path: '', message: 'the schema validates asynchronously; Parley needs a synchronous schema' }] }
+  if (typeof (result as { then?: unknown }).then === 'function') {
+    return { issues: [{ path: '', message: 'the schema validates asynchronously; Parley needs a synchronous schema' }] }
+  }
+  result = result as StandardSchemaV1.Result<unknown>
   if (result.issues === undefined) return { value: result.value }
   return {
     issues: result.issues.slice(0, MAX_VALIDATION_ISSUES).map((issue) => ({
@@ -175,5 +178,7 @@ export type RequestNames<C> = keyof RequestsOf<C> & string
 export type RequestInput<C, N extends string> = N extends keyof RequestsOf<C> ? InputOf<RequestsOf<C>[N]['input']> : never
 /** What the server's handler receives (the validated input). */
 export type RequestHandlerInput<C, N extends string> = N extends keyof RequestsOf<C> ? OutputOf<RequestsOf<C>[N]['input']> : never
-/** What the handler returns and the client receives. */
+/** What the client receives: the output schema's output. */
 export type RequestOutput<C, N extends string> = N extends keyof RequestsOf<C> ? OutputOf<RequestsOf<C>[N]['output']> : never
+/** What the handler returns: what the output schema accepts (the client applies the schema). */
+export type RequestHandlerOutput<C, N extends string> = N extends keyof RequestsOf<C> ? InputOf<RequestsOf<C>[N]['output']> : never

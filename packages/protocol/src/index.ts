@@ -34,6 +34,7 @@ export {
   type PresenceOf,
   type RequestContract,
   type RequestHandlerInput,
+  type RequestHandlerOutput,
   type RequestInput,
   type RequestNames,
   type RequestOutput,

@@ -200,3 +200,11 @@ describe('ProtocolError', () => {
     expect(caught).toMatchObject({ code: 'ROOM_NAME_INVALID', details: { messageType: 'publish', field: 'room', received: 'string "bad room"' } })
   })
 })
+
+describe('validateWith', () => {
+  it('refuses a schema that answers with any thenable, not only a native Promise', async () => {
+    const { validateWith } = await import('../src/contract.js')
+    const thenable = { '~standard': { version: 1 as const, vendor: 'x', validate: () => ({ then: () => undefined }) as never } }
+    expect(validateWith(thenable, 1)).toEqual({ issues: [{ path: '', message: 'the schema validates asynchronously; Parley needs a synchronous schema' }] })
+  })
+})

@@ -7,7 +7,7 @@ import { armExpiry, authenticateInBand } from './authentication.js'
 import { runControl, type ControlCommand } from './control.js'
 import { HeartbeatMonitor } from './heartbeat.js'
 import type { ResolvedOptions, ServerUser } from './options.js'
-import { Pipeline, type Handled, type Middleware } from './pipeline.js'
+import { historyDenied, Pipeline, type Handled, type Middleware } from './pipeline.js'
 import { Rooms } from './room.js'
 import { RoomHistory, toEntry, type HistoryPageResult } from './room-history.js'
 import { ParleyServerError, RequestError, toParleyError } from './server-error.js'
@@ -56,6 +56,8 @@ export class Hub {
   #closing = false
 
   readonly #handlers: ReadonlyMap<string, RequestHandler<unknown, unknown>>
+  /** Requests each session has running (outside its inbox). */
+  readonly #requestsInFlight = new WeakMap<Session, number>()
 
   constructor(options: ResolvedOptions, node: AdapterNode, events: EventEmitter<ParleyEvents>, handlers: ReadonlyMap<string, RequestHandler<unknown, unknown>> = new Map()) {
     this.options = options
@@ -172,7 +174,7 @@ export class Hub {
       case 'authenticate':
         return authenticateInBand(this.options, this.#users, session, message)
       case 'join':
-        return this.rooms.join(session, message)
+        return this.rooms.join(session, message, historyDenied.has(message))
       case 'leave':
         return this.rooms.leave(session, message.room, message.id)
       case 'publish':
@@ -189,8 +191,31 @@ export class Hub {
       case 'search':
         return this.#answerHistory(session, message.room, message.id, this.history.search(message.room, message.text, message.before, message.limit ?? DEFAULT_HISTORY_LIMIT))
       case 'request':
-        return this.#answerRequest(session, message)
+        return this.#startRequest(session, message)
     }
+  }
+
+  /**
+   * Starts a request outside the session's one-at-a-time inbox, so a slow handler holds up neither the session's
+   * publishes nor its pings; at most {@link MAX_REQUESTS_IN_FLIGHT} per session run at once (more: `RATE_LIMITED`).
+   */
+  #startRequest(session: Session, message: ClientMessageOf<'request'>): void {
+    const running = this.#requestsInFlight.get(session) ?? 0
+    if (running >= MAX_REQUESTS_IN_FLIGHT) {
+      session.sendError('RATE_LIMITED', `At most ${MAX_REQUESTS_IN_FLIGHT} requests of a session run at once`, message.id)
+      return
+    }
+    this.#requestsInFlight.set(session, running + 1)
+    void this.#answerRequest(session, message)
+      .catch((thrown: unknown) => {
+        if (session.closed) return
+        const error = toParleyError(thrown)
+        if (error.wireCode === 'INTERNAL_ERROR') this.#events.emit('error', error, session)
+        const internal = error.cause instanceof Error && error.cause.message !== '' ? error.cause.message : error.message
+        const text = error.expose ? error.message : this.options.development ? internal : 'Internal server error'
+        session.sendError(error.wireCode, text, message.id, undefined, error.issues)
+      })
+      .finally(() => this.#requestsInFlight.set(session, (this.#requestsInFlight.get(session) ?? 1) - 1))
   }
 
   /**
@@ -217,12 +242,14 @@ export class Hub {
     }
     output ??= null
     if (contract !== undefined && this.options.validate) {
+      // Checked, and sent as the handler returned it: the client applies the output schema itself.
       try {
-        output = checked(contract.output, output, `request ${message.name}: output`)
+        checked(contract.output, output, `request ${message.name}: output`)
       } catch (error) {
         throw new ParleyServerError('INTERNAL_ERROR', (error as Error).message, { expose: false, cause: error })
       }
     }
+    if (session.closed) return
     session.send({ type: 'response', id: message.id, output: output as JsonValue })
   }
 
@@ -322,6 +349,9 @@ export class Hub {
     return this.#closing
   }
 }
+
+/** Requests of one session that may run at once. */
+export const MAX_REQUESTS_IN_FLIGHT = 16
 
 /** Messages a `history` or `search` request gets without a `limit`. */
 export const DEFAULT_HISTORY_LIMIT = 50

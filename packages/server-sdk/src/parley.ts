@@ -10,8 +10,8 @@ import {
   type JsonValue,
   type PresenceMember,
   type RequestHandlerInput,
+  type RequestHandlerOutput,
   type RequestNames,
-  type RequestOutput,
   type ResumePoint,
 } from '@parley/protocol'
 import { createHmac } from 'node:crypto'
@@ -131,7 +131,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
    * Give the server's contract first (`parley.handle(contract, 'rooms.create', ...)`) and the input and output are
    * typed from it.
    */
-  handle<C extends Contract, N extends RequestNames<C>>(contract: C, name: N, handler: RequestHandler<RequestHandlerInput<C, N>, RequestOutput<C, N>>): this
+  handle<C extends Contract, N extends RequestNames<C>>(contract: C, name: N, handler: RequestHandler<RequestHandlerInput<C, N>, RequestHandlerOutput<C, N>>): this
   /** Without a contract: the input and output are any JSON. */
   handle(name: string, handler: RequestHandler): this
   handle(...args: [Contract, string, RequestHandler<never, unknown>] | [string, RequestHandler<never, unknown>]): this {

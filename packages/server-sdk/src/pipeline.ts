@@ -73,7 +73,7 @@ export class Pipeline {
   readonly #fullLimits: ProtocolLimits
   #run: ((context: MiddlewareContext) => Promise<void>) | undefined
   /** The message each middleware run started with, to see what middleware changed. */
-  readonly #original = new WeakMap<MiddlewareContext, { readonly type: string; readonly room: string | undefined }>()
+  readonly #original = new WeakMap<MiddlewareContext, { readonly type: string; readonly room: string | undefined; readonly message: ClientMessage }>()
   /** The app's contract, when runtime checks are on. */
   readonly #contract: Contract | undefined
 
@@ -153,19 +153,26 @@ export class Pipeline {
         return
       }
       // DESIGN's pipeline order: authorize, then middleware, then the handler.
-      if (message.type === 'join') await this.#authorize(session, message.room, 'join', message.presence)
+      if (message.type === 'join') {
+        await this.#authorize(session, message.room, 'join', message.presence)
+        // A join's `last` reads history: it needs `history` too. Denied, the join still stands without its page and
+        // the client hears FORBIDDEN for the page (room.ts), as a `history` request would.
+        if (message.last !== undefined && message.resume === undefined && !(await this.#allowed(session, message.room, 'history', undefined))) {
+          historyDenied.add(message)
+        }
+      }
       else if (message.type === 'publish') await this.#authorize(session, message.room, 'publish', message.data)
       else if (message.type === 'signal') await this.#authorize(session, message.room, 'signal', message.value)
       else if (message.type === 'history' || message.type === 'search') await this.#authorize(session, message.room, 'history', undefined)
       if (session.closed) return
       // The contract's schemas, before middleware and the handler: a value that breaks them reaches nobody.
-      if (this.#contract !== undefined) message = checkAgainstContract(this.#contract, message)
+      if (this.#contract !== undefined) message = carryHistoryDenial(message, checkAgainstContract(this.#contract, message))
       const run = this.#run
       if (run === undefined) {
         await this.#host.handle({ session, message, dataJson: this.#sizedData(message) })
       } else {
         const context: MiddlewareContext = { session, message }
-        this.#original.set(context, { type: message.type, room: 'room' in message ? message.room : undefined })
+        this.#original.set(context, { type: message.type, room: 'room' in message ? message.room : undefined, message })
         await run(context)
       }
     } catch (thrown) {
@@ -179,11 +186,12 @@ export class Pipeline {
   }
 
   async #authorize(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): Promise<void> {
+    if (!(await this.#allowed(session, room, action, data))) throw new ParleyServerError('FORBIDDEN', `Not allowed to ${action} in ${room}`)
+  }
+
+  async #allowed(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): Promise<boolean> {
     const authorize = this.#options.authorize
-    if (authorize === undefined) return
-    if (!(await authorize({ user: session.user, room, action, data }))) {
-      throw new ParleyServerError('FORBIDDEN', `Not allowed to ${action} in ${room}`)
-    }
+    return authorize === undefined || (await authorize({ user: session.user, room, action, data }))
   }
 
   /**
@@ -192,7 +200,7 @@ export class Pipeline {
    */
   async #afterMiddleware(context: MiddlewareContext): Promise<void> {
     const original = this.#original.get(context)
-    const message = context.message
+    const message = original === undefined ? context.message : carryHistoryDenial(original.message, context.message)
     const room = 'room' in message ? message.room : undefined
     if (original !== undefined && (message.type !== original.type || room !== original.room)) {
       throw new ParleyServerError('INTERNAL_ERROR', "Middleware may not change a message's type or room", { expose: false })
@@ -215,6 +223,19 @@ export class Pipeline {
   #sizedData(message: ClientMessage): string | undefined {
     return message.type === 'publish' ? serialiseData(message.data, this.#options.limits.maxPayload) : undefined
   }
+}
+
+/**
+ * Joins whose `last` page `authorize` denied (action `history`): the join goes on, its page is refused. Keyed by the
+ * message object, which the pipeline hands on unchanged unless the contract or middleware replaced it; a
+ * replacement keeps the denial through {@link carryHistoryDenial}.
+ */
+export const historyDenied = new WeakSet<ClientMessage>()
+
+/** Carries a join's history denial over to the message that replaces it. */
+export function carryHistoryDenial(from: ClientMessage, to: ClientMessage): ClientMessage {
+  if (from !== to && historyDenied.has(from)) historyDenied.add(to)
+  return to
 }
 
 /**

@@ -92,9 +92,11 @@ export class RoomHistory {
     }
     let stored: HistoryRows | undefined
     try {
-      stored = await this.#store.read(room, { before, limit: limit + 1 })
+      // Never past the head read above: a message sequenced since (and written by now) follows live, not in the page.
+      const cursor = before ?? { epoch: position.epoch, seq: position.seq + 1 }
+      stored = await this.#store.read(room, { before: cursor, limit: limit + 1 })
       // The store does not know the current epoch yet (nothing of it written so far): all it has is older.
-      if (stored === undefined && current && before !== undefined) stored = await this.#store.read(room, { limit: limit + 1 })
+      if (stored === undefined && current) stored = await this.#store.read(room, { limit: limit + 1 })
     } catch (error) {
       throw new ParleyServerError('HISTORY_UNAVAILABLE', `History of ${room} cannot be read now; try again later`, { cause: error })
     }
@@ -162,11 +164,9 @@ export function toEntry(message: RoomMessage): HistoryEntry {
   return { epoch: message.epoch, seq: message.seq, from: message.from, ts: message.ts, data: message.data }
 }
 
-/** A close upper bound of an entry's size in the frame, without serialising it again where the size is plain. */
+/** An entry's size in the frame: its data as JSON text (escapes included), plus the envelope. */
 function entryBytes(message: RoomMessage): number {
-  const { data } = message
-  const dataBytes = typeof data === 'string' ? data.length * 3 + 2 : Buffer.byteLength(JSON.stringify(data))
-  return dataBytes + ENTRY_OVERHEAD_BYTES
+  return Buffer.byteLength(JSON.stringify(message.data)) + ENTRY_OVERHEAD_BYTES
 }
 
 /**

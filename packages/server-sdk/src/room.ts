@@ -145,7 +145,8 @@ export class Rooms {
 
   /* ------------------------------------------------------------ requests of a session */
 
-  async join(session: Session, message: ClientMessageOf<'join'>): Promise<void> {
+  /** `lastDenied`: `authorize` refused the join's `last` page (action `history`); the join goes on without it. */
+  async join(session: Session, message: ClientMessageOf<'join'>, lastDenied = false): Promise<void> {
     const { room } = message
     const existing = session.memberships.get(room)
     if (existing === undefined && session.memberships.size >= this.#options.limits.maxRooms) {
@@ -179,7 +180,7 @@ export class Rooms {
       // `join` once `joined` is out, not after the replay: it comes before a `leave` of this room, even mid-replay.
       const announce = existing === undefined ? () => this.#events.joined(session, room) : undefined
       const last = message.resume === undefined ? message.last : undefined
-      await this.#answerPosition(session, room, membership, message.resume, message.id, announce, last)
+      await this.#answerPosition(session, room, membership, message.resume, message.id, announce, last, lastDenied)
     } catch (error) {
       this.#abandonJoin(session, room, membership, existing === undefined, interrupted)
       throw error
@@ -347,6 +348,7 @@ export class Rooms {
     id: string | undefined,
     answered?: () => void,
     last?: number,
+    lastDenied = false,
   ): Promise<void> {
     // Taken before the first await: a join that arrives meanwhile puts a new list in place and so takes over.
     const pending = membership.pending ?? []
@@ -354,7 +356,9 @@ export class Rooms {
     const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
     const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
     let history: HistoryPageResult | ParleyServerError | undefined
-    if (last !== undefined && current()) {
+    if (last !== undefined && lastDenied) {
+      history = new ParleyServerError('FORBIDDEN', `Not allowed to history in ${room}`)
+    } else if (last !== undefined && current()) {
       history = await this.#history.page(room, undefined, last, position).catch((error: unknown) => toParleyError(error))
     }
     if (!current()) return
@@ -376,7 +380,13 @@ export class Rooms {
       session.sendError(history.wireCode, history.expose ? history.message : 'History is not available', id ?? JOIN_HISTORY_ID, room)
     } else if (history !== undefined) {
       const { messages, more, gaps } = history
-      session.send({ type: 'history', room, id: id ?? JOIN_HISTORY_ID, messages: messages.map(toEntry), more, gaps })
+      try {
+        session.send({ type: 'history', room, id: id ?? JOIN_HISTORY_ID, messages: messages.map(toEntry), more, gaps })
+      } catch (error) {
+        // The page could not be sent (a bug in sizing it): the join stands; the client hears why its page is missing.
+        this.#events.background(Promise.reject(error))
+        session.sendError('INTERNAL_ERROR', 'History is not available', id ?? JOIN_HISTORY_ID, room)
+      }
     }
     // The replay, then what waited in `pending`, which may grow while this waits: read by index until it is done.
     const { replay } = position

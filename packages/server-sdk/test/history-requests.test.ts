@@ -148,6 +148,8 @@ describe('history requests with a history store', () => {
     client.send({ type: 'join', room: 'chat', id: 'j', last: 10 })
     await waitUntil(() => parley.stats().members === 1, 'member')
     await parley.room('chat').publish({ i: 4 })
+    // Written to the store before the join's read runs: the page still stops at the head the join answered.
+    await waitUntil(() => parley.stats().history.written === 4, 'message 4 written')
     release()
     const frames = [await client.next(), await client.next(), await client.next()]
     expect(frames.map((f) => f.type)).toEqual(['joined', 'history', 'message'])
@@ -201,6 +203,37 @@ describe('history: bad input and refusals', () => {
       expect((answer as { message: string }).message).toContain(field)
     }
     expect((await page(client, { type: 'history', room: 'r' })).messages).toEqual([])
+  })
+
+  it("a join's last needs history too: denied, the join stands and its page is refused with FORBIDDEN", async () => {
+    const { url, parley } = await servers.start({
+      authenticate: tokenAuth,
+      history: { store: createMemoryHistory() },
+      authorize: ({ action }) => action !== 'history',
+    })
+    await parley.room('open').publish({ text: 'backlog' })
+    const newcomer = await connectAs(url, 'newcomer')
+    newcomer.send({ type: 'join', room: 'open', id: 'j', last: 10 })
+    expect(await newcomer.next()).toMatchObject({ type: 'joined', id: 'j' })
+    expect(await newcomer.next()).toMatchObject({ type: 'error', id: 'j', code: 'FORBIDDEN', room: 'open' })
+    await parley.room('open').publish({ text: 'live' })
+    expect(await newcomer.next()).toMatchObject({ type: 'message', data: { text: 'live' } })
+  })
+
+  it('sizes a page by its JSON text: messages of escaped characters still fit one frame, and the join stands', async () => {
+    const { url, parley } = await servers.start({ history: { store: createMemoryHistory() } })
+    // 10 000 control characters are 60 000 bytes of JSON each (\u0001), under maxPayload.
+    for (let i = 0; i < 4; i++) await parley.room('escapes').publish('\u0001'.repeat(10_000))
+    const { client } = await connectAnon(url)
+    const frames: string[] = []
+    client.ws.on('message', (data) => frames.push(String(data)))
+    client.send({ type: 'join', room: 'escapes', id: 'j', last: 10 })
+    expect(await client.next()).toMatchObject({ type: 'joined', id: 'j' })
+    const page = await client.next()
+    expect(page).toMatchObject({ type: 'history', id: 'j', more: true })
+    expect((page as HistoryAnswer).messages).toHaveLength(1)
+    for (const frame of frames) expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(serverFrameLimit(65_536))
+    expect(parley.stats().members).toBe(1)
   })
 
   it('runs every read through authorize as action history', async () => {
