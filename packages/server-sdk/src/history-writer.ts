@@ -15,6 +15,8 @@ export interface HistoryWriterSettings {
   /** First wait before a failed write is retried; it doubles up to `maxRetryMs`. */
   readonly retryMs: number
   readonly maxRetryMs: number
+  /** How long one store write may take before it counts as failed and is retried. @default APPEND_TIMEOUT_MS */
+  readonly appendTimeoutMs?: number | undefined
 }
 
 /** The writer's figures, in `stats().history`. */
@@ -35,6 +37,18 @@ interface DroppedRange {
   readonly epoch: string
   from: number
   to: number
+}
+
+/** How long one store write may take before it counts as failed and is retried. */
+export const APPEND_TIMEOUT_MS = 30_000
+
+/** Resolves or rejects as `work` does, or rejects after `ms`. */
+function settleWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the history store did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Dropped ranges kept for the log at most; more are counted, not listed. */
@@ -147,13 +161,18 @@ export class HistoryWriter {
     }
     this.#writing = true
     try {
-      await this.#store.append(batch)
+      // A store call that never settles (a connection gone silent) must not stop writing for good: it counts as failed,
+      // and the batch is written again (stores are idempotent, so a late success of the first call is harmless).
+      await settleWithin(this.#store.append(batch), this.#settings.appendTimeoutMs ?? APPEND_TIMEOUT_MS)
       this.#queue.splice(0, batch.length)
       this.#written += batch.length
       this.#retryMs = this.#settings.retryMs
       if (this.#failing) {
         this.#failing = false
         this.#logger.info('parley: history store writes resumed', { queued: this.#queue.length })
+        this.#logDropped()
+      } else if (this.#queue.length === 0) {
+        // A store that was slow, not failing: what overflowed meanwhile is reported once the queue is empty again.
         this.#logDropped()
       }
     } catch (error) {
@@ -185,6 +204,9 @@ export class HistoryWriter {
   }
 
   #drop(message: StoredMessage): void {
+    if (this.#droppedRanges.length === 0 && this.#droppedUnlisted === 0 && !this.#closed) {
+      this.#logger.warn('parley: history store queue is full; new messages are not stored until it drains', { maxQueue: this.#settings.maxQueue })
+    }
     this.#dropped++
     const last = this.#droppedRanges.find((range) => range.room === message.room && range.epoch === message.epoch && range.to === message.seq - 1)
     if (last !== undefined) last.to = message.seq

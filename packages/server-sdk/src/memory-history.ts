@@ -22,6 +22,7 @@ interface Kept {
 }
 
 interface RoomHistory {
+  readonly name: string
   /** Epochs in the order first stored, with their rank. */
   readonly epochs: Map<string, number>
   /** Oldest first: by epoch rank, then seq. */
@@ -87,7 +88,7 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
       const touched = new Set<RoomHistory>()
       for (const item of batch) {
         let history = rooms.get(item.room)
-        if (history === undefined) rooms.set(item.room, (history = { epochs: new Map(), kept: [] }))
+        if (history === undefined) rooms.set(item.room, (history = { name: item.room, epochs: new Map(), kept: [] }))
         if (!history.epochs.has(item.epoch)) history.epochs.set(item.epoch, history.epochs.size)
         const at = indexOf(history, item) as number
         const there = history.kept[at]?.message
@@ -98,8 +99,10 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
         history.kept.splice(at, 0, { message, text: searchText(data).slice(0, MAX_SEARCH_TEXT).toLowerCase() })
         touched.add(history)
       }
-      for (const history of touched) prune(history)
-      for (const [room, history] of rooms) if (touched.has(history) && history.kept.length === 0) rooms.delete(room)
+      for (const history of touched) {
+        prune(history)
+        if (history.kept.length === 0) rooms.delete(history.name)
+      }
     },
 
     async read(room: string, query: HistoryQuery): Promise<HistoryRows | undefined> {
