@@ -6,8 +6,9 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { REFUSE_CODE, REQUESTS_CONTRACT, userOfToken, type RunningWsServer, type ServerSetup, type WsServer } from '@parley/contract'
-import { attach, createMemoryAdapter, ParleyServerError, RequestError, type Adapter, type ServerOptions } from '@parley/server-sdk'
+import { REQUESTS_CONTRACT, userOfToken, type RunningWsServer, type ServerSetup, type WsServer } from '@parley/contract'
+import { serveContractRequests } from '@parley/contract/parley'
+import { attach, createMemoryAdapter, ParleyServerError, type Adapter, type ServerOptions } from '@parley/server-sdk'
 import express from 'express'
 
 /** What a scenario asks for, mapped onto this server's options. A server of your own maps it onto its config. */
@@ -36,18 +37,6 @@ function optionsFor(setup: ServerSetup, adapter: Adapter): ServerOptions {
   }
 }
 
-/** The suite's three requests, served by this app's own handlers. */
-function serveRequests(parley: ReturnType<typeof attach>, setup: ServerSetup): void {
-  if (!setup.requests) return
-  parley
-    .handle('echo', (input) => input)
-    // Without auth every connection is an anonymous user named after its session: no user id to report.
-    .handle('whoami', (_input, { user }) => (setup.auth ? user.id : null))
-    .handle('refuse', () => {
-      throw new RequestError(REFUSE_CODE, 'refused, as the suite expects')
-    })
-}
-
 /** Starts the app on 127.0.0.1 (port 0); resolves with its URL and a graceful stop. */
 async function startApp(options: ServerOptions, setup: ServerSetup): Promise<{ url: string; stop(): Promise<void> }> {
   const app = express()
@@ -59,7 +48,8 @@ async function startApp(options: ServerOptions, setup: ServerSetup): Promise<{ u
     socket.once('close', () => sockets.delete(socket))
   })
   const parley = attach(server, options)
-  serveRequests(parley, setup)
+  // The suite's requests (echo, whoami, refuse), with the suite's own handlers.
+  serveContractRequests(parley, setup)
   parley.use(async (context, next) => {
     // A moderation rule: harmless for the contract's payloads, refused with REJECTED otherwise.
     if (context.message.type === 'publish' && JSON.stringify(context.message.data).includes('forbidden-word')) {

@@ -213,7 +213,7 @@ export function contractTests(pairing: Pairing, api: TestApi, options: ContractT
         // Skipped on purpose, not left over: the pairing declared this scenario not applicable (e.g. a mock server has no
         // socket buffers for slow-consumer-cut-off), so it is registered as skipped to show as n/a in the matrix,
         // never run and never counted as a pass.
-        api.it.skip(name, async () => undefined)
+        api.it.skip(name, async () => undefined) // n/a by the pairing's own declaration (see above): shown, never run
       } else if (knownFailure !== undefined) {
         if (api.it.fails === undefined) throw new Error('@parley/contract: knownFailures needs a test framework with it.fails')
         api.it.fails(name, run, scenarioTimeoutMs + 5_000)

@@ -59,20 +59,26 @@ export class RoomHistory {
   }
 
   /** Publishes through the adapter and hands the message to the store's writer (a retry's duplicate is not written again). */
-  async publish(request: PublishRequest): Promise<PublishResult> {
-    const result = await this.#node.publish(request)
-    if (this.#writer !== undefined && !result.duplicate) {
-      this.#writer.add({
-        room: request.room,
-        epoch: result.epoch,
-        seq: result.seq,
-        from: request.from,
-        ts: result.ts,
-        data: request.data,
-        dataJson: request.dataJson,
-      })
-    }
-    return result
+  publish(request: PublishRequest): Promise<PublishResult> {
+    const writer = this.#writer
+    // Without a store the publish is the adapter's alone: no extra promise on the hot path.
+    if (writer === undefined) return this.#node.publish(request)
+    return this.#node.publish(request).then((result) => {
+      if (!result.duplicate) this.#record(writer, request, result)
+      return result
+    })
+  }
+
+  #record(writer: HistoryWriter, request: PublishRequest, result: PublishResult): void {
+    writer.add({
+      room: request.room,
+      epoch: result.epoch,
+      seq: result.seq,
+      from: request.from,
+      ts: result.ts,
+      data: request.data,
+      dataJson: request.dataJson,
+    })
   }
 
   /**
