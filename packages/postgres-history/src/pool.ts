@@ -20,6 +20,6 @@ export function openPool(connection: ResolvedConnection, logger: Logger | undefi
   })
   // An idle connection that drops (database restart, network) is reported here; without a listener node-postgres'
   // 'error' event would end the process. The next query opens a new connection, or rejects.
-  pool.on('error', (error) => logger?.warn(redact(`parley postgres history: idle connection lost: ${error.message}`, connection.secrets)))
+  pool.on('error', (error) => logger?.warn({ event: 'history-store.connection-lost', error: redact(error.message, connection.secrets) }, 'parley postgres history: idle connection lost'))
   return { pool, owned: true }
 }

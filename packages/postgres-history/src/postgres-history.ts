@@ -348,7 +348,7 @@ export function createPostgresHistory(options: PostgresHistoryOptions): Postgres
       ? undefined
       : setInterval(() => {
           store.prune().catch((error: unknown) => {
-            if (closing === undefined) logger?.warn(redact(`parley postgres history: prune failed: ${error instanceof Error ? error.message : String(error)}`, secrets))
+            if (closing === undefined) logger?.warn({ event: 'history-store.prune-failed', error: redact(error instanceof Error ? error.message : String(error), secrets) }, 'parley postgres history: prune failed')
           })
         }, resolved.pruneIntervalMs)
   // The timer must not keep a process alive that has nothing else to do.

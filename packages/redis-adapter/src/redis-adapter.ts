@@ -17,6 +17,7 @@ import {
   replayStart,
   resumeResult,
   SILENT_LOGGER,
+  describeError,
   type Adapter,
   type AdapterHooks,
   type AdapterNode,
@@ -30,6 +31,7 @@ import {
   type Logger,
   type NodeStats,
   type ParleyStats,
+  type NodeInspection,
   type PresenceEntry,
   type PublishRequest,
   type PublishResult,
@@ -219,12 +221,12 @@ class RedisNode implements AdapterNode {
     this.#commands = createClient(clientOptions)
     this.#subscriber = this.#commands.duplicate()
     for (const [name, client] of [['commands', this.#commands], ['subscriber', this.#subscriber]] as const) {
-      client.on('error', (error: unknown) => this.#logger.warn(`parley redis adapter: ${name} connection error`, error))
-      client.on('reconnecting', () => this.#logger.warn(`parley redis adapter: ${name} reconnecting`))
+      client.on('error', (error: unknown) => this.#logger.warn({ event: 'adapter.connection-error', adapter: 'redis', connection: name, error: describeError(error) }, `parley redis adapter: ${name} connection error`))
+      client.on('reconnecting', () => this.#logger.warn({ event: 'adapter.reconnecting', adapter: 'redis', connection: name }, `parley redis adapter: ${name} reconnecting`))
     }
     this.#commands.on('ready', () => {
       if (!this.#started || this.#stopped) return
-      this.#logger.info('parley redis adapter: reconnected; re-registering node and presence')
+      this.#logger.info({ event: 'adapter.reconnected', adapter: 'redis' }, 'parley redis adapter: reconnected; re-registering node and presence')
       this.#shas.clear()
       void this.#reregister()
     })
@@ -300,7 +302,7 @@ class RedisNode implements AdapterNode {
 
   #unavailable(error: unknown): ParleyServerError {
     if (error instanceof ParleyServerError) return error
-    this.#logger.warn('parley redis adapter: command failed', error)
+    this.#logger.warn({ event: 'adapter.command-failed', adapter: 'redis', error: describeError(error) }, 'parley redis adapter: command failed')
     return new ParleyServerError('TRY_AGAIN_LATER', 'Cluster unavailable; try again', { cause: error })
   }
 
@@ -309,12 +311,12 @@ class RedisNode implements AdapterNode {
     try {
       parsed = JSON.parse(raw)
     } catch {
-      this.#logger.warn('parley redis adapter: unreadable envelope dropped')
+      this.#logger.warn({ event: 'adapter.envelope-dropped', adapter: 'redis', reason: 'unreadable' }, 'parley redis adapter: unreadable envelope dropped')
       return
     }
     const envelope = checkEnvelope(parsed)
     if (typeof envelope === 'string') {
-      this.#logger.warn(`parley redis adapter: envelope dropped: ${envelope}`)
+      this.#logger.warn({ event: 'adapter.envelope-dropped', adapter: 'redis', reason: envelope }, `parley redis adapter: envelope dropped: ${envelope}`)
       return
     }
     switch (envelope.k) {
@@ -350,7 +352,7 @@ class RedisNode implements AdapterNode {
     try {
       await this.#commands.publish(this.#key('ch', 'reply', from), JSON.stringify({ v: ENVELOPE_VERSION, k: 'r', id, node: this.id, n }))
     } catch (error) {
-      this.#logger.warn('parley redis adapter: could not answer a control command', error)
+      this.#logger.warn({ event: 'adapter.control-failed', adapter: 'redis', error: describeError(error) }, 'parley redis adapter: could not answer a control command')
     }
   }
 
@@ -359,7 +361,7 @@ class RedisNode implements AdapterNode {
     try {
       await this.#commands.publish(this.#key('ch', 'reply', from), JSON.stringify({ v: ENVELOPE_VERSION, k: 'a', id, a: answer }))
     } catch (error) {
-      this.#logger.warn('parley redis adapter: could not answer a forwarded request', error)
+      this.#logger.warn({ event: 'adapter.forward-failed', adapter: 'redis', error: describeError(error) }, 'parley redis adapter: could not answer a forwarded request')
     }
   }
 
@@ -472,7 +474,7 @@ class RedisNode implements AdapterNode {
       }
       const message = validateMessage(parsed, 'server', ENVELOPE_LIMITS)
       if (message instanceof Error || message.type !== 'message') {
-        this.#logger.warn('parley redis adapter: corrupt history entry left out', entry.id)
+        this.#logger.warn({ event: 'adapter.corrupt-entry', adapter: 'redis', entry: entry.id }, 'parley redis adapter: corrupt history entry left out')
         continue
       }
       kept.push(message)
@@ -588,7 +590,7 @@ class RedisNode implements AdapterNode {
     } catch (error) {
       // Redis is unreachable: remember the leave and run it when Redis is back, so no ghost is left behind.
       this.#pendingLeaves.set(id, { room, user, session })
-      this.#logger.warn('parley redis adapter: presence leave deferred until Redis is back', error)
+      this.#logger.warn({ event: 'adapter.presence-deferred', adapter: 'redis', error: describeError(error) }, 'parley redis adapter: presence leave deferred until Redis is back')
     }
   }
 
@@ -660,6 +662,8 @@ class RedisNode implements AdapterNode {
     await this.#commands.sAdd(this.#key('nodes'), this.id)
     const stats = this.#config.stats?.()
     if (stats !== undefined) await this.#commands.hSet(this.#key('stats'), this.id, JSON.stringify(stats))
+    const inspection = this.#config.inspection?.()
+    if (inspection !== undefined) await this.#commands.hSet(this.#key('inspection'), this.id, JSON.stringify(inspection))
   }
 
   /**
@@ -674,15 +678,22 @@ class RedisNode implements AdapterNode {
       for (const id of ids) {
         if (id === this.id) {
           const own = this.#config.stats?.()
-          if (own !== undefined) nodes.push({ node: id, stats: own })
+          const inspection = this.#config.inspection?.()
+          if (own !== undefined) nodes.push({ node: id, stats: own, ...(inspection === undefined ? {} : { inspection }) })
           continue
         }
-        const [alive, raw] = await Promise.all([this.#commands.exists(this.#key('node', id)), this.#commands.hGet(this.#key('stats'), id)])
+        const [alive, raw, inspected] = await Promise.all([
+          this.#commands.exists(this.#key('node', id)),
+          this.#commands.hGet(this.#key('stats'), id),
+          this.#commands.hGet(this.#key('inspection'), id),
+        ])
         if (alive !== 1 || raw === null || raw === undefined) {
           partial = true
           continue
         }
-        nodes.push({ node: id, stats: JSON.parse(raw) as ParleyStats })
+        // Both were written by a node of this cluster, behind the same Redis: trusted as the stats are.
+        const inspection = typeof inspected === 'string' ? (JSON.parse(inspected) as NodeInspection) : undefined
+        nodes.push({ node: id, stats: JSON.parse(raw) as ParleyStats, ...(inspection === undefined ? {} : { inspection }) })
       }
       return { nodes, partial }
     } catch (error) {
@@ -698,7 +709,7 @@ class RedisNode implements AdapterNode {
       if ((await this.#commands.exists(this.#key('node', node))) === 1) continue
       const locked = await this.#commands.set(this.#key('sweep', node), this.id, { NX: true, PX: this.#timeoutMs })
       if (locked === null) continue
-      this.#logger.warn(`parley redis adapter: node ${node} is gone; removing its presence`)
+      this.#logger.warn({ event: 'adapter.node-gone', adapter: 'redis', node }, `parley redis adapter: node ${node} is gone; removing its presence`)
       const entries = await this.#commands.sMembers(this.#key('node-entries', node))
       for (const entry of entries) {
         const [room, user, session] = entry.split('\n') as [string, string, string]
@@ -706,6 +717,7 @@ class RedisNode implements AdapterNode {
       }
       await this.#commands.del(this.#key('node-entries', node))
       await this.#commands.hDel(this.#key('stats'), node)
+      await this.#commands.hDel(this.#key('inspection'), node)
       await this.#commands.sRem(this.#key('nodes'), node)
     }
   }
@@ -721,7 +733,7 @@ class RedisNode implements AdapterNode {
       }
       for (const entry of this.#entries.values()) await this.#register(entry)
     } catch (error) {
-      this.#logger.warn('parley redis adapter: re-registration failed; will retry on next reconnect', error)
+      this.#logger.warn({ event: 'adapter.reregister-failed', adapter: 'redis', error: describeError(error) }, 'parley redis adapter: re-registration failed; will retry on next reconnect')
     }
   }
 
@@ -749,9 +761,10 @@ class RedisNode implements AdapterNode {
       for (const entry of [...this.#entries.values()]) await this.presenceLeave(entry.room, entry.user, entry.session)
       await this.#commands.del(this.#key('node', this.id))
       await this.#commands.hDel(this.#key('stats'), this.id)
+      await this.#commands.hDel(this.#key('inspection'), this.id)
       await this.#commands.sRem(this.#key('nodes'), this.id)
     } catch (error) {
-      this.#logger.warn('parley redis adapter: could not clean up on disconnect; peers will sweep this node', error)
+      this.#logger.warn({ event: 'adapter.cleanup-failed', adapter: 'redis', error: describeError(error) }, 'parley redis adapter: could not clean up on disconnect; peers will sweep this node')
     }
   }
 }

@@ -49,7 +49,7 @@ describe.skipIf(!hasRedis)('redis adapter: envelopes and de-duplication in Redis
   it('logs and drops a corrupt envelope on a room channel; members get only the valid messages around it', async () => {
     const keyPrefix = `parley-test-${Date.now()}-${Math.random().toString(36).slice(2)}`
     const warnings: string[] = []
-    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (text: string) => void warnings.push(text), error: () => undefined }
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (_fields, text: string) => void warnings.push(text), error: () => undefined }
     const server = await startServer({ adapter: createRedisAdapter({ keyPrefix, logger }) })
     servers.push(server)
     const client = await connect(server.url)

@@ -27,6 +27,10 @@ export async function authenticateInBand(
   }
   // A token that is already expired is refused like a bad one (as at the handshake), not accepted then cut.
   if (outcome.kind === 'refused' || (replacing && outcome.user.id !== session.user.id)) {
+    options.logger.warn(
+      { event: 'auth.failed', phase: replacing ? 'refresh' : 'first-message', session: session.id, user: replacing ? session.user.id : undefined, reason: outcome.kind === 'refused' ? outcome.reason : 'another user', remoteAddress: session.remoteAddress },
+      'parley: authentication failed; session closed (4401)',
+    )
     session.sendError('UNAUTHORIZED', replacing ? 'Token refresh rejected' : 'Authentication failed', message.id)
     session.close(CloseCode.Unauthorized, 'unauthorized')
     return

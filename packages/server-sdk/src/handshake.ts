@@ -1,3 +1,4 @@
+import { describeError } from './logging.js'
 import { CloseCode, ID_PATTERN, negotiate, SUBPROTOCOLS } from '@parley/protocol'
 import type { AuthenticateContext, ResolvedOptions, ServerUser } from './options.js'
 import type { Handshake, Refusal } from './transports/connection.js'
@@ -38,12 +39,12 @@ export async function runAuthenticate(options: ResolvedOptions, context: Authent
   try {
     found = await authenticate(context)
   } catch (error) {
-    options.logger.error('parley: authenticate threw; answering retryable (503 / 1013)', error)
+    options.logger.error({ event: 'auth.unavailable', error: describeError(error) }, 'parley: authenticate threw; answering retryable (503 / 1013)')
     return { kind: 'failed', error }
   }
   if (found === null || typeof found !== 'object') return { kind: 'refused', reason: 'no user' }
   if (!isValidUserId(found.id)) {
-    options.logger.error('parley: authenticate returned a user without a valid id (1-64 chars of [A-Za-z0-9_-.:~])', found.id)
+    options.logger.error({ event: 'auth.invalid-user', id: String(found.id).slice(0, 100) }, 'parley: authenticate returned a user without a valid id (1-64 chars of [A-Za-z0-9_-.:~])')
     return { kind: 'invalid-user', id: found.id }
   }
   if (typeof found.expiresAt === 'number' && found.expiresAt <= Date.now()) return { kind: 'refused', reason: 'expired' }

@@ -1,3 +1,4 @@
+import { describeError } from './logging.js'
 import type { HistoryStore, StoredMessage } from './history-store.js'
 import type { Logger } from './options.js'
 
@@ -169,7 +170,7 @@ export class HistoryWriter {
       this.#retryMs = this.#settings.retryMs
       if (this.#failing) {
         this.#failing = false
-        this.#logger.info('parley: history store writes resumed', { queued: this.#queue.length })
+        this.#logger.info({ event: 'history.resumed', queued: this.#queue.length }, 'parley: history store writes resumed')
         this.#logDropped()
       } else if (this.#queue.length === 0) {
         // A store that was slow, not failing: what overflowed meanwhile is reported once the queue is empty again.
@@ -179,7 +180,7 @@ export class HistoryWriter {
       this.#failedWrites++
       if (!this.#failing) {
         this.#failing = true
-        this.#logger.warn('parley: history store write failed; queueing and retrying', { error: String(error), queued: this.#queue.length })
+        this.#logger.warn({ event: 'history.write-failed', error: describeError(error), queued: this.#queue.length }, 'parley: history store write failed; queueing and retrying')
       }
       this.#writing = false
       if (this.#closed) return
@@ -205,7 +206,7 @@ export class HistoryWriter {
 
   #drop(message: StoredMessage): void {
     if (this.#droppedRanges.length === 0 && this.#droppedUnlisted === 0 && !this.#closed) {
-      this.#logger.warn('parley: history store queue is full; new messages are not stored until it drains', { maxQueue: this.#settings.maxQueue })
+      this.#logger.warn({ event: 'history.queue-full', maxQueue: this.#settings.maxQueue }, 'parley: history store queue is full; new messages are not stored until it drains')
     }
     this.#dropped++
     const last = this.#droppedRanges.find((range) => range.room === message.room && range.epoch === message.epoch && range.to === message.seq - 1)
@@ -216,11 +217,15 @@ export class HistoryWriter {
 
   #logDropped(): void {
     if (this.#droppedRanges.length === 0 && this.#droppedUnlisted === 0) return
-    this.#logger.warn('parley: history store queue was full; messages not stored (reported to readers as gaps)', {
-      ranges: this.#droppedRanges.map(({ room, epoch, from, to }) => `${room} ${epoch} ${from}-${to}`),
-      unlisted: this.#droppedUnlisted,
-      droppedTotal: this.#dropped,
-    })
+    this.#logger.warn(
+      {
+        event: 'history.dropped',
+        ranges: this.#droppedRanges.map(({ room, epoch, from, to }) => `${room} ${epoch} ${from}-${to}`),
+        unlisted: this.#droppedUnlisted,
+        droppedTotal: this.#dropped,
+      },
+      'parley: history store queue was full; messages not stored (reported to readers as gaps)',
+    )
     this.#droppedRanges = []
     this.#droppedUnlisted = 0
   }

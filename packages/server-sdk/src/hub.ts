@@ -65,18 +65,18 @@ export class Hub {
     this.#node = node
     this.#events = events
     this.#encodeOptions = { limits: options.encodeLimits }
-    this.history = new RoomHistory(options, node)
+    this.history = new RoomHistory(options, node, this.stats)
     this.rooms = new Rooms(options, node, this.history, {
       joined: (session, room) => events.emit('join', session, room),
       left: (session, room) => events.emit('leave', session, room),
       background: (work) => this.#background(work),
-    })
+    }, this.stats)
     this.#pipeline = new Pipeline(options, this.stats, {
       handle: (handled) => this.#handle(handled),
       failed: (error, session) => events.emit('error', error, session),
     })
     this.#heartbeat = new HeartbeatMonitor(options.heartbeat, () => this.sessions.values(), (session) => {
-      this.options.logger.debug('parley: heartbeat timeout', session.id)
+      this.options.logger.debug({ event: 'session.heartbeat-timeout', session: session.id, user: session.user.id }, 'parley: no pong within the heartbeat timeout; connection dropped')
       session.closed = true
       session.connection.terminate()
     })
@@ -143,6 +143,7 @@ export class Hub {
     const authenticated = user !== undefined || this.options.authenticate === undefined
     const session = new Session(id, user ?? { id }, authenticated, connection, remoteAddress, this.options, this.stats, Date.now())
     this.sessions.set(id, session)
+    this.stats.connectionsOpened++
     if (session.authenticated) this.#users.add(session)
     connection.onMessage((frame) => this.#pipeline.receive(session, frame))
     connection.onPong(() => {
@@ -165,6 +166,10 @@ export class Hub {
     } else {
       armExpiry(session)
     }
+    this.options.logger.debug(
+      { event: 'connection.accepted', session: id, user: session.authenticated ? session.user.id : undefined, transport: connection.transport ?? 'custom', protocol: connection.protocol, remoteAddress },
+      'parley: connection accepted',
+    )
     this.#events.emit('connection', session)
     return session
   }
@@ -299,6 +304,8 @@ export class Hub {
     session.wake()
     session.clearTimers()
     this.#users.delete(session)
+    this.stats.countClose(code)
+    this.options.logger.debug({ event: 'connection.closed', session: session.id, user: session.user.id, code, reason }, 'parley: connection closed')
     // A close the client asked for (1000) leaves presence at once; anything else waits out the grace period.
     const removals = this.rooms.removeAll(session, code === CloseCode.Normal)
     this.#events.emit('disconnect', session, code, reason)
@@ -313,7 +320,18 @@ export class Hub {
   }
 
   statsSnapshot(): ParleyStats {
-    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts() }, this.history.stats())
+    const by = new Map<string, { transport: string; protocol: string; connections: number }>()
+    let outboundBuffered = 0
+    for (const session of this.sessions.values()) {
+      const { connection } = session
+      const transport = connection.transport ?? 'custom'
+      const key = `${transport} ${connection.protocol}`
+      const entry = by.get(key)
+      if (entry === undefined) by.set(key, { transport, protocol: connection.protocol, connections: 1 })
+      else entry.connections++
+      outboundBuffered += connection.bufferedAmount
+    }
+    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts(), connectionsBy: [...by.values()], outboundBuffered }, this.history.stats())
   }
 
   /**

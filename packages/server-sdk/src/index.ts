@@ -2,11 +2,14 @@ export { attach } from './attach.js'
 export { Parley, createParley, MAX_HISTORY_PAGE, type RequestContext, type RequestHandler, type RoomHandle, type UserHandle } from './parley.js'
 export { checkControl, isAppCloseCode, type ControlCommand, type ControlReport } from './control.js'
 export type { ParleyEvents } from './hub.js'
+export { INSPECTED_SESSIONS, MAX_INSPECTED_ROOMS, type NodeInspection, type SessionInfo } from './inspection.js'
+export type { LocalRoomInfo } from './room.js'
 export type {
   AuthenticateContext,
   AuthorizeContext,
   HandshakeRequest,
   Logger,
+  LogFields,
   RateLimit,
   ResolvedOptions,
   RoomAction,
@@ -15,7 +18,7 @@ export type {
 } from './options.js'
 export type { Middleware, MiddlewareContext } from './pipeline.js'
 export type { ParleySession } from './session.js'
-export type { ParleyStats } from './stats.js'
+export { recoveryOutcome, RECENT_ERRORS, type ParleyStats, type RecentError, type RecoveryOutcome, type TimingObserver } from './stats.js'
 export { ParleyServerError, RequestError, toParleyError, type ParleyOptionError, type ServerErrorCode } from './server-error.js'
 export { Frame, type Connection, type Handshake, type HandshakeHeaders, type Refusal } from './transports/connection.js'
 export { createLoopback, type LoopbackPeer } from './transports/loopback.js'
@@ -40,7 +43,7 @@ export type {
 } from './adapters/adapter.js'
 // The adapter kit: what every adapter needs, written once (docs/adapters.md, "Writing an adapter").
 export { gapAfter, replayStart, resumeResult, type RoomHead } from './adapters/kit.js'
-export { SILENT_LOGGER } from './silent-logger.js'
+export { describeError, SILENT_LOGGER } from './logging.js'
 export { limitCloseReason, randomId } from '@parley/protocol'
 export { parleyApi, type HttpApiError, type HttpApiHandler, type HttpApiOptions } from './http-api.js'
 export { OPENAPI_DOCUMENT } from './http-api-spec.js'

@@ -3,7 +3,7 @@ import type { Adapter } from './adapters/adapter.js'
 import type { HistoryStore } from './history-store.js'
 import type { HistoryWriterSettings } from './history-writer.js'
 import { optionError } from './server-error.js'
-import { SILENT_LOGGER } from './silent-logger.js'
+import { SILENT_LOGGER } from './logging.js'
 import type { HandshakeHeaders } from './transports/connection.js'
 
 /** A user as the server sees it, returned by `authenticate`. */
@@ -48,12 +48,25 @@ export interface AuthorizeContext {
   readonly data: JsonValue | undefined
 }
 
-/** A logger; Parley is silent unless given one (`console` works). */
+/**
+ * What a log line carries besides its text: `event`, a stable dotted name (`auth.failed`,
+ * `session.slow-consumer`, ...: docs/operations.md lists them with their fields), and the event's fields. Never a
+ * token, a cookie or a header: what identifies a connection is its session and user ids and remote address.
+ */
+export interface LogFields {
+  readonly event: string
+  readonly [field: string]: unknown
+}
+
+/**
+ * A logger; Parley is silent unless given one. Each call is `(fields, message)`, the order `pino` takes (the fields
+ * merged into the JSON line, the text as `msg`), so a pino logger fits as it is, and so does `console`.
+ */
 export interface Logger {
-  debug(message: string, ...details: unknown[]): void
-  info(message: string, ...details: unknown[]): void
-  warn(message: string, ...details: unknown[]): void
-  error(message: string, ...details: unknown[]): void
+  debug(fields: LogFields, message: string): void
+  info(fields: LogFields, message: string): void
+  warn(fields: LogFields, message: string): void
+  error(fields: LogFields, message: string): void
 }
 
 /** A token bucket: at most `messages` per `perMs` milliseconds, with bursts up to `messages`. */

@@ -1,3 +1,4 @@
+import { describeError } from './logging.js'
 import {
   closestName,
   CloseCode,
@@ -26,8 +27,9 @@ import { serialiseData, type Middleware } from './pipeline.js'
 import { optionError, ParleyServerError, toParleyError } from './server-error.js'
 import type { ParleySession } from './session.js'
 import type { HistoryPageResult } from './room-history.js'
-import { NO_HISTORY, sumStats, type ParleyStats } from './stats.js'
-import type { Connection, Handshake } from './transports/connection.js'
+import { INSPECTED_SESSIONS, inspectNode, type NodeInspection } from './inspection.js'
+import { StatsCounters, sumStats, type ParleyStats, type TimingObserver } from './stats.js'
+import type { Connection, Handshake, Refusal } from './transports/connection.js'
 import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
 
 /** Largest page `room(name).history()` answers (the protocol's `MAX_HISTORY_LIMIT`). */
@@ -100,6 +102,8 @@ export class Parley extends EventEmitter<ParleyEvents> {
   /** Request handlers by name (`handle()`), shared with the hub. */
   readonly #handlers = new Map<string, RequestHandler<unknown, unknown>>()
   #forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
+  /** Whether this node hands its inspection to the adapter for other nodes' inspectors (`shareInspection()`). */
+  #sharesInspection = false
   /** The key HTTP stream secrets derive from, and whether every node of the cluster has it. */
   #streamKey: { readonly key: string; readonly shared: boolean } | undefined
 
@@ -112,6 +116,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
         history: this.options.history,
         dedupWindowMs: this.options.dedupWindowMs,
         stats: () => this.stats(),
+        inspection: () => (this.#sharesInspection ? this.inspect() : undefined),
       })
       .then(async (node: AdapterNode) => {
         const shared = await node.clusterKey?.()
@@ -233,10 +238,47 @@ export class Parley extends EventEmitter<ParleyEvents> {
   }
 
   stats(): ParleyStats {
-    if (this.#hub === undefined) {
-      return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, errors: {}, history: NO_HISTORY }
-    }
+    if (this.#hub === undefined) return new StatsCounters().snapshot({ connections: 0, rooms: 0, members: 0, connectionsBy: [], outboundBuffered: 0 })
     return this.#hub.statsSnapshot()
+  }
+
+  /**
+   * This node's inspection: its stats, its sessions (at most `sessions`, default {@link INSPECTED_SESSIONS}, those
+   * with the most buffered bytes first), its rooms with the messages delivered to them, and its recent errors.
+   */
+  inspect(options: { readonly sessions?: number } = {}): NodeInspection {
+    const hub = this.#hub
+    if (hub === undefined) return inspectNode(this.nodeId ?? 'starting', this.stats(), [], [], [], options.sessions)
+    return inspectNode(hub.node.id, this.stats(), hub.sessions.values(), hub.rooms.list(), hub.stats.recentErrors(), options.sessions)
+  }
+
+  /**
+   * Makes this node hand its inspection to the adapter, so an inspector on any node sees it through
+   * `clusterInspect()` (the Redis adapter carries it with each heartbeat: at most `nodeTimeoutMs / 3` old). The
+   * inspector calls it on every node it is mounted on; nothing is shared until then.
+   */
+  shareInspection(): void {
+    this.#sharesInspection = true
+  }
+
+  /**
+   * Every node's inspection: this node's fresh, the others' as their adapter last carried them (nodes that do not
+   * share one are left out; see `shareInspection()`). `partial` as for `clusterStats()`.
+   */
+  async clusterInspect(timeoutMs = 2_000): Promise<{ nodes: readonly NodeInspection[]; partial: boolean }> {
+    const { nodes, partial } = await this.clusterStats(timeoutMs)
+    const own = this.inspect()
+    const others = nodes.flatMap((entry) => (entry.node === own.node || entry.inspection === undefined ? [] : [entry.inspection]))
+    return { nodes: [own, ...others], partial }
+  }
+
+  /**
+   * Registers an observer of timings (publish to ack, adapter calls), for a metrics exporter; returns the function
+   * that removes it. Timings are measured only while one is registered. Throws before `ready`.
+   */
+  observeTimings(observer: TimingObserver): () => void {
+    if (this.#hub === undefined) throw new ParleyServerError('CLOSED', 'Parley is not ready: await parley.ready first')
+    return this.#hub.stats.observe(observer)
   }
 
   /**
@@ -282,7 +324,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
       await this.ready
       admission = await admit(full, this.options, this.#admissionState())
     } catch (error) {
-      this.options.logger.error('parley: handshake failed', error)
+      this.options.logger.error({ event: 'connection.handshake-failed', error: describeError(error) }, 'parley: handshake failed')
       admission = undefined
     }
     if (admission?.ok === true) {
@@ -295,12 +337,22 @@ export class Parley extends EventEmitter<ParleyEvents> {
       const refusal = admission !== undefined && !admission.ok ? admission : {
         ok: false as const, status: 500, closeCode: CloseCode.InternalError, body: { code: 'INTERNAL_ERROR', message: 'Internal server error' },
       }
+      this.#refused(refusal, connection, full)
       if (connection.refuse !== undefined) connection.refuse(refusal)
       else connection.close(refusal.closeCode, refusal.closeCode === CloseCode.UnsupportedVersion ? unsupportedVersionReason(SUBPROTOCOLS) : refusal.body.message)
       return undefined
     }
     if (connection.open !== undefined && !connection.open(admission.protocol)) return undefined
     return hub.open(connection, full.remoteAddress, admission.user)
+  }
+
+  /** Counts and logs a refused handshake: `auth.failed` for bad credentials, `connection.refused` for the rest. */
+  #refused(refusal: Refusal, connection: Connection, handshake: Handshake): void {
+    const code = refusal.body.code
+    this.#hub?.stats.countRefusal(code)
+    const fields = { code, status: refusal.status, closeCode: refusal.closeCode, reason: refusal.body.message, transport: connection.transport ?? 'custom', remoteAddress: handshake.remoteAddress }
+    if (code === 'UNAUTHORIZED') this.options.logger.warn({ event: 'auth.failed', phase: 'handshake', ...fields }, 'parley: authentication failed; connection refused')
+    else this.options.logger.info({ event: 'connection.refused', ...fields }, `parley: connection refused (${code})`)
   }
 
   #admissionState(): AdmissionState {

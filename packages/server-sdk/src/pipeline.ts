@@ -103,7 +103,7 @@ export class Pipeline {
       const { error } = result
       // Wire faults end the session with the RFC 6455 code that fits; message faults get an `error` answer.
       if (error.code === 'UNSUPPORTED_DATA' || error.code === 'PAYLOAD_TOO_LARGE') {
-        this.#stats.countError(error.code)
+        this.#stats.countError(error.code, { message: error.message, session: session.id, user: session.user.id })
         session.close(error.closeCode ?? CloseCode.PolicyViolation, error.message)
         return
       }
@@ -114,6 +114,8 @@ export class Pipeline {
       return
     }
     const message = result.message
+    // Read only while a metrics exporter observes timings (publish to ack): otherwise no clock is read here.
+    if (this.#stats.timing !== undefined && message.type === 'publish') receivedAt.set(message, performance.now())
     if (!this.#rateLimit(session, message, now)) return
     const accepted = session.enqueue(() => this.#process(session, message))
     if (!accepted) this.#refuse(session, message, now)
@@ -134,7 +136,7 @@ export class Pipeline {
     if (message.type !== 'signal') {
       session.sendError('RATE_LIMITED', `Rate limit exceeded for ${message.type}`, 'id' in message ? message.id : undefined, 'room' in message ? message.room : undefined)
     } else {
-      this.#stats.countError('RATE_LIMITED')
+      this.#stats.countError('RATE_LIMITED', { message: 'signal dropped: rate limit', session: session.id, user: session.user.id, room: message.room })
     }
     if (session.rateLimited.hit(now) > this.#options.limits.maxRateLimitedPer10s) {
       session.close(CloseCode.RateLimited, 'rate limit exceeded')
@@ -166,7 +168,7 @@ export class Pipeline {
       else if (message.type === 'history' || message.type === 'search') await this.#authorize(session, message.room, 'history', undefined)
       if (session.closed) return
       // The contract's schemas, before middleware and the handler: a value that breaks them reaches nobody.
-      if (this.#contract !== undefined) message = carryHistoryDenial(message, checkAgainstContract(this.#contract, message))
+      if (this.#contract !== undefined) message = carryMarks(message, checkAgainstContract(this.#contract, message))
       const run = this.#run
       if (run === undefined) {
         await this.#host.handle({ session, message, dataJson: this.#sizedData(message) })
@@ -200,7 +202,7 @@ export class Pipeline {
    */
   async #afterMiddleware(context: MiddlewareContext): Promise<void> {
     const original = this.#original.get(context)
-    const message = original === undefined ? context.message : carryHistoryDenial(original.message, context.message)
+    const message = original === undefined ? context.message : carryMarks(original.message, context.message)
     const room = 'room' in message ? message.room : undefined
     if (original !== undefined && (message.type !== original.type || room !== original.room)) {
       throw new ParleyServerError('INTERNAL_ERROR', "Middleware may not change a message's type or room", { expose: false })
@@ -228,13 +230,19 @@ export class Pipeline {
 /**
  * Joins whose `last` page `authorize` denied (action `history`): the join goes on, its page is refused. Keyed by the
  * message object, which the pipeline hands on unchanged unless the contract or middleware replaced it; a
- * replacement keeps the denial through {@link carryHistoryDenial}.
+ * replacement keeps the denial through {@link carryMarks}.
  */
 export const historyDenied = new WeakSet<ClientMessage>()
 
-/** Carries a join's history denial over to the message that replaces it. */
-export function carryHistoryDenial(from: ClientMessage, to: ClientMessage): ClientMessage {
-  if (from !== to && historyDenied.has(from)) historyDenied.add(to)
+/** When a publish's frame arrived (`performance.now()`), kept only while timings are observed; same keying. */
+export const receivedAt = new WeakMap<ClientMessage, number>()
+
+/** Carries what is known about a message (a join's history denial, a publish's arrival) to the one that replaces it. */
+export function carryMarks(from: ClientMessage, to: ClientMessage): ClientMessage {
+  if (from === to) return to
+  if (historyDenied.has(from)) historyDenied.add(to)
+  const arrived = receivedAt.get(from)
+  if (arrived !== undefined) receivedAt.set(to, arrived)
   return to
 }
 

@@ -4,6 +4,7 @@ import type { HistoryRows, HistoryStore } from './history-store.js'
 import { HistoryWriter, type HistoryWriterStats } from './history-writer.js'
 import type { ResolvedOptions } from './options.js'
 import { ParleyServerError } from './server-error.js'
+import type { StatsCounters, TimingObserver } from './stats.js'
 
 /** A page of history as the server answers it. */
 export interface HistoryPageResult {
@@ -41,8 +42,11 @@ export class RoomHistory {
   /** Data bytes a page may hold: what fits one server frame with the page's own overhead. */
   readonly #budget: number
 
-  constructor(options: ResolvedOptions, node: AdapterNode) {
+  readonly #stats: StatsCounters
+
+  constructor(options: ResolvedOptions, node: AdapterNode, stats: StatsCounters) {
     this.#node = node
+    this.#stats = stats
     const { store, writer } = options.historyStore
     this.#store = store
     this.#writer = store === undefined ? undefined : new HistoryWriter(store, writer, options.logger)
@@ -61,12 +65,23 @@ export class RoomHistory {
   /** Publishes through the adapter and hands the message to the store's writer (a retry's duplicate is not written again). */
   publish(request: PublishRequest): Promise<PublishResult> {
     const writer = this.#writer
+    const timing = this.#stats.timing
+    const published = timing === undefined ? this.#node.publish(request) : this.#timedPublish(request, timing)
     // Without a store the publish is the adapter's alone: no extra promise on the hot path.
-    if (writer === undefined) return this.#node.publish(request)
-    return this.#node.publish(request).then((result) => {
+    if (writer === undefined) return published
+    return published.then((result) => {
       if (!result.duplicate) this.#record(writer, request, result)
       return result
     })
+  }
+
+  async #timedPublish(request: PublishRequest, timing: TimingObserver): Promise<PublishResult> {
+    const started = performance.now()
+    try {
+      return await this.#node.publish(request)
+    } finally {
+      timing.adapter?.('publish', performance.now() - started)
+    }
   }
 
   #record(writer: HistoryWriter, request: PublishRequest, result: PublishResult): void {

@@ -14,6 +14,8 @@ import { presenceAfterSnapshot, type HeldPresence } from './held-presence.js'
 import type { ResolvedOptions } from './options.js'
 import { ParleyServerError, toParleyError } from './server-error.js'
 import type { Session } from './session.js'
+import { receivedAt } from './pipeline.js'
+import { recoveryOutcome, type StatsCounters } from './stats.js'
 import { Signals } from './signals.js'
 import { Frame } from './transports/connection.js'
 
@@ -96,6 +98,17 @@ interface LocalRoom {
   readonly sessions: Set<Session>
   /** The adapter subscription of this room on this node. */
   readonly subscribed: Promise<void>
+  /** Messages the adapter delivered for this room to this node (for rates: the inspector). */
+  messages: number
+}
+
+/** One room with members on this node, as `Rooms.list()` reports it. */
+export interface LocalRoomInfo {
+  readonly room: string
+  /** Sessions in the room on this node. */
+  readonly sessions: number
+  /** Messages delivered to this node for the room since its first local member joined. */
+  readonly messages: number
 }
 
 /** What the rooms tell the instance: the `join` / `leave` events, and failures of work nobody awaits. */
@@ -127,8 +140,11 @@ export class Rooms {
   readonly #graceTimers = new Set<{ timer: ReturnType<typeof setTimeout>; run: () => Promise<void> }>()
   #closing = false
 
-  constructor(options: ResolvedOptions, node: AdapterNode, history: RoomHistory, events: RoomEvents) {
+  readonly #stats: StatsCounters
+
+  constructor(options: ResolvedOptions, node: AdapterNode, history: RoomHistory, events: RoomEvents, stats: StatsCounters) {
     this.#options = options
+    this.#stats = stats
     this.#node = node
     this.#history = history
     this.#events = events
@@ -141,6 +157,11 @@ export class Rooms {
     let members = 0
     for (const local of this.#rooms.values()) members += local.sessions.size
     return { rooms: this.#rooms.size, members }
+  }
+
+  /** The rooms with members on this node, with their local session and message counts. */
+  list(): LocalRoomInfo[] {
+    return [...this.#rooms].map(([room, local]) => ({ room, sessions: local.sessions.size, messages: local.messages }))
   }
 
   /* ------------------------------------------------------------ requests of a session */
@@ -168,7 +189,7 @@ export class Rooms {
         let local = this.#rooms.get(room)
         if (local === undefined) {
           // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
-          local = { sessions: new Set(), subscribed: this.#node.subscribe(room) }
+          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0 }
           this.#rooms.set(room, local)
         }
         local.sessions.add(session)
@@ -207,6 +228,8 @@ export class Rooms {
       exceptSession: message.echo === false ? session.id : undefined,
     })
     if (message.id !== undefined) {
+      const arrived = receivedAt.get(message)
+      if (arrived !== undefined) this.#stats.timing?.publishAck?.(performance.now() - arrived)
       session.send({
         type: 'ack',
         id: message.id,
@@ -354,7 +377,11 @@ export class Rooms {
     const pending = membership.pending ?? []
     // Still this answer's: the session is open, still in the room, and no later join took the answer over.
     const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
+    const timing = this.#stats.timing
+    const started = timing === undefined ? 0 : performance.now()
     const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
+    timing?.adapter?.('resume', performance.now() - started)
+    if (position.recovery !== null) this.#stats.recovery[recoveryOutcome(position.recovery)]++
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
       history = new ParleyServerError('FORBIDDEN', `Not allowed to history in ${room}`)
@@ -423,6 +450,7 @@ export class Rooms {
   deliverMessage(message: RoomMessage, exceptSession: string | undefined, dataJson?: string): void {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
+    local.messages++
     // Encoded once; every member gets the same Frame (and so the same bytes).
     let frame: Frame | undefined
     // The session's own lookup finds the membership (the first room is held inline).

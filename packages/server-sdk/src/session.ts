@@ -51,6 +51,8 @@ export class Session implements ParleySession {
   #invalid: WindowCounter | undefined
   #timers: Set<ReturnType<typeof setTimeout>> | undefined
   lastSeenAt: number
+  /** When the session opened (ms since the epoch). */
+  readonly openedAt: number
   lastPingAt = 0
   closed = false
   /** The close code the server chose for this session, once it started closing it. */
@@ -84,6 +86,7 @@ export class Session implements ParleySession {
     this.#options = options
     this.#stats = stats
     this.lastSeenAt = now
+    this.openedAt = now
   }
 
   get publishBucket(): TokenBucket {
@@ -143,6 +146,7 @@ export class Session implements ParleySession {
     this.connection.send(frame)
     this.#stats.messagesOut++
     this.#stats.bytesOut += size
+    if (buffered + size > this.#stats.outboundHighWater) this.#stats.outboundHighWater = buffered + size
     return true
   }
 
@@ -168,6 +172,10 @@ export class Session implements ParleySession {
   cutOff(): void {
     if (this.closed) return
     this.#stats.slowConsumers++
+    this.#options.logger.warn(
+      { event: 'session.slow-consumer', session: this.id, user: this.user.id, bufferedBytes: this.connection.bufferedAmount, heldBytes: this.#heldBytes, maxBufferedBytes: this.#options.backpressure.maxBufferedBytes },
+      'parley: slow consumer cut off (4509): its outbound buffer passed backpressure.maxBufferedBytes',
+    )
     this.close(CloseCode.SlowConsumer, 'slow consumer: outbound buffer full')
     const timer = setTimeout(() => this.connection.terminate(), SLOW_CONSUMER_TERMINATE_MS)
     this.timers.add(timer)
@@ -224,7 +232,7 @@ export class Session implements ParleySession {
 
   /** Answers a request with an `error`. */
   sendError(code: ErrorCode | (string & {}), message: string, id?: string, room?: string, issues?: readonly ValidationIssue[]): void {
-    this.#stats.countError(code as ErrorCode)
+    this.#stats.countError(code as ErrorCode, { message, session: this.id, user: this.user.id, room })
     this.send({
       type: 'error',
       code,

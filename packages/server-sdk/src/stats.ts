@@ -1,5 +1,37 @@
-import type { ErrorCode } from '@parley/protocol'
+import type { ErrorCode, Recovery } from '@parley/protocol'
 import type { HistoryWriterStats } from './history-writer.js'
+
+/** How a resume ended: every missed message replayed, some lost (the window or the store fell short), or a new epoch. */
+export type RecoveryOutcome = 'recovered' | 'gap' | 'reset'
+
+/** The outcome a `joined`'s recovery reports (see {@link RecoveryOutcome}). */
+export function recoveryOutcome(recovery: Recovery): RecoveryOutcome {
+  return recovery.recovered ? 'recovered' : recovery.gap?.reason === 'epoch-changed' ? 'reset' : 'gap'
+}
+
+/** One entry of the recent errors a node keeps for the inspector. */
+export interface RecentError {
+  readonly ts: number
+  readonly code: string
+  readonly message: string
+  readonly session?: string | undefined
+  readonly user?: string | undefined
+  readonly room?: string | undefined
+}
+
+/** How many recent errors a node keeps (a ring: the oldest go first). */
+export const RECENT_ERRORS = 50
+
+/**
+ * Timings a metrics exporter asks for (`parley.observeTimings()`): measured only while one is registered, so a node
+ * without one never reads the clock for them.
+ */
+export interface TimingObserver {
+  /** Milliseconds from a publish's frame arriving to its `ack` being sent (publishes with an id). */
+  publishAck?(ms: number): void
+  /** Milliseconds one adapter call took: `publish` (sequence, store, fan out) or `resume` (a join's position). */
+  adapter?(operation: 'publish' | 'resume', ms: number): void
+}
 
 /** What `parley.stats()` returns. Counters run from `attach()`; gauges are current values. */
 export interface ParleyStats {
@@ -21,6 +53,20 @@ export interface ParleyStats {
   readonly errors: Readonly<Partial<Record<ErrorCode, number>>>
   /** The history store's writer (all zero without a store): queued now, written, dropped (queue full), failed writes. */
   readonly history: HistoryWriterStats
+  /** Sessions opened since start (closed ones included). */
+  readonly connectionsOpened: number
+  /** Open sessions by transport (`websocket`, `http-stream`, `loopback`, ...) and subprotocol (`parley.v1.json`). */
+  readonly connectionsBy: ReadonlyArray<{ readonly transport: string; readonly protocol: string; readonly connections: number }>
+  /** Handshakes refused, by the code they were refused with (`UNAUTHORIZED`, `TRY_AGAIN_LATER`, ...). */
+  readonly refused: Readonly<Record<string, number>>
+  /** Sessions ended, by close code (the code the server chose when it closed them). */
+  readonly closes: Readonly<Record<string, number>>
+  /** Resumes by outcome. */
+  readonly recovery: Readonly<Record<RecoveryOutcome, number>>
+  /** Bytes queued for sessions and not yet written, summed now. */
+  readonly outboundBuffered: number
+  /** The most any one session had queued, since start (the outbound buffer's high-water). */
+  readonly outboundHighWater: number
 }
 
 /** The mutable counters behind {@link ParleyStats}. */
@@ -31,15 +77,70 @@ export class StatsCounters {
   bytesOut = 0
   dropped = 0
   slowConsumers = 0
+  connectionsOpened = 0
+  outboundHighWater = 0
   readonly errors: Partial<Record<ErrorCode, number>> = {}
+  readonly refused: Record<string, number> = {}
+  readonly closes: Record<string, number> = {}
+  readonly recovery: Record<RecoveryOutcome, number> = { recovered: 0, gap: 0, reset: 0 }
+  /** The last {@link RECENT_ERRORS} errors, a ring written at `#next`. */
+  readonly #recent: RecentError[] = []
+  #next = 0
+  /** Registered timing observers; `timing` is set only while there is one, so the hot path checks one field. */
+  readonly #observers = new Set<TimingObserver>()
+  timing: TimingObserver | undefined
 
-  countError(code: ErrorCode): void {
+  countError(code: ErrorCode, detail?: Omit<RecentError, 'ts' | 'code'>): void {
     this.errors[code] = (this.errors[code] ?? 0) + 1
+    const entry: RecentError = { ts: Date.now(), code, message: detail?.message ?? '', ...detail }
+    if (this.#recent.length < RECENT_ERRORS) this.#recent.push(entry)
+    else this.#recent[this.#next] = entry
+    this.#next = (this.#next + 1) % RECENT_ERRORS
   }
 
-  snapshot(gauges: { connections: number; rooms: number; members: number }, history: HistoryWriterStats = NO_HISTORY): ParleyStats {
+  /** The recent errors, oldest first. */
+  recentErrors(): RecentError[] {
+    return this.#recent.length < RECENT_ERRORS ? [...this.#recent] : [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)]
+  }
+
+  countClose(code: number): void {
+    this.closes[code] = (this.closes[code] ?? 0) + 1
+  }
+
+  countRefusal(code: string): void {
+    this.refused[code] = (this.refused[code] ?? 0) + 1
+  }
+
+  /** Registers a timing observer; returns the function that removes it. */
+  observe(observer: TimingObserver): () => void {
+    this.#observers.add(observer)
+    this.#updateTiming()
+    return () => {
+      this.#observers.delete(observer)
+      this.#updateTiming()
+    }
+  }
+
+  #updateTiming(): void {
+    const observers = [...this.#observers]
+    const [only] = observers
+    this.timing =
+      observers.length <= 1
+        ? only
+        : {
+            publishAck: (ms) => observers.forEach((o) => o.publishAck?.(ms)),
+            adapter: (operation, ms) => observers.forEach((o) => o.adapter?.(operation, ms)),
+          }
+  }
+
+  snapshot(gauges: NodeGauges, history: HistoryWriterStats = NO_HISTORY): ParleyStats {
     return {
       ...gauges,
+      connectionsOpened: this.connectionsOpened,
+      refused: { ...this.refused },
+      closes: { ...this.closes },
+      recovery: { ...this.recovery },
+      outboundHighWater: this.outboundHighWater,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
       bytesIn: this.bytesIn,
@@ -52,19 +153,50 @@ export class StatsCounters {
   }
 }
 
+/** What a node measures at the moment it is asked (see {@link ParleyStats}). */
+export interface NodeGauges {
+  readonly connections: number
+  readonly rooms: number
+  readonly members: number
+  readonly connectionsBy: ParleyStats['connectionsBy']
+  readonly outboundBuffered: number
+}
+
 /** The history figures of a node without a store. */
 export const NO_HISTORY: HistoryWriterStats = Object.freeze({ queued: 0, written: 0, dropped: 0, failedWrites: 0 })
 
-/** Adds up several nodes' stats; `rooms` is given, since the same room may live on several nodes. */
+/** Adds `from`'s counts into `into`, key by key. */
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>> | undefined): void {
+  for (const [key, count] of Object.entries(from ?? {})) into[key] = (into[key] ?? 0) + count
+}
+
+/**
+ * Adds up several nodes' stats; `rooms` is given, since the same room may live on several nodes. The high-water is
+ * the highest node's. Stats from a node of an older version may lack the later fields; they count as zero.
+ */
 export function sumStats(all: readonly ParleyStats[], rooms: number): ParleyStats {
-  const errors: Partial<Record<ErrorCode, number>> = {}
-  const total = { connections: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0 }
+  const errors: Record<string, number> = {}
+  const refused: Record<string, number> = {}
+  const closes: Record<string, number> = {}
+  const recovery: Record<RecoveryOutcome, number> = { recovered: 0, gap: 0, reset: 0 }
+  const by = new Map<string, { transport: string; protocol: string; connections: number }>()
+  const total = { connections: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, connectionsOpened: 0, outboundBuffered: 0 }
   const history = { queued: 0, written: 0, dropped: 0, failedWrites: 0 }
-  for (const stats of all) {
-    for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += stats[key]
-    // Stats from a node of an older version may lack `history`.
+  let outboundHighWater = 0
+  for (const stats of all as ReadonlyArray<Partial<ParleyStats>>) {
+    for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += stats[key] ?? 0
     for (const key of Object.keys(history) as Array<keyof typeof history>) history[key] += stats.history?.[key] ?? 0
-    for (const [code, count] of Object.entries(stats.errors) as Array<[ErrorCode, number]>) errors[code] = (errors[code] ?? 0) + count
+    addCounts(errors, stats.errors as Record<string, number> | undefined)
+    addCounts(refused, stats.refused)
+    addCounts(closes, stats.closes)
+    addCounts(recovery, stats.recovery)
+    for (const entry of stats.connectionsBy ?? []) {
+      const key = `${entry.transport} ${entry.protocol}`
+      const found = by.get(key) ?? { transport: entry.transport, protocol: entry.protocol, connections: 0 }
+      found.connections += entry.connections
+      by.set(key, found)
+    }
+    outboundHighWater = Math.max(outboundHighWater, stats.outboundHighWater ?? 0)
   }
-  return { ...total, rooms, errors, history }
+  return { ...total, rooms, errors: errors as ParleyStats['errors'], history, refused, closes, recovery, connectionsBy: [...by.values()], outboundHighWater }
 }

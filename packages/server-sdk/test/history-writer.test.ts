@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { HistoryStore, StoredMessage } from '../src/history-store.js'
 import { HistoryWriter } from '../src/history-writer.js'
 import { createMemoryHistory } from '../src/memory-history.js'
-import { SILENT_LOGGER } from '../src/silent-logger.js'
+import { SILENT_LOGGER } from '../src/logging.js'
 import { stored } from './helpers/history-store-conformance.js'
 
 const SETTINGS = { maxQueue: 5, batchSize: 100, flushMs: 0, retryMs: 10, maxRetryMs: 20 }
@@ -42,11 +42,12 @@ describe('HistoryWriter', () => {
     // 5 queued (the bound), 3 dropped; the store is slow, not failing.
     expect(writer.stats()).toMatchObject({ queued: 5, dropped: 3 })
     expect(warn).toHaveBeenCalledTimes(1)
-    expect(String(warn.mock.calls[0]?.[0])).toContain('queue is full')
+    expect(warn.mock.calls[0]?.[0]).toMatchObject({ event: 'history.queue-full', maxQueue: 5 })
+    expect(String(warn.mock.calls[0]?.[1])).toContain('queue is full')
     release()
     await until(() => writer.stats().queued === 0, 'drained')
     expect(warn).toHaveBeenCalledTimes(2)
-    expect(warn.mock.calls[1]?.[1]).toMatchObject({ ranges: ['r e 6-8'], droppedTotal: 3 })
+    expect(warn.mock.calls[1]?.[0]).toMatchObject({ event: 'history.dropped', ranges: ['r e 6-8'], droppedTotal: 3 })
     writer.close()
   })
 })

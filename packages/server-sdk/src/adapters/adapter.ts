@@ -10,6 +10,7 @@ import type {
 import type { ControlCommand, ControlReport } from '../control.js'
 import type { ForwardAnswer, ForwardRequest } from '../transports/forwarding.js'
 import type { ParleyStats } from '../stats.js'
+import type { NodeInspection } from '../inspection.js'
 
 /** What an adapter delivers to one node: events for the rooms that node subscribed to. */
 export interface AdapterHooks {
@@ -40,12 +41,19 @@ export interface AdapterNodeConfig {
   readonly dedupWindowMs: number
   /** This node's current stats, for cluster-wide stats. */
   readonly stats?: (() => ParleyStats) | undefined
+  /**
+   * This node's inspection (sessions, rooms, recent errors), for an inspector on any node; undefined while the node
+   * does not share it (`parley.shareInspection()`). A cluster adapter carries it as it carries stats.
+   */
+  readonly inspection?: (() => NodeInspection | undefined) | undefined
 }
 
 /** One node's entry in cluster-wide stats. */
 export interface NodeStats {
   readonly node: string
   readonly stats: ParleyStats
+  /** The node's inspection, when it shares one (see `AdapterNodeConfig.inspection`). */
+  readonly inspection?: NodeInspection | undefined
 }
 
 /** Stats of every node an adapter can see. */

@@ -237,7 +237,8 @@ class MemoryNode implements AdapterNode {
     const nodes: NodeStats[] = []
     for (const node of this.#bus.nodes) {
       const stats = node.config.stats?.()
-      if (stats !== undefined) nodes.push({ node: node.id, stats })
+      const inspection = node.config.inspection?.()
+      if (stats !== undefined) nodes.push({ node: node.id, stats, ...(inspection === undefined ? {} : { inspection }) })
     }
     return { nodes, partial: false }
   }

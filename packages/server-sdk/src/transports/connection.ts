@@ -31,6 +31,8 @@ export class Frame {
  * this; the hub never sees a socket.
  */
 export interface Connection {
+  /** The transport's name, for stats, metrics and logs: `websocket`, `http-stream`, `loopback`; `custom` when absent. */
+  readonly transport?: string
   /** The negotiated subprotocol, e.g. `parley.v1.json` (once opened, for a transport with a pre-open phase). */
   readonly protocol: string
   /** Bytes queued for this connection and not yet written out. */

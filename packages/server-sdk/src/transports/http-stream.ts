@@ -1,3 +1,4 @@
+import { describeError } from '../logging.js'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { parseSubprotocol, randomId } from '@parley/protocol'
@@ -42,6 +43,10 @@ function answer(response: ServerResponse, status: number, body?: { code: string;
 /** One session's stream: the server-sent events response, and what its POSTs bring in. */
 class HttpStreamConnection extends BatchedWriter implements Connection {
   protocol = ''
+  get transport(): string {
+    return 'http-stream'
+  }
+
   readonly #response: ServerResponse
   readonly #transport: HttpStreamTransport
   readonly id: string
@@ -253,7 +258,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
       if (request.method === 'GET' && accept.includes('text/event-stream')) return openStream(request, response, url)
       if ((request.method === 'POST' || request.method === 'DELETE') && url.searchParams.has('stream')) {
         post(request, response, url).catch((error: unknown) => {
-          host.logger.error('parley: http stream POST failed', error)
+          host.logger.error({ event: 'transport.post-failed', transport: 'http-stream', error: describeError(error) }, 'parley: http stream POST failed')
           answer(response, 500, { code: 'INTERNAL_ERROR', message: 'Internal server error' })
         })
         return

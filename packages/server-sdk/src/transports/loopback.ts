@@ -52,6 +52,7 @@ export function createLoopback(protocol = 'parley.v1.json'): { connection: Conne
   }
 
   const connection: Connection = {
+    transport: 'loopback',
     protocol,
     get bufferedAmount() {
       return buffered

@@ -1,3 +1,4 @@
+import { describeError } from '../logging.js'
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
@@ -77,7 +78,7 @@ class WsTransport {
       // Select the decided entry; never the token entry (RFC 6455 §4.2.2: the server picks one of the offered).
       handleProtocols: (_offered: Set<string>, request: IncomingMessage) => this.chosen.get(request) ?? false,
     })
-    this.onSocketError = (error) => host.logger.debug('parley: socket error', error)
+    this.onSocketError = (error) => host.logger.debug({ event: 'transport.socket-error', transport: 'websocket', error: describeError(error) }, 'parley: socket error')
     const sockets = this.sockets
     this.untrack = function untrack(this: WebSocket) {
       sockets.delete(this)
@@ -99,6 +100,10 @@ class WsConnection extends BatchedWriter implements Connection {
     this.#request = request
     this.#socket = socket
     this.#head = head
+  }
+
+  get transport(): string {
+    return 'websocket'
   }
 
   get protocol(): string {
@@ -201,7 +206,7 @@ export function attachWebSocketTransport(server: HttpServer | HttpsServer, host:
     throw optionError(`Parley: option "path" must be free on this server, got "${host.path}" (another Parley instance serves it)`)
   }
   const transport = new WsTransport(host)
-  const onUpgradeSocketError = (error: unknown): void => host.logger.debug('parley: upgrade socket error', error)
+  const onUpgradeSocketError = (error: unknown): void => host.logger.debug({ event: 'transport.socket-error', transport: 'websocket', phase: 'upgrade', error: describeError(error) }, 'parley: upgrade socket error')
 
   const onUpgrade: UpgradeListener = (request, socket, head) => {
     // Node's parser accepts request targets the URL parser refuses (`//a:99999/`): no path of ours, then.
