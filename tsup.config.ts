@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs'
 import { defineConfig, type Options } from 'tsup'
 
 /** Every published package and its entry points; each builds to ESM + CJS + `.d.ts` in its own `dist/`. */
-const PACKAGES: ReadonlyArray<{ dir: string; entry: Record<string, string>; platform?: Options['platform'] }> = [
+const PACKAGES: ReadonlyArray<{ dir: string; entry: Record<string, string>; platform?: Options['platform']; shims?: boolean }> = [
   { dir: 'packages/protocol', entry: { index: 'src/index.ts' }, platform: 'neutral' },
-  { dir: 'packages/server-sdk', entry: { index: 'src/index.ts' } },
+  { dir: 'packages/server-sdk', entry: { index: 'src/index.ts', metrics: 'src/metrics.ts' } },
   { dir: 'packages/client-sdk', entry: { index: 'src/index.ts' }, platform: 'neutral' },
   { dir: 'packages/redis-adapter', entry: { index: 'src/index.ts' } },
   { dir: 'packages/postgres-history', entry: { index: 'src/index.ts', cli: 'src/cli.ts' } },
   { dir: 'packages/contract', entry: { index: 'src/index.ts', parley: 'src/parley.ts' } },
+  // `import.meta.url` (where the built page script is) in the CommonJS build too.
+  { dir: 'packages/inspector', entry: { index: 'src/index.ts' }, shims: true },
 ]
 
 function externalsOf(dir: string): Array<string | RegExp> {
@@ -42,8 +44,20 @@ const BROWSER_BUNDLE: Options = {
   external: ['ws'],
 }
 
+/**
+ * The inspector's page script, with the client SDK inside, for the browser: served by `attachInspector()` from
+ * `dist-page/` (its own folder, for the same reason as the client's browser bundle).
+ */
+const INSPECTOR_PAGE: Options = {
+  ...BROWSER_BUNDLE,
+  entry: { 'inspector-page': 'packages/inspector/src/page/inspector-page.ts' },
+  outDir: 'packages/inspector/dist-page',
+  sourcemap: false,
+  noExternal: ['@parley/client-sdk', '@parley/protocol', 'mitt'],
+}
+
 export default defineConfig([
-  ...PACKAGES.map(({ dir, entry, platform }): Options => ({
+  ...PACKAGES.map(({ dir, entry, platform, shims }): Options => ({
     entry: Object.fromEntries(Object.entries(entry).map(([name, file]) => [name, `${dir}/${file}`])),
     outDir: `${dir}/dist`,
     format: ['esm', 'cjs'],
@@ -57,6 +71,8 @@ export default defineConfig([
     splitting: false,
     treeshake: true,
     external: externalsOf(dir),
+    shims: shims ?? false,
   })),
+  INSPECTOR_PAGE,
   BROWSER_BUNDLE,
 ])

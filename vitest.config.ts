@@ -10,10 +10,12 @@ export default defineConfig({
   resolve: {
     alias: {
       '@parley/protocol': src('protocol'),
+      '@parley/server-sdk/metrics': src('server-sdk', 'metrics'),
       '@parley/server-sdk': src('server-sdk'),
       '@parley/client-sdk': src('client-sdk'),
       '@parley/redis-adapter': src('redis-adapter'),
       '@parley/postgres-history': src('postgres-history'),
+      '@parley/inspector': src('inspector'),
       // Subpath first: an alias matches by prefix, so '@parley/contract' alone would swallow it.
       '@parley/contract/parley': src('contract', 'parley'),
       '@parley/contract': src('contract'),

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
 /** The public packages, in dependency order (a user installs all of their tarballs together). */
-export const PUBLIC_PACKAGES = ['protocol', 'server-sdk', 'client-sdk', 'redis-adapter', 'postgres-history', 'contract'] as const
+export const PUBLIC_PACKAGES = ['protocol', 'server-sdk', 'client-sdk', 'redis-adapter', 'postgres-history', 'contract', 'inspector'] as const
 export type PublicPackage = (typeof PUBLIC_PACKAGES)[number]
 
 /** Environment for the child processes: no loader hooks or lookup paths from the caller, no npm workspace context. */

@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { CloseCode, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
-import type { ServerOptions } from '@parley/server-sdk'
+import type { Parley, ServerOptions } from '@parley/server-sdk'
 import { deferred, type BenchClient, type ClientSettings, type RunningServer, type ServerSettings, type Target } from './target.js'
 
 /**
@@ -26,9 +26,13 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
 
 /**
  * The Parley server every Parley target runs, with `extra` options on top (another target's history store, say);
- * `onClose` runs after it closed.
+ * `onStart` gets the running instance (what it returns runs first at close); `onClose` runs after it closed.
  */
-export async function startParleyServer(extra: Pick<ServerOptions, 'history' | 'contract'>, onClose?: () => Promise<void>): Promise<RunningServer> {
+export async function startParleyServer(
+  extra: Pick<ServerOptions, 'history' | 'contract'>,
+  onClose?: () => Promise<void>,
+  onStart?: (parley: Parley) => () => void,
+): Promise<RunningServer> {
   const { attach } = await import('@parley/server-sdk')
   const http = createServer()
   const parley = attach(http, {
@@ -38,6 +42,7 @@ export async function startParleyServer(extra: Pick<ServerOptions, 'history' | '
     ...extra,
   })
   await parley.ready
+  const stop = onStart?.(parley)
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   return {
     port: (http.address() as AddressInfo).port,
@@ -53,6 +58,7 @@ export async function startParleyServer(extra: Pick<ServerOptions, 'history' | '
       return sessions.length
     },
     async close() {
+      stop?.()
       await parley.close()
       await new Promise<void>((resolve) => http.close(() => resolve()))
       await onClose?.()

@@ -8,7 +8,7 @@ import { getPackages } from '@manypkg/get-packages'
 import { describe, expect, it } from 'vitest'
 import { ROOT } from '../e2e/helpers/processes.js'
 
-const PUBLIC = ['@parley/protocol', '@parley/server-sdk', '@parley/client-sdk', '@parley/redis-adapter', '@parley/postgres-history', '@parley/contract']
+const PUBLIC = ['@parley/protocol', '@parley/server-sdk', '@parley/client-sdk', '@parley/redis-adapter', '@parley/postgres-history', '@parley/contract', '@parley/inspector']
 
 describe('Changesets', () => {
   it('has a valid configuration that versions the six public packages together', async () => {

@@ -347,7 +347,7 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
       const installed = join(temp, 'express-app', 'node_modules', '@parley', name)
       const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
       const stray = readdirSync(installed).filter(
-        (entry) => !['dist', 'package.json', 'README.md', 'LICENSE', ...(name === 'client-sdk' ? ['dist-browser'] : [])].includes(entry),
+        (entry) => !['dist', 'package.json', 'README.md', 'LICENSE', ...(name === 'client-sdk' ? ['dist-browser'] : name === 'inspector' ? ['dist-page'] : [])].includes(entry),
       )
       expect(stray, `${name} ships more than dist`).toEqual([])
       for (const required of ['README.md', 'LICENSE']) expect(existsSync(join(installed, required)), `${name} ships ${required}`).toBe(true)

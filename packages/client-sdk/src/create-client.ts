@@ -25,6 +25,7 @@ import { createIdSource, createPendingRequests } from './acks.js'
 import { AuthError, ParleyClientError, errorFromClose, toParleyClientError } from './client-error.js'
 import { openConnection, type Connection } from './connection.js'
 import { createEmitter } from './emitter.js'
+import { logClientEvents } from './client-logger.js'
 import { createOfflineQueue } from './offline-queue.js'
 import { resolveOptions, type ClientOptions } from './options.js'
 import { decideReconnect } from './reconnect.js'
@@ -180,6 +181,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   let failures = 0
   let urlIndex = 0
   let currentUrl = opts.urls[0] as string
+  if (opts.logger !== undefined) logClientEvents(events, opts.logger, () => currentUrl)
   let token: TokenState = { token: undefined, expiresAt: undefined }
   let retryTimer: ReturnType<typeof setTimeout> | undefined
   let refreshTimer: ReturnType<typeof setTimeout> | undefined

@@ -32,3 +32,4 @@ export { websocketTransport, type WebSocketConstructor, type WebSocketLike, type
 export { createLoopbackTransport, type LoopbackClientEnd } from './transports/loopback.js'
 export { httpStreamTransport, type HttpStreamTransportOptions } from './transports/http-stream.js'
 export { autoTransport, forgetTransportChoice, type AutoTransportOptions, type TransportName } from './transports/auto.js'
+export type { Logger, LogFields } from '@parley/protocol'

@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_LIMITS, SUBPROTOCOLS, type Contract, type HeartbeatSettings, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_LIMITS, SUBPROTOCOLS, type Contract, type HeartbeatSettings, type Logger, type ProtocolLimits } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 import type { TransportFactory } from './transports/transport.js'
 import { autoTransport } from './transports/auto.js'
@@ -61,6 +61,12 @@ export interface ClientOptions {
   readonly contract?: Contract | undefined
   /** Check values against `contract` at run time (types hold either way). @default true */
   readonly validate?: boolean | undefined
+  /**
+   * Where the client logs its connection's life (connected, reconnecting, errors, closed) as structured events:
+   * `(fields, message)` per level, so `pino` and `console` fit. Tokens and URL query strings are never logged.
+   * @default silent
+   */
+  readonly logger?: Logger | undefined
 }
 
 /** {@link ClientOptions} with every default filled in. */
@@ -82,6 +88,7 @@ export interface ResolvedOptions {
   /** The contract, when values are checked at run time (undefined with `validate: false`). */
   readonly checks: Contract | undefined
   readonly contract: Contract | undefined
+  readonly logger: Logger | undefined
 }
 
 /** The defaults, in one place; docs/client.md lists the same values. */
@@ -117,7 +124,7 @@ function numbers<T extends { [K in keyof T]: number }>(prefix: string, given: ob
 
 const KNOWN = [
   'token', 'getToken', 'tokenExpiresAt', 'refreshBeforeMs', 'reconnect', 'heartbeat', 'ackTimeoutMs', 'connectTimeoutMs',
-  'offlineQueueSize', 'transport', 'subprotocols', 'inboundLimits', 'random', 'contract', 'validate',
+  'offlineQueueSize', 'transport', 'subprotocols', 'inboundLimits', 'random', 'contract', 'validate', 'logger',
 ]
 
 /** Refuses keys that are not options, naming the likely one meant ("did you mean ..."). */
@@ -155,6 +162,15 @@ function checkUrl(url: string): string {
 }
 
 /** Fills in defaults and checks every option, so a bad one throws at `createClient()` rather than later. */
+function checkLogger(logger: unknown): Logger | undefined {
+  if (logger === undefined) return undefined
+  const levels = ['debug', 'info', 'warn', 'error'] as const
+  if (typeof logger !== 'object' || logger === null || levels.some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function')) {
+    throw invalid('logger', 'an object with debug, info, warn and error functions', logger)
+  }
+  return logger as Logger
+}
+
 export function resolveOptions(url: string | readonly string[], options: ClientOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options)
   const given = typeof url === 'string' ? [url] : [...url]
@@ -193,5 +209,6 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     random: fn('random', options.random) ?? Math.random,
     contract: options.contract,
     checks: options.validate === false ? undefined : options.contract,
+    logger: checkLogger(options.logger),
   }
 }

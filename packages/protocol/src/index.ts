@@ -63,3 +63,4 @@ export {
   type ParsedSubprotocol,
   type Subprotocol,
 } from './version.js'
+export type { LogFields, Logger } from './logger.js'

@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type Contract, type JsonValue, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
 import type { HistoryStore } from './history-store.js'
 import type { HistoryWriterSettings } from './history-writer.js'
@@ -48,26 +48,8 @@ export interface AuthorizeContext {
   readonly data: JsonValue | undefined
 }
 
-/**
- * What a log line carries besides its text: `event`, a stable dotted name (`auth.failed`,
- * `session.slow-consumer`, ...: docs/operations.md lists them with their fields), and the event's fields. Never a
- * token, a cookie or a header: what identifies a connection is its session and user ids and remote address.
- */
-export interface LogFields {
-  readonly event: string
-  readonly [field: string]: unknown
-}
-
-/**
- * A logger; Parley is silent unless given one. Each call is `(fields, message)`, the order `pino` takes (the fields
- * merged into the JSON line, the text as `msg`), so a pino logger fits as it is, and so does `console`.
- */
-export interface Logger {
-  debug(fields: LogFields, message: string): void
-  info(fields: LogFields, message: string): void
-  warn(fields: LogFields, message: string): void
-  error(fields: LogFields, message: string): void
-}
+/** The logger Parley takes (defined with the protocol, shared by the client SDK): `(fields, message)` per level. */
+export type { Logger, LogFields } from '@parley/protocol'
 
 /** A token bucket: at most `messages` per `perMs` milliseconds, with bursts up to `messages`. */
 export interface RateLimit {

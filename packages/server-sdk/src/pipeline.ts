@@ -114,8 +114,8 @@ export class Pipeline {
       return
     }
     const message = result.message
-    // Read only while a metrics exporter observes timings (publish to ack): otherwise no clock is read here.
-    if (this.#stats.timing !== undefined && message.type === 'publish') receivedAt.set(message, performance.now())
+    // Read only while a metrics exporter observes timings, and only for a publish that will be acked.
+    if (this.#stats.timing !== undefined && message.type === 'publish' && message.id !== undefined) receivedAt.set(message, performance.now())
     if (!this.#rateLimit(session, message, now)) return
     const accepted = session.enqueue(() => this.#process(session, message))
     if (!accepted) this.#refuse(session, message, now)

@@ -75,13 +75,12 @@ export class RoomHistory {
     })
   }
 
-  async #timedPublish(request: PublishRequest, timing: TimingObserver): Promise<PublishResult> {
+  #timedPublish(request: PublishRequest, timing: TimingObserver): Promise<PublishResult> {
     const started = performance.now()
-    try {
-      return await this.#node.publish(request)
-    } finally {
+    return this.#node.publish(request).then((result) => {
       timing.adapter?.('publish', performance.now() - started)
-    }
+      return result
+    })
   }
 
   #record(writer: HistoryWriter, request: PublishRequest, result: PublishResult): void {

@@ -494,7 +494,7 @@ export class Rooms {
     if (message.epoch === membership.epoch && message.seq <= membership.lastSeq) return
     membership.epoch = message.epoch
     membership.lastSeq = message.seq
-    session.sendFrame(frame)
+    if (session.sendFrame(frame)) this.#stats.deliveries++
   }
 
   deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {

@@ -53,6 +53,8 @@ export interface ParleyStats {
   readonly errors: Readonly<Partial<Record<ErrorCode, number>>>
   /** The history store's writer (all zero without a store): queued now, written, dropped (queue full), failed writes. */
   readonly history: HistoryWriterStats
+  /** Room messages delivered to members (one per member a message reached, replays included). */
+  readonly deliveries: number
   /** Sessions opened since start (closed ones included). */
   readonly connectionsOpened: number
   /** Open sessions by transport (`websocket`, `http-stream`, `loopback`, ...) and subprotocol (`parley.v1.json`). */
@@ -77,6 +79,7 @@ export class StatsCounters {
   bytesOut = 0
   dropped = 0
   slowConsumers = 0
+  deliveries = 0
   connectionsOpened = 0
   outboundHighWater = 0
   readonly errors: Partial<Record<ErrorCode, number>> = {}
@@ -136,6 +139,7 @@ export class StatsCounters {
   snapshot(gauges: NodeGauges, history: HistoryWriterStats = NO_HISTORY): ParleyStats {
     return {
       ...gauges,
+      deliveries: this.deliveries,
       connectionsOpened: this.connectionsOpened,
       refused: { ...this.refused },
       closes: { ...this.closes },
@@ -180,7 +184,7 @@ export function sumStats(all: readonly ParleyStats[], rooms: number): ParleyStat
   const closes: Record<string, number> = {}
   const recovery: Record<RecoveryOutcome, number> = { recovered: 0, gap: 0, reset: 0 }
   const by = new Map<string, { transport: string; protocol: string; connections: number }>()
-  const total = { connections: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, connectionsOpened: 0, outboundBuffered: 0 }
+  const total = { connections: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, deliveries: 0, connectionsOpened: 0, outboundBuffered: 0 }
   const history = { queued: 0, written: 0, dropped: 0, failedWrites: 0 }
   let outboundHighWater = 0
   for (const stats of all as ReadonlyArray<Partial<ParleyStats>>) {
