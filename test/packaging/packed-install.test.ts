@@ -295,7 +295,10 @@ import { createRedisAdapter } from '@parley/redis-adapter'
 import { createPostgresHistory, migrate, type PostgresHistoryStore } from '@parley/postgres-history'
 import { SCENARIOS, type Pairing } from '@parley/contract'
 import { parleyServer } from '@parley/contract/parley'
+import { attachInspector, type InspectorOptions } from '@parley/inspector'
 const options: ServerOptions = { path: '/parley' }
+// @ts-expect-error an option typo is a type error
+const open: InspectorOptions = { path: '/x', intervalMs: 1_000, keys: 'x' }
 const client: Client = createClient('ws://127.0.0.1:1/parley', { reconnect: false })
 const decoded = decode('{}', { from: 'server' })
 const message: ServerMessage | undefined = decoded.ok ? decoded.message : undefined
@@ -304,7 +307,7 @@ const pairing: Pairing | undefined = undefined
 const wrong: number = SCENARIOS
 // @ts-expect-error an option typo is a type error
 const store: PostgresHistoryStore = createPostgresHistory({ url: 'postgres://127.0.0.1/x', shcema: 'x' })
-void [attach, createRedisAdapter, parleyServer, options, client, message, pairing, wrong, store, migrate] as unknown as Parley
+void [attach, createRedisAdapter, parleyServer, options, client, message, pairing, wrong, store, migrate, attachInspector, open] as unknown as Parley
 `
 
 describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
@@ -357,6 +360,9 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
       expect(all.length, `${name} has an exports map`).toBeGreaterThan(0)
       for (const target of all) expect(existsSync(join(installed, target)), `${name}: ${target}`).toBe(true)
     }
+    // The inspector's page script, built with the client SDK inside, which attachInspector() serves from the package.
+    const page = join(temp, 'express-app', 'node_modules', '@parley', 'inspector', 'dist-page', 'inspector-page.js')
+    expect(readFileSync(page, 'utf8')).toContain('parley-inspector-path')
   })
 
   it('passes publint (every level, suggestions included) and Are the Types Wrong (every resolution, node10 included)', async () => {
@@ -422,6 +428,8 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
         .flatMap((map) => (JSON.parse(readFileSync(join(built, map), 'utf8')) as { sources: string[] }).sources)
         .map((source) => resolve(built, source))
         .filter((source) => !source.startsWith(join(ROOT, 'packages')))
+        // tsup's own shim of import.meta.url for the CommonJS build (the inspector finds its page script with it).
+        .filter((source) => relative(ROOT, source) !== join('node_modules', 'tsup', 'assets', 'cjs_shims.js'))
       expect([...new Set(bundled)].map((source) => relative(ROOT, source)), `${name} bundles code from outside the packages (a dependency it does not declare?)`).toEqual([])
     }
   })
