@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Parley } from './parley.js'
+import { BucketHistogram } from './bucket-histogram.js'
 import { optionError } from './server-error.js'
 import type { ParleyStats } from './stats.js'
 
@@ -139,20 +140,21 @@ export function parleyMetrics(parley: Parley, options: MetricsOptions = {}): Par
   counter('history_dropped_total', 'Messages not stored because the history queue was full.', [], (stats, set) => set(stats.history.dropped))
   counter('history_failed_writes_total', 'History store writes that failed (and were retried).', [], (stats, set) => set(stats.history.failedWrites))
 
-  const ack = register('publish_ack_seconds', (name) => new Histogram({ name, help: 'From a publish frame arriving to its ack being sent (publishes with an id).', buckets: [...(options.ackBuckets ?? ACK_BUCKETS)], registers: [registry] }))
-  const adapter = register('adapter_seconds', (name) =>
-    new Histogram({ name, help: 'Adapter calls: publish (sequence, store, fan out) and resume (a join\'s position).', labelNames: ['operation'], buckets: [...(options.adapterBuckets ?? ADAPTER_BUCKETS)], registers: [registry] }),
-  )
+  const ack = register('publish_ack_seconds', (name) => new BucketHistogram(name, 'From a publish frame arriving to its ack being sent (publishes with an id).', options.ackBuckets ?? ACK_BUCKETS))
+  const adapter = register('adapter_seconds', (name) => new BucketHistogram(name, "Adapter calls: publish (sequence, store, fan out) and resume (a join's position).", options.adapterBuckets ?? ADAPTER_BUCKETS))
+  // A metric object the registry reads through get() (see BucketHistogram); prom-client's types name only its classes.
+  for (const histogram of [ack, adapter]) registry.registerMetric(histogram as unknown as Histogram)
   let stopped = false
   let unobserve: (() => void) | undefined
   parley.ready.then(
     () => {
       if (stopped) return
-      // Children bound once, so an observation does not hash its labels.
-      const byOperation = { publish: adapter.labels({ operation: 'publish' }), resume: adapter.labels({ operation: 'resume' }) }
+      // Series made once, so an observation allocates nothing.
+      const acked = ack.series()
+      const byOperation = { publish: adapter.series({ operation: 'publish' }), resume: adapter.series({ operation: 'resume' }) }
       unobserve = parley.observeTimings({
-        publishAck: (ms) => ack.observe(ms / 1_000),
-        adapter: (operation, ms) => byOperation[operation].observe(ms / 1_000),
+        publishAck: (ms) => acked(ms / 1_000),
+        adapter: (operation, ms) => byOperation[operation](ms / 1_000),
       })
     },
     () => undefined,

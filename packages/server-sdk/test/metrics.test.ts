@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, Registry } from 'prom-client'
 import { parleyMetrics } from '@parley/server-sdk/metrics'
+import { BucketHistogram } from '../src/bucket-histogram.js'
 import { createMemoryAdapter } from '@parley/server-sdk'
 import { describe, expect, it } from 'vitest'
 import { tryHandshake } from './helpers/fixtures.js'
@@ -103,6 +104,22 @@ describe.skipIf(missing !== undefined)('parleyMetrics (prom-client)', () => {
     expect(sample(text, 'chat_connections_opened_total')).toBe(3)
     metrics.stop()
     expect(await registry.metrics()).toBe('\n')
+  })
+
+  it('the message-path histogram exposes cumulative buckets, sum and count as a Prometheus histogram, and resets', async () => {
+    const registry = new Registry()
+    const histogram = new BucketHistogram('t_seconds', 'test', [0.0005, 0.001])
+    registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0])
+    const fast = histogram.series({ operation: 'publish' })
+    for (const value of [0.0002, 0.0005, 0.0007, 5]) fast(value)
+    const families = parsePrometheusText(await registry.metrics())
+    expect(families.find((f) => f.name === 't_seconds')?.type).toBe('histogram')
+    const bucket = (le: string): number | undefined => sampleOf(families, 't_seconds_bucket', { le, operation: 'publish' })
+    expect([bucket('0.0005'), bucket('0.001'), bucket('+Inf')]).toEqual([2, 3, 4])
+    expect(sampleOf(families, 't_seconds_count', { operation: 'publish' })).toBe(4)
+    expect(sampleOf(families, 't_seconds_sum', { operation: 'publish' })).toBeCloseTo(5.0014, 6)
+    registry.resetMetrics()
+    expect(sampleOf(parsePrometheusText(await registry.metrics()), 't_seconds_count', { operation: 'publish' })).toBe(0)
   })
 
   it('refuses bad options with INVALID_OPTION', () => {
