@@ -21,6 +21,7 @@ import {
   logSessions,
   stopOnSignals,
 } from '../shared/chat-server.js'
+import { chatOperations } from '../shared/chat-operations.js'
 
 const bundleDir = await buildPage()
 // Room history (the last messages on join, older ones on scroll, search): in memory, or PostgreSQL with DATABASE_URL.
@@ -37,6 +38,8 @@ installChatRules(parley)
 handleChatRequests(parley)
 logSessions(parley)
 const api = chatApi(parley)
+// Prometheus metrics at /metrics and the inspector page at /parley-inspector (docs/operations.md).
+const operations = chatOperations(server, parley)
 
 app.use((_request, response, next) => {
   response.set(SECURITY_HEADERS)
@@ -57,11 +60,12 @@ app.post('/api/admin', express.json({ limit: '4kb' }), async (request, response)
   const result = await api.admin(request.get('authorization'), request.body)
   response.status(result.status).json(result.body)
 })
+app.get('/metrics', operations.metrics.handler)
 app.get('/healthz', (_request, response) => {
   response.type('text/plain').send('ok')
 })
 app.use(express.static(PUBLIC_DIR))
 app.use(express.static(bundleDir))
 
-await listen(server, 'Express', parley.options.path, history.description)
-stopOnSignals(parley, server, history.store)
+await listen(server, 'Express', parley.options.path, history.description, operations.banner)
+stopOnSignals(parley, server, history.store, operations.inspector)

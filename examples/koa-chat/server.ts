@@ -19,6 +19,7 @@ import {
   pageAssets,
   stopOnSignals,
 } from '../shared/chat-server.js'
+import { chatOperations } from '../shared/chat-operations.js'
 
 const assets = await pageAssets(await buildPage())
 // Room history (the last messages on join, older ones on scroll, search): in memory, or PostgreSQL with DATABASE_URL.
@@ -73,6 +74,11 @@ app.use(async (ctx, next) => {
     case '/healthz':
       ctx.body = 'ok'
       return
+    case '/metrics':
+      // The handler writes the Node response itself.
+      ctx.respond = false
+      operations.metrics.handler(ctx.req, ctx.res)
+      return
   }
   const asset = assets.get(ctx.path)
   if (asset === undefined) return next()
@@ -88,6 +94,8 @@ installChatRules(parley)
 handleChatRequests(parley)
 logSessions(parley)
 const api = chatApi(parley)
+// Prometheus metrics at /metrics and the inspector page at /parley-inspector (docs/operations.md).
+const operations = chatOperations(server, parley)
 
-await listen(server, 'Koa', parley.options.path, history.description)
-stopOnSignals(parley, server, history.store)
+await listen(server, 'Koa', parley.options.path, history.description, operations.banner)
+stopOnSignals(parley, server, history.store, operations.inspector)

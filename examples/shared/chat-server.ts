@@ -249,7 +249,7 @@ export async function pageAssets(bundleDir: string): Promise<Map<string, { body:
 }
 
 /** Listens, and explains a busy port instead of printing a stack trace. `history` says where messages are kept. */
-export async function listen(server: Server, name: string, path: string, history?: string): Promise<void> {
+export async function listen(server: Server, name: string, path: string, history?: string, extra: readonly string[] = []): Promise<void> {
   const { port, host } = listenAddress()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -273,6 +273,7 @@ export async function listen(server: Server, name: string, path: string, history
   console.log(`  WebSocket endpoint: ws://${shown}:${actual}${path}   Stats: http://${shown}:${actual}/api/stats`)
   if (history !== undefined) console.log(`  History: ${history}`)
   console.log(`  Sign-in: ${chatAuth.description}`)
+  for (const line of extra) console.log(`  ${line}`)
   console.log('  Press Ctrl+C to stop.')
 }
 
@@ -281,13 +282,14 @@ export async function listen(server: Server, name: string, path: string, history
  * is closed after `parley.close()`, which first writes the messages still queued for it; Parley never closes a
  * store it was given.
  */
-export function stopOnSignals(parley: Parley, server: Server, history?: HistoryStore): void {
+export function stopOnSignals(parley: Parley, server: Server, history?: HistoryStore, inspector?: { close(): Promise<void> }): void {
   let stopping = false
   const stop = async (signal: string): Promise<void> => {
     if (stopping) process.exit(1)
     stopping = true
     console.log(`\n${signal}: closing connections...`)
     try {
+      await inspector?.close()
       await parley.close()
     } catch (error) {
       console.error(`While closing Parley: ${(error as Error).message}`)

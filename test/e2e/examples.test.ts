@@ -102,6 +102,25 @@ describe.each([
     expect((await fetch(`${server.httpUrl}/page/app.ts`)).status).toBe(404)
   }, 15_000)
 
+  it('serves Prometheus metrics beside the process\'s own, and the inspector page with the key it printed', async () => {
+    const metrics = await fetch(`${server.httpUrl}/metrics`)
+    expect(metrics.status).toBe(200)
+    const text = await metrics.text()
+    expect(text).toMatch(/^parley_connections_opened_total \d+$/m)
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m)
+    const key = /Inspector: \/parley-inspector \(key: ([A-Za-z0-9_-]{16,})\)/.exec(server.output())?.[1]
+    expect(key).toBeDefined()
+    const page = await fetch(`${server.httpUrl}/parley-inspector`)
+    expect(await page.text()).toContain('<title>Parley inspector</title>')
+    const operator = createClient(`${server.wsUrl.replace('/parley', '/parley-inspector/live')}`, { token: key, reconnect: false })
+    try {
+      const snapshot = await new Promise<unknown>((resolve) => operator.on('direct', (message) => resolve(message.data)))
+      expect(snapshot).toMatchObject({ totals: { connections: expect.any(Number) }, nodes: [expect.any(Object)] })
+    } finally {
+      await operator.close()
+    }
+  }, 15_000)
+
   it('accepts a client that joins, publishes and receives, and lists its room', async () => {
     const tester = await joinAs(server, 'smoke-tester')
     const ack = await tester.room.publish({ text: 'hello from the smoke test', mid: 'smoke-1' })
