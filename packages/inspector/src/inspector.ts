@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import type { Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { JsonValue } from '@parley/protocol'
-import { attach, RequestError, type AuthenticateContext, type Logger, type Parley } from '@parley/server-sdk'
+import { attach, RequestError, takeRequests, type AuthenticateContext, type Logger, type Parley } from '@parley/server-sdk'
 import { pageAsset } from './page-assets.js'
 import { SnapshotBuilder, type InspectorSnapshot } from './snapshot.js'
 
@@ -83,51 +83,44 @@ export function attachInspector(server: HttpServer | HttpsServer, parley: Parley
   const { key, authenticate } = options
 
   // The page's own files: taken before the app sees them, like the HTTP stream transport's requests. Taken before the
-  // live channel attaches, so its transport sits in front of this listener and hands it back on close.
-  type Listener = (request: IncomingMessage, response: ServerResponse) => void
-  const originals = server.listeners('request') as Listener[]
-  server.removeAllListeners('request')
-  const onRequest: Listener = (request, response) => {
+  // live channel attaches, so its transport sits in front of this taker.
+  const taken = takeRequests(server, (request, response) => {
     const url = request.url ?? '/'
     const pathname = url.split('?')[0] ?? '/'
     const asset = pathname === path || pathname === `${path}/` ? 'index.html' : pathname.startsWith(`${path}/`) ? pathname.slice(path.length + 1) : undefined
-    if (asset !== undefined && !asset.startsWith('live') && (request.method === 'GET' || request.method === 'HEAD')) {
-      void pageAsset(asset, path).then(
-        (found) => {
-          if (found === undefined) {
-            response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
-            response.end('Not found\n')
-            return
-          }
-          response.writeHead(200, {
-            'Content-Type': found.type,
-            'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff',
-            'Referrer-Policy': 'no-referrer',
-            'X-Frame-Options': 'DENY',
-            'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-          })
-          response.end(request.method === 'HEAD' ? undefined : found.body)
-        },
-        (error: unknown) => {
-          logger.error({ event: 'inspector.page-failed', error: error instanceof Error ? error.message : String(error) }, 'parley inspector: page could not be served')
-          response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
-          response.end('Inspector page unavailable\n')
-        },
-      )
-      return
-    }
-    for (const listener of originals) listener.call(server, request, response)
-  }
-  server.on('request', onRequest)
+    if (asset === undefined || asset.startsWith('live') || (request.method !== 'GET' && request.method !== 'HEAD')) return false
+    void pageAsset(asset, path).then(
+      (found) => {
+        if (found === undefined) {
+          response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+          response.end('Not found\n')
+          return
+        }
+        response.writeHead(200, {
+          'Content-Type': found.type,
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+          'Referrer-Policy': 'no-referrer',
+          'X-Frame-Options': 'DENY',
+          'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        })
+        response.end(request.method === 'HEAD' ? undefined : found.body)
+      },
+      (error: unknown) => {
+        logger.error({ event: 'inspector.page-failed', error: error instanceof Error ? error.message : String(error) }, 'parley inspector: page could not be served')
+        response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+        response.end('Inspector page unavailable\n')
+      },
+    )
+    return true
+  })
 
   parley.shareInspection()
   let live: Parley
   try {
     live = attachLive()
   } catch (error) {
-    server.off('request', onRequest)
-    for (const listener of originals) server.on('request', listener)
+    taken.release()
     throw error
   }
   function attachLive(): Parley {
@@ -207,9 +200,9 @@ export function attachInspector(server: HttpServer | HttpsServer, parley: Parley
     close() {
       closed ??= (async () => {
         clearInterval(timer)
+        parley.shareInspection(false)
         await live.close()
-        server.off('request', onRequest)
-        for (const listener of originals) server.on('request', listener)
+        taken.release()
       })()
       return closed
     },

@@ -45,6 +45,10 @@ export interface InspectorSnapshot {
 export const MAX_ROOMS = 200
 /** Errors a snapshot lists at most. */
 export const MAX_ERRORS = 50
+/** Sessions a snapshot lists at most, over every node (each node lists its most buffered first). */
+export const MAX_SESSIONS = 500
+/** Shortest span a rate is measured over: a snapshot asked for right after another keeps the rates it had. */
+export const MIN_RATE_WINDOW_MS = 500
 
 /** What one node's counters were at its last inspection, for rates. */
 interface Previous {
@@ -93,7 +97,7 @@ export class SnapshotBuilder {
         .sort((a, b) => b.members - a.members || a.room.localeCompare(b.room))
         .slice(0, MAX_ROOMS)
         .map(({ room, members }) => ({ room, members, messagesPerSec: Math.round((rates.get(room) ?? 0) * 10) / 10 })),
-      sessions: inspections.flatMap(({ node, sessions }) => sessions.map((session) => ({ ...session, node }))),
+      sessions: inspections.flatMap(({ node, sessions }) => sessions.map((session) => ({ ...session, node }))).slice(0, MAX_SESSIONS),
       errors: inspections
         .flatMap(({ node, errors }) => errors.map((error) => ({ ...error, node })))
         .sort((a, b) => b.ts - a.ts)
@@ -105,7 +109,7 @@ export class SnapshotBuilder {
   #rates(inspection: NodeInspection): Previous {
     const before = this.#previous.get(inspection.node)
     const counts = new Map(inspection.rooms.map(({ room, messages }) => [room, messages]))
-    if (before !== undefined && before.at === inspection.at) return before
+    if (before !== undefined && inspection.at - before.at < MIN_RATE_WINDOW_MS) return before
     const seconds = before === undefined ? 0 : (inspection.at - before.at) / 1_000
     const rates = new Map<string, number>()
     if (before !== undefined && seconds > 0) {

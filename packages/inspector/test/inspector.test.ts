@@ -80,6 +80,30 @@ describe('attachInspector', () => {
     expect(await (await fetch(`${app.http}/other`)).text()).toBe('the app')
   })
 
+  it.each(['the inspector first', 'Parley first'])('closing %s leaves every request answered once by the app', async (first) => {
+    let calls = 0
+    const server = createServer((_request, response) => {
+      calls++
+      response.end('the app')
+    })
+    const parley = attach(server)
+    const inspector = attachInspector(server, parley, { key: KEY })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    if (first === 'Parley first') {
+      await parley.close()
+      expect(await (await fetch(`${url}/parley-inspector`)).text()).toContain('Parley inspector')
+      await inspector.close()
+    } else {
+      await inspector.close()
+      await parley.close()
+    }
+    calls = 0
+    for (const path of ['/a', '/parley', '/parley-inspector']) expect(await (await fetch(url + path)).text()).toBe('the app')
+    expect(calls).toBe(3)
+  })
+
   it('admits operators by key or by the app\'s own check of the request, and refuses everyone else (401)', async () => {
     const app = await startApp({ key: KEY, authenticate: ({ headers }) => (headers['cookie'] === 'session=admin' ? 'ada' : null) })
     const refused = (options: Parameters<typeof createClient>[1]): Promise<unknown> =>
@@ -212,5 +236,9 @@ describe('SnapshotBuilder', () => {
     const third = builder.build([inspection('n1', 4_000, 100, [['a', 20], ['b', 4]]), inspection('n2', 3_000, 50, [['a', 10]])], rooms, true)
     expect(third.rooms.find((r) => r.room === 'a')?.messagesPerSec).toBe(5)
     expect(third.partial).toBe(true)
+    // A snapshot asked for 100 ms later (a page that just connected) keeps the rates rather than measure a blip.
+    const blip = builder.build([inspection('n1', 4_100, 150, [['a', 20], ['b', 9]]), inspection('n2', 3_000, 50, [['a', 10]])], rooms, false)
+    expect(blip.rooms.find((r) => r.room === 'b')?.messagesPerSec).toBe(0)
+    expect(blip.totals.deliveriesPerSec).toBe(0 + 25)
   })
 })

@@ -26,8 +26,11 @@ function readableId(message: Record<string, unknown>, limits: ProtocolLimits): s
   return typeof raw === 'string' && raw.length <= limits.maxIdLength && isId(raw) ? raw : undefined
 }
 
+/** Fields whose value an error never repeats: a credential must not reach logs, stats or an inspector through it. */
+const SECRET_FIELD = /(^|\.)token$/
+
 function fail(ctx: Ctx, code: ErrorCode, path: string, expected: string, value: unknown): never {
-  const received = describeType(value)
+  const received = SECRET_FIELD.test(path) && typeof value === 'string' ? `a string of ${value.length} characters` : describeType(value)
   const id = readableId(ctx.message, ctx.limits)
   throw new ProtocolError(code, `${ctx.type}.${path}: expected ${expected}, got ${received}`, {
     messageType: ctx.type,

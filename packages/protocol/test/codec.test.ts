@@ -97,3 +97,16 @@ describe('encode', () => {
     expect(() => encode(message, { limits: { maxDepth: 2 } })).toThrow(expect.objectContaining({ code: 'NESTING_TOO_DEEP' }))
   })
 })
+
+describe('errors never repeat a credential', () => {
+  it('a refused token is described by its length, not its text, whatever the fault', () => {
+    const secret = `SECRET${'x'.repeat(5_000)}`
+    for (const token of [secret, '']) {
+      const result = decode(JSON.stringify({ type: 'authenticate', token, id: 'a1' }), { from: 'client' })
+      expect(result.ok).toBe(false)
+      if (result.ok) continue
+      expect(result.error.message).toBe(`authenticate.token: expected ${result.error.details.expected}, got a string of ${token.length} characters`)
+      expect(result.error.message).not.toContain('SECRET')
+    }
+  })
+})

@@ -677,9 +677,9 @@ class RedisNode implements AdapterNode {
       let partial = false
       for (const id of ids) {
         if (id === this.id) {
+          // This node's inspection is Parley's own to add (clusterInspect), fresh.
           const own = this.#config.stats?.()
-          const inspection = this.#config.inspection?.()
-          if (own !== undefined) nodes.push({ node: id, stats: own, ...(inspection === undefined ? {} : { inspection }) })
+          if (own !== undefined) nodes.push({ node: id, stats: own })
           continue
         }
         const [alive, raw, inspected] = await Promise.all([
@@ -691,9 +691,17 @@ class RedisNode implements AdapterNode {
           partial = true
           continue
         }
-        // Both were written by a node of this cluster, behind the same Redis: trusted as the stats are.
-        const inspection = typeof inspected === 'string' ? (JSON.parse(inspected) as NodeInspection) : undefined
-        nodes.push({ node: id, stats: JSON.parse(raw) as ParleyStats, ...(inspection === undefined ? {} : { inspection }) })
+        // Written by a node of this cluster; one that cannot be read leaves that node out, not every node.
+        let entry: NodeStats
+        try {
+          const inspection = typeof inspected === 'string' ? (JSON.parse(inspected) as NodeInspection) : undefined
+          entry = { node: id, stats: JSON.parse(raw) as ParleyStats, ...(inspection === undefined ? {} : { inspection }) }
+        } catch {
+          this.#logger.warn({ event: 'adapter.corrupt-entry', adapter: 'redis', entry: `stats of node ${id}` }, 'parley redis adapter: unreadable node stats left out')
+          partial = true
+          continue
+        }
+        nodes.push(entry)
       }
       return { nodes, partial }
     } catch (error) {

@@ -81,6 +81,36 @@ describe.skipIf(!hasRedis)('redis adapter: cluster-wide stats', () => {
     await redis.quit()
     for (const client of clients) client.close()
   })
+
+  it('carries each sharing node\'s inspection, and leaves out only a node whose entry cannot be read', async () => {
+    const keyPrefix = `parley-test-inspect-${Date.now()}-${Math.random().toString(36).slice(2)}`
+    const a = await startServer({ adapter: createRedisAdapter({ keyPrefix, nodeTimeoutMs: 300 }) })
+    const b = await startServer({ adapter: createRedisAdapter({ keyPrefix, nodeTimeoutMs: 300 }) })
+    servers.push(a, b)
+    b.parley.shareInspection()
+    const client = await connect(b.url)
+    await client.next('welcome')
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    const both = await a.parley.clusterInspect()
+    expect(both.nodes.map((n) => [n.node, n.sessionsTotal])).toEqual([[a.parley.nodeId, 0], [b.parley.nodeId, 1]])
+
+    // A live node whose stored figures are not JSON: left out, the answer partial, the other nodes still there.
+    const { createClient } = await import('redis')
+    const redis = createClient({ url: 'redis://127.0.0.1:6379' })
+    await redis.connect()
+    await redis.set(`${keyPrefix}:sweep:garbled-node`, 'test', { PX: 10_000 })
+    await redis.set(`${keyPrefix}:node:garbled-node`, String(Date.now()), { PX: 10_000 })
+    await redis.sAdd(`${keyPrefix}:nodes`, 'garbled-node')
+    await redis.hSet(`${keyPrefix}:stats`, 'garbled-node', '{not json')
+    const stats = await a.parley.clusterStats()
+    expect(stats.partial).toBe(true)
+    expect(stats.nodes.map((n) => n.node).sort()).toEqual([a.parley.nodeId, b.parley.nodeId].sort())
+    await redis.sRem(`${keyPrefix}:nodes`, 'garbled-node')
+    await redis.del([`${keyPrefix}:sweep:garbled-node`, `${keyPrefix}:node:garbled-node`])
+    await redis.hDel(`${keyPrefix}:stats`, 'garbled-node')
+    await redis.quit()
+    client.close()
+  })
 })
 
 describe('redis adapter: Redis unreachable at start', () => {

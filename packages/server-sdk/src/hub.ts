@@ -46,6 +46,8 @@ export class Hub {
   /** The HTTP stream transport's handler for POSTs other nodes forward here, when that transport is attached. */
   forwardHandler: ((request: ForwardRequest) => Promise<ForwardAnswer>) | undefined
   readonly #users = new UserIndex()
+  /** Open sessions by transport and subprotocol, kept as they open and close (for `stats().connectionsBy`). */
+  readonly #byTransport = new Map<string, { transport: string; protocol: string; connections: number }>()
   readonly #node: AdapterNode
   readonly #events: EventEmitter<ParleyEvents>
   readonly #pipeline: Pipeline
@@ -144,6 +146,7 @@ export class Hub {
     const session = new Session(id, user ?? { id }, authenticated, connection, remoteAddress, this.options, this.stats, Date.now())
     this.sessions.set(id, session)
     this.stats.connectionsOpened++
+    this.#countTransport(connection, 1)
     if (session.authenticated) this.#users.add(session)
     connection.onMessage((frame) => this.#pipeline.receive(session, frame))
     connection.onPong(() => {
@@ -304,7 +307,11 @@ export class Hub {
     session.wake()
     session.clearTimers()
     this.#users.delete(session)
-    this.stats.countClose(code)
+    this.#countTransport(session.connection, -1)
+    // The server's own codes, and RFC 6455's, as they are; any other code a peer chose counts as `other`, so clients
+    // cannot make a label per code.
+    const chosenByServer = session.closeCode !== undefined && session.closeCode === code
+    this.stats.countClose(chosenByServer || (code >= 1000 && code <= 1015) ? code : 'other')
     this.options.logger.debug({ event: 'connection.closed', session: session.id, user: session.user.id, code, reason }, 'parley: connection closed')
     // A close the client asked for (1000) leaves presence at once; anything else waits out the grace period.
     const removals = this.rooms.removeAll(session, code === CloseCode.Normal)
@@ -319,19 +326,19 @@ export class Hub {
     work.catch((error: unknown) => this.#events.emit('error', toParleyError(error), undefined))
   }
 
+  #countTransport(connection: Connection, change: 1 | -1): void {
+    const transport = connection.transport ?? 'custom'
+    const key = `${transport} ${connection.protocol}`
+    const entry = this.#byTransport.get(key)
+    if (entry === undefined) this.#byTransport.set(key, { transport, protocol: connection.protocol, connections: change })
+    else if ((entry.connections += change) === 0) this.#byTransport.delete(key)
+  }
+
   statsSnapshot(): ParleyStats {
-    const by = new Map<string, { transport: string; protocol: string; connections: number }>()
     let outboundBuffered = 0
-    for (const session of this.sessions.values()) {
-      const { connection } = session
-      const transport = connection.transport ?? 'custom'
-      const key = `${transport} ${connection.protocol}`
-      const entry = by.get(key)
-      if (entry === undefined) by.set(key, { transport, protocol: connection.protocol, connections: 1 })
-      else entry.connections++
-      outboundBuffered += connection.bufferedAmount
-    }
-    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts(), connectionsBy: [...by.values()], outboundBuffered }, this.history.stats())
+    for (const session of this.sessions.values()) outboundBuffered += session.connection.bufferedAmount
+    const connectionsBy = [...this.#byTransport.values()].map((entry) => ({ ...entry }))
+    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts(), connectionsBy, outboundBuffered }, this.history.stats())
   }
 
   /**

@@ -14,7 +14,9 @@ export interface SessionInfo {
   readonly bufferedBytes: number
   /** When it opened (ms since the epoch). */
   readonly openedAt: number
+  /** Its first {@link INSPECTED_ROOMS_PER_SESSION} rooms; `roomCount` counts all. */
   readonly rooms: readonly string[]
+  readonly roomCount: number
   readonly remoteAddress: string | undefined
 }
 
@@ -37,6 +39,8 @@ export interface NodeInspection {
 
 /** Sessions a node's inspection lists at most by default. */
 export const INSPECTED_SESSIONS = 200
+/** Rooms listed per session at most (a session may be in 100 rooms of 128 characters). */
+export const INSPECTED_ROOMS_PER_SESSION = 10
 /** Rooms a node's inspection lists at most. */
 export const MAX_INSPECTED_ROOMS = 500
 
@@ -62,7 +66,8 @@ export function inspectNode(
       protocol: session.connection.protocol,
       bufferedBytes: session.connection.bufferedAmount,
       openedAt: session.openedAt,
-      rooms: [...session.memberships.keys()],
+      rooms: [...session.memberships.keys()].slice(0, INSPECTED_ROOMS_PER_SESSION),
+      roomCount: session.memberships.size,
       remoteAddress: session.remoteAddress,
     })),
     sessionsTotal: all.length,

@@ -78,7 +78,15 @@ export function parleyMetrics(parley: Parley, options: MetricsOptions = {}): Par
   // One read of the stats per scrape, shared by every metric's collect (they run in one `registry.metrics()`).
   let pending: Promise<ParleyStats> | undefined
   const read = (): Promise<ParleyStats> => {
-    pending ??= (scope === 'cluster' ? parley.clusterStats().then((cluster) => cluster.total) : Promise.resolve(parley.stats())).finally(() => {
+    pending ??= (
+      scope === 'cluster'
+        ? parley.clusterStats().then((cluster) => {
+            // Summed without a node, every counter would drop and read as a reset: no answer is better (a 500).
+            if (cluster.partial) throw new Error('some nodes of the cluster did not answer; scrape each node, or try again')
+            return cluster.total
+          })
+        : Promise.resolve(parley.stats())
+    ).finally(() => {
       queueMicrotask(() => (pending = undefined))
     })
     return pending

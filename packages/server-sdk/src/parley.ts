@@ -255,10 +255,11 @@ export class Parley extends EventEmitter<ParleyEvents> {
   /**
    * Makes this node hand its inspection to the adapter, so an inspector on any node sees it through
    * `clusterInspect()` (the Redis adapter carries it with each heartbeat: at most `nodeTimeoutMs / 3` old). The
-   * inspector calls it on every node it is mounted on; nothing is shared until then.
+   * inspector calls it on every node it is mounted on, and `shareInspection(false)` when it closes; nothing is
+   * shared until then.
    */
-  shareInspection(): void {
-    this.#sharesInspection = true
+  shareInspection(share = true): void {
+    this.#sharesInspection = share
   }
 
   /**

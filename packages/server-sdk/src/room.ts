@@ -228,8 +228,11 @@ export class Rooms {
       exceptSession: message.echo === false ? session.id : undefined,
     })
     if (message.id !== undefined) {
-      const arrived = receivedAt.get(message)
-      if (arrived !== undefined) this.#stats.timing?.publishAck?.(performance.now() - arrived)
+      const timing = this.#stats.timing
+      if (timing !== undefined) {
+        const arrived = receivedAt.get(message)
+        if (arrived !== undefined) timing.publishAck?.(performance.now() - arrived)
+      }
       session.send({
         type: 'ack',
         id: message.id,
@@ -381,7 +384,6 @@ export class Rooms {
     const started = timing === undefined ? 0 : performance.now()
     const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
     timing?.adapter?.('resume', performance.now() - started)
-    if (position.recovery !== null) this.#stats.recovery[recoveryOutcome(position.recovery)]++
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
       history = new ParleyServerError('FORBIDDEN', `Not allowed to history in ${room}`)
@@ -389,6 +391,7 @@ export class Rooms {
       history = await this.#history.page(room, undefined, last, position).catch((error: unknown) => toParleyError(error))
     }
     if (!current()) return
+    if (position.recovery !== null) this.#stats.recovery[recoveryOutcome(position.recovery)]++
     membership.epoch = position.epoch
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
     const firstReplayed = position.replay[0]

@@ -61,7 +61,7 @@ export interface ParleyStats {
   readonly connectionsBy: ReadonlyArray<{ readonly transport: string; readonly protocol: string; readonly connections: number }>
   /** Handshakes refused, by the code they were refused with (`UNAUTHORIZED`, `TRY_AGAIN_LATER`, ...). */
   readonly refused: Readonly<Record<string, number>>
-  /** Sessions ended, by close code (the code the server chose when it closed them). */
+  /** Sessions ended, by close code: the code the server chose, RFC 6455's (1000-1015) as a peer sent them, `other` for the rest. */
   readonly closes: Readonly<Record<string, number>>
   /** Resumes by outcome. */
   readonly recovery: Readonly<Record<RecoveryOutcome, number>>
@@ -106,7 +106,7 @@ export class StatsCounters {
     return this.#recent.length < RECENT_ERRORS ? [...this.#recent] : [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)]
   }
 
-  countClose(code: number): void {
+  countClose(code: number | 'other'): void {
     this.closes[code] = (this.closes[code] ?? 0) + 1
   }
 

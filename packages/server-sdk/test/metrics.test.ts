@@ -75,7 +75,7 @@ describe.skipIf(missing !== undefined)('parleyMetrics (prom-client)', () => {
     expect(sample(text, 'parley_connections_opened_total')).toBe(3)
     expect(sample(text, 'parley_deliveries_total')).toBe(published * 3)
     expect(sample(text, 'parley_handshakes_refused_total', { code: 'UNAUTHORIZED' })).toBe(1)
-    expect(sample(text, 'parley_closes_total', { code: '4000' })).toBe(1)
+    expect(sample(text, 'parley_closes_total', { code: 'other' })).toBe(1)
     expect(sample(text, 'parley_rooms')).toBe(1)
     expect(sample(text, 'parley_members')).toBe(2)
     expect(sample(text, 'parley_slow_consumers_total')).toBe(0)
@@ -120,6 +120,21 @@ describe.skipIf(missing !== undefined)('parleyMetrics (prom-client)', () => {
     expect(sampleOf(families, 't_seconds_sum', { operation: 'publish' })).toBeCloseTo(5.0014, 6)
     registry.resetMetrics()
     expect(sampleOf(parsePrometheusText(await registry.metrics()), 't_seconds_count', { operation: 'publish' })).toBe(0)
+  })
+
+  it('with scope cluster, a scrape some node did not answer is a 500, not sums that read as a counter reset', async () => {
+    const { parley: real } = await servers.start()
+    const stats = real.stats()
+    const parley = {
+      ready: Promise.resolve(),
+      observeTimings: () => () => undefined,
+      clusterStats: async () => ({ total: stats, nodes: [], partial: true }),
+    } as unknown as Parameters<typeof parleyMetrics>[0]
+    const metrics = parleyMetrics(parley, { scope: 'cluster' })
+    const scrape = await serve(metrics.handler, servers.defer)
+    const answer = await scrape()
+    expect(answer.status).toBe(500)
+    expect(answer.text).toContain('did not answer')
   })
 
   it('refuses bad options with INVALID_OPTION', () => {

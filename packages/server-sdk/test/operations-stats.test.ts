@@ -18,8 +18,12 @@ describe('stats an operator reads (issue 18)', () => {
     expect(stats.refused).toEqual({ UNAUTHORIZED: 1, UNSUPPORTED_VERSION: 1 })
     alice.close(4000, 'bye')
     await waitUntil(() => parley.stats().connections === 1, 'alice gone')
+    const bob = parley.sessions()[0]!
+    bob.close(4003, 'by the server')
+    await waitUntil(() => parley.stats().connections === 0, 'bob gone')
     stats = parley.stats()
-    expect(stats.closes).toEqual({ 4000: 1 })
+    // The server's own code as it is; a code a client chose outside RFC 6455's range as `other`.
+    expect(stats.closes).toEqual({ other: 1, 4003: 1 })
     expect(stats.connectionsOpened).toBe(2)
   })
 

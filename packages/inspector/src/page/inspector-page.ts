@@ -88,6 +88,7 @@ function render(snapshot: InspectorSnapshot): void {
       row.dataset['user'] = session.user
       const roomsCell = el('td')
       for (const room of session.rooms) roomsCell.append(el('span', room, 'pill'))
+      if (session.roomCount > session.rooms.length) roomsCell.append(el('span', `+${session.roomCount - session.rooms.length}`, 'muted'))
       const kick = el('button', 'Disconnect', 'danger')
       kick.type = 'button'
       kick.addEventListener('click', () => void act('user.disconnect', { user: session.user }, `Disconnected ${session.user}`))

@@ -1,4 +1,5 @@
 import { describeError } from '../logging.js'
+import { takeRequests } from './request-takeover.js'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { parseSubprotocol, randomId } from '@parley/protocol'
@@ -29,7 +30,6 @@ export interface HttpStreamHost {
   forward(node: string, request: ForwardRequest): Promise<ForwardAnswer>
 }
 
-type Listener = (request: IncomingMessage, response: ServerResponse) => void
 const WRONG_SECRET = { status: 403, body: { code: 'FORBIDDEN', message: 'Wrong stream secret' } } as const
 const sse = (event: string, data: string): string => `event: ${event}\ndata: ${data}\n\n`
 
@@ -182,10 +182,6 @@ class HttpStreamTransport {
 export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host: HttpStreamHost): { detach(): Promise<void>; forwarded(request: ForwardRequest): Promise<ForwardAnswer> } {
   const transport = new HttpStreamTransport(host)
   const maxBody = host.maxPayload * 16
-  // Requests are taken before the app sees them (the app's listeners get every other request, unchanged), the way
-  // engine.io attaches: the app's own listeners are moved behind this one.
-  const originals = server.listeners('request') as Listener[]
-  server.removeAllListeners('request')
 
   const openStream = (request: IncomingMessage, response: ServerResponse, url: URL): void => {
     const node = host.nodeId()
@@ -250,23 +246,25 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
     answer(response, result.status, result.body)
   }
 
-  const onRequest: Listener = (request, response) => {
+  // Requests are taken before the app sees them (the app's listeners get every other request, unchanged).
+  const taken = takeRequests(server, (request, response) => {
     // Node's parser accepts request targets the URL parser refuses (`//a:99999/`): those are not Parley's.
     const url = URL.canParse(request.url ?? '/', 'http://localhost') ? new URL(request.url ?? '/', 'http://localhost') : undefined
-    if (url !== undefined && url.pathname === host.path && request.headers.upgrade === undefined) {
-      const accept = request.headers.accept ?? ''
-      if (request.method === 'GET' && accept.includes('text/event-stream')) return openStream(request, response, url)
-      if ((request.method === 'POST' || request.method === 'DELETE') && url.searchParams.has('stream')) {
-        post(request, response, url).catch((error: unknown) => {
-          host.logger.error({ event: 'transport.post-failed', transport: 'http-stream', error: describeError(error) }, 'parley: http stream POST failed')
-          answer(response, 500, { code: 'INTERNAL_ERROR', message: 'Internal server error' })
-        })
-        return
-      }
+    if (url === undefined || url.pathname !== host.path || request.headers.upgrade !== undefined) return false
+    const accept = request.headers.accept ?? ''
+    if (request.method === 'GET' && accept.includes('text/event-stream')) {
+      openStream(request, response, url)
+      return true
     }
-    for (const listener of originals) listener.call(server, request, response)
-  }
-  server.on('request', onRequest)
+    if ((request.method === 'POST' || request.method === 'DELETE') && url.searchParams.has('stream')) {
+      post(request, response, url).catch((error: unknown) => {
+        host.logger.error({ event: 'transport.post-failed', transport: 'http-stream', error: describeError(error) }, 'parley: http stream POST failed')
+        answer(response, 500, { code: 'INTERNAL_ERROR', message: 'Internal server error' })
+      })
+      return true
+    }
+    return false
+  })
   const keepalive = setInterval(() => {
     for (const stream of transport.streams.values()) stream.keepalive()
   }, host.keepaliveMs)
@@ -275,8 +273,7 @@ export function attachHttpStreamTransport(server: HttpServer | HttpsServer, host
   return {
     async detach() {
       clearInterval(keepalive)
-      server.off('request', onRequest)
-      for (const listener of originals) server.on('request', listener)
+      taken.release()
       for (const stream of [...transport.streams.values()]) stream.terminate()
     },
     async forwarded(request) {
