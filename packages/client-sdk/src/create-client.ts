@@ -417,6 +417,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         pending.resolve(message.id, message)
         return
       case 'response':
+      case 'members':
         pending.resolve(message.id, message)
         return
       case 'history': {
@@ -601,6 +602,20 @@ export function createClient<C extends Contract | undefined = Contract | undefin
 
   const host: RoomHost = {
     history: readHistory,
+    members(room, after, limit) {
+      return new Promise((resolve, reject) => {
+        if (state !== 'open') return reject(new ParleyClientError('NOT_JOINED', `Room ${room.name} is not joined`, { room: room.name }))
+        const id = nextId()
+        const message: ClientMessage = { type: 'members', room: room.name, id, after, ...(limit === undefined ? {} : { limit }) }
+        try {
+          encodeOrThrow(message)
+        } catch (error) {
+          return reject(error)
+        }
+        pending.add(id, opts.ackTimeoutMs, (result) => (result.ok ? resolve(result.value as Extract<ServerMessage, { type: 'members' }>) : reject(result.error)))
+        send(message)
+      })
+    },
     publish(room, data, publishOptions) {
       return new Promise<PublishAck>((resolve, reject) => {
         if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))

@@ -1,5 +1,5 @@
-import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, PresenceMessage, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
-import type { ParleyClientError } from './client-error.js'
+import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceMessage, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import { ParleyClientError } from './client-error.js'
 import { createEmitter, type Emitter } from './emitter.js'
 
 /** A room handle's state: `joining` until the server's `joined` (again after every reconnect), `left` for good. */
@@ -132,8 +132,21 @@ export interface Room<M = JsonValue, P = JsonValue, S = JsonValue> {
   signal(key: string, value: S | null, options?: SignalOptions): boolean
   /** Replaces this user's presence metadata; also sent with every re-join. */
   setPresence(presence: P): void
-  /** The current presence snapshot. */
+  /**
+   * The members this client knows: all of them, unless the room is larger than the server's snapshot limit
+   * (`memberCount` > `members().length`); then the first ones by user id, those that joined since, and those pages of
+   * `loadMembers()` brought.
+   */
   members(): Member<P>[]
+  /** How many users the room has, whether or not `members()` lists them all (kept up to date by presence events). */
+  readonly memberCount: number
+  /**
+   * Fetches the next page of members (ordered by user id, up to `limit`, default 100) of a room larger than its
+   * snapshot, adds them to `members()`, and resolves with them and whether more remain: call until `more` is false.
+   * Resolves with none when the snapshot was whole. Rejects with `NOT_JOINED` while the room is not joined,
+   * `TIMEOUT`, `CLOSED`; a reconnect starts the paging again from the new snapshot.
+   */
+  loadMembers(options?: { readonly limit?: number }): Promise<{ members: Member<P>[]; more: boolean }>
   /**
    * A page of the room's history: the newest `limit` messages older than `before`, oldest first, across server
    * restarts when the server has a history store (else its recovery window). Needs no join, but goes through the
@@ -159,6 +172,7 @@ export interface RoomHost {
   presence(room: RoomCore, presence: unknown): void
   leave(room: RoomCore): Promise<void>
   history(room: RoomCore, text: string | undefined, options: HistoryOptions): Promise<HistoryPage>
+  members(room: RoomCore, after: string, limit: number | undefined): Promise<MembersMessage>
 }
 
 /** The client's side of a room handle. */
@@ -202,6 +216,9 @@ export function historyPage(room: string, message: HistoryMessage): HistoryPage 
 export function createRoom(name: string, presence: unknown, host: RoomHost): RoomCore {
   const events = createEmitter<RoomEvents>()
   const members = new Map<string, Member>()
+  let memberCount = 0
+  /** Where the next members page starts (the last user of the partial snapshot or page), or undefined when complete. */
+  let membersCursor: string | undefined
   let typingSent: boolean | undefined
   let typingAt = 0
 
@@ -224,6 +241,19 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
     signal: (key, value, options = {}) => host.signal(core, key, value, options.ttlMs),
     setPresence: (value) => host.presence(core, value),
     members: () => [...members.values()],
+    get memberCount() {
+      return memberCount
+    },
+    async loadMembers(options = {}) {
+      if (core.state !== 'joined') throw new ParleyClientError('NOT_JOINED', `Room ${name} is not joined`, { room: name })
+      const after = membersCursor
+      if (after === undefined) return { members: [], more: false }
+      const page = await host.members(core, after, options.limit)
+      if (membersCursor !== after) return { members: [], more: membersCursor !== undefined }
+      for (const member of page.members) members.set(member.user, member)
+      membersCursor = page.next
+      return { members: page.members as Member[], more: page.next !== undefined }
+    },
     history: (options = {}) => host.history(core, undefined, options),
     search: (text, options = {}) => host.history(core, text, options),
     leave: () => host.leave(core),
@@ -241,6 +271,8 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
     joined(message) {
       members.clear()
       for (const member of message.members) members.set(member.user, member)
+      memberCount = message.memberCount ?? message.members.length
+      membersCursor = message.memberCount === undefined ? undefined : message.members.at(-1)?.user
       core.state = 'joined'
       typingSent = undefined
       const { epoch, seq, members: snapshot, recovery } = message
@@ -248,6 +280,9 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
       if (recovery !== null) events.emit('recovery', recovery)
     },
     presenceChanged({ event, member }) {
+      // A join is a user's first connection anywhere, a leave its last: the count moves by one either way.
+      if (event === 'join' && !members.has(member.user)) memberCount++
+      if (event === 'leave') memberCount = Math.max(0, memberCount - 1)
       if (event === 'leave') members.delete(member.user)
       else members.set(member.user, member)
       events.emit('presence', { event, member })

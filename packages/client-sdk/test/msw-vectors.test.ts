@@ -87,7 +87,7 @@ describe('every valid server → client vector is handled', () => {
   it('has vectors to run', () => {
     expect(validServer.length).toBeGreaterThan(20)
     expect(new Set(validServer.map((v) => v.decoded.type))).toEqual(
-      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history', 'response']),
+      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history', 'response', 'members']),
     )
   })
 
@@ -111,7 +111,8 @@ describe('every valid server → client vector is handled', () => {
             ...(message.id === undefined ? {} : { id: message.id }),
             epoch: d.type === 'message' ? d.epoch : 'e1',
             seq: d.type === 'message' ? d.seq - 1 : 0,
-            members: [],
+            // A members page answers paging from a partial snapshot, which a joined with memberCount starts.
+            ...(d.type === 'members' ? { members: [{ user: 'aaa', presence: null, connections: 1 }], memberCount: 1_000 } : { members: [] }),
             recovery: null,
           }
           peer.send(encode(joined))
@@ -123,6 +124,8 @@ describe('every valid server → client vector is handled', () => {
         if (message.type === 'history' && d.type === 'history') peer.send(encode({ ...d, id: message.id }))
         // A response answers the client's request, with that request's id.
         if (message.type === 'request' && d.type === 'response') peer.send(encode({ ...d, id: message.id }))
+        // A members page answers the client's members request (after the snapshot's last user), with its id.
+        if (message.type === 'members' && d.type === 'members' && message.after === 'aaa') peer.send(encode({ ...d, id: message.id }))
       })
       if (d.type === 'direct' || d.type === 'pong' || (d.type === 'error' && d.id === undefined && d.room === undefined)) peer.send(vector.frame)
     })
@@ -142,6 +145,7 @@ describe('every valid server → client vector is handled', () => {
         const joined = await nextEvent(handle, 'joined')
         expect(joined).toEqual({ epoch: d.epoch, seq: d.seq, members: d.members, recovery: d.recovery })
         expect(handle.members()).toEqual(d.members)
+        expect(handle.memberCount).toBe(d.memberCount ?? d.members.length)
         expect(recovery).toEqual(d.recovery === null ? [] : [d.recovery])
         break
       }
@@ -200,6 +204,14 @@ describe('every valid server → client vector is handled', () => {
       }
       case 'response': {
         expect(await client.request('any.request', null)).toEqual(d.output)
+        break
+      }
+      case 'members': {
+        const handle = client.join(room)
+        await nextEvent(handle, 'joined')
+        expect(handle.memberCount).toBe(1_000)
+        expect(await handle.loadMembers()).toEqual({ members: d.members, more: d.next !== undefined })
+        expect(handle.members().map((m) => m.user)).toEqual(['aaa', ...d.members.map((m) => m.user)])
         break
       }
       case 'pong': {

@@ -113,6 +113,8 @@ export function directionOf(message: Message): Direction {
       return 'from' in message ? 'server' : 'client'
     case 'history':
       return 'messages' in message ? 'server' : 'client'
+    case 'members':
+      return 'members' in message ? 'server' : 'client'
     default:
       return 'server'
   }

@@ -9,6 +9,7 @@ export {
   ID_PATTERN,
   MAX_HISTORY_LIMIT,
   MAX_SEARCH_LENGTH,
+  MAX_MEMBERS_PAGE,
   ROOM_NAME_PATTERN,
   resolveLimits,
   serverFrameLimit,

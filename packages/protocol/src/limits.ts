@@ -124,6 +124,9 @@ export const MAX_HISTORY_LIMIT = 500
 /** Longest `search` text, in characters. */
 export const MAX_SEARCH_LENGTH = 256
 
+/** Most members one `members` page holds (the client's `limit`, and what a server answers). */
+export const MAX_MEMBERS_PAGE = 1_000
+
 /**
  * How far a server frame may exceed the `maxPayload` its clients send under: a `message` wraps a publish's `data`
  * in an envelope (room, seq, epoch, from, ts) that the publish did not have. Clients decode server frames with

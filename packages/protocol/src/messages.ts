@@ -36,6 +36,19 @@ export interface JoinMessage {
   readonly last?: number
 }
 
+/**
+ * Asks for a page of a room's members, ordered by user id: those after `after` (a user id; from the start without
+ * it), at most `limit` (1-`MAX_MEMBERS_PAGE`, default 100). For a room whose `joined` listed only part of its members
+ * (`memberCount`). Needs the room joined. Answered by `members` or `error` with `id`.
+ */
+export interface MembersRequestMessage {
+  readonly type: 'members'
+  readonly room: string
+  readonly id: string
+  readonly after?: string
+  readonly limit?: number
+}
+
 /** Leaves a room. Answered by `left`. */
 export interface LeaveMessage {
   readonly type: 'leave'
@@ -129,6 +142,7 @@ export type ClientMessage =
   | HistoryRequestMessage
   | SearchMessage
   | RequestMessage
+  | MembersRequestMessage
 
 /* ----------------------------------------------------------------- server → client */
 
@@ -202,6 +216,11 @@ export interface JoinedMessage {
   /** The room's last assigned seq (its head): a replay that follows ends with this seq, live messages come after. */
   readonly seq: number
   readonly members: readonly PresenceMember[]
+  /**
+   * Present when `members` is only the first part of the room's members (ordered by user id): how many users the room
+   * has in all. The rest is paged with `members` requests (capability `members`), or learnt from presence events.
+   */
+  readonly memberCount?: number
   /** `null` when the join had no `resume`. */
   readonly recovery: Recovery | null
 }
@@ -339,12 +358,22 @@ export type ServerMessage =
   | PongMessage
   | HistoryMessage
   | ResponseMessage
+  | MembersMessage
 
 /** Any protocol message. */
 export type Message = ClientMessage | ServerMessage
 
 /** Which side sent a frame; decoding is direction-aware because `signal` has a form in each direction. */
 export type Direction = 'client' | 'server'
+
+/** Answers a `members` request: a page of the room's members ordered by user id; `next` is the `after` of the next page, absent on the last. */
+export interface MembersMessage {
+  readonly type: 'members'
+  readonly room: string
+  readonly id: string
+  readonly members: readonly PresenceMember[]
+  readonly next?: string
+}
 
 /** The `type` values of client messages. */
 export const CLIENT_MESSAGE_TYPES = Object.freeze([
@@ -358,6 +387,7 @@ export const CLIENT_MESSAGE_TYPES = Object.freeze([
   'history',
   'search',
   'request',
+  'members',
 ] as const satisfies readonly ClientMessage['type'][])
 
 /** The `type` values of server messages. */
@@ -374,6 +404,7 @@ export const SERVER_MESSAGE_TYPES = Object.freeze([
   'pong',
   'history',
   'response',
+  'members',
 ] as const satisfies readonly ServerMessage['type'][])
 
 /** The client message of a given type. */

@@ -1,6 +1,6 @@
 import type { ErrorCode } from './error-codes.js'
 import { describeType, isObject, isWellFormedString } from './guards.js'
-import { isId, isRoomName, MAX_HISTORY_LIMIT, MAX_SEARCH_LENGTH, type ProtocolLimits } from './limits.js'
+import { isId, isRoomName, MAX_HISTORY_LIMIT, MAX_MEMBERS_PAGE, MAX_SEARCH_LENGTH, type ProtocolLimits } from './limits.js'
 import type { ClientMessage, Direction, JsonValue, Message, PublishMessage, RoomMessage, ServerMessage } from './messages.js'
 import { ProtocolError } from './protocol-error.js'
 import { MAX_REQUEST_NAME_LENGTH, MAX_VALIDATION_ISSUES, REQUEST_NAME_PATTERN } from './contract.js'
@@ -211,6 +211,7 @@ const CLIENT_FIELDS: Readonly<Record<ClientMessage['type'], FieldSpecs>> = {
   history: { room: required(room), id: required(id), before: optional(resume), limit: optional(historyLimit) },
   search: { room: required(room), id: required(id), text: required(searchText), before: optional(resume), limit: optional(historyLimit) },
   request: { id: required(id), name: required(requestName), input: required(json) },
+  members: { room: required(room), id: required(id), after: optional(id), limit: optional(integer(1, MAX_MEMBERS_PAGE)) },
 }
 
 const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
@@ -235,6 +236,7 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
     epoch: required(id),
     seq: required(integer(0)),
     members: required(list(member)),
+    memberCount: optional(integer(0)),
     recovery: required(
       nullable(object({ recovered: required(boolean), replayed: required(integer(0)), gap: required(nullable(gap)) })),
     ),
@@ -280,6 +282,7 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
     gaps: required(list(historyGap, MAX_HISTORY_LIMIT)),
   },
   response: { id: required(id), output: required(json) },
+  members: { room: required(room), id: required(id), members: required(list(member, MAX_MEMBERS_PAGE)), next: optional(id) },
 }
 
 const compile = (table: Readonly<Record<string, FieldSpecs>>): ReadonlyMap<string, Fields> =>

@@ -83,7 +83,7 @@ export class Hub {
       session.connection.terminate()
     })
     this.#heartbeat.start()
-    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests']
+    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests', 'members']
   }
 
   /** The hooks the adapter delivers to. */
@@ -200,6 +200,8 @@ export class Hub {
         return this.#answerHistory(session, message.room, message.id, this.history.search(message.room, message.text, message.before, message.limit ?? DEFAULT_HISTORY_LIMIT))
       case 'request':
         return this.#startRequest(session, message)
+      case 'members':
+        return this.rooms.membersPage(session, message)
     }
   }
 

@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, serverFrameLimit, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MAX_MEMBERS_PAGE, serverFrameLimit, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
 import type { HistoryStore } from './history-store.js'
 import type { HistoryWriterSettings } from './history-writer.js'
@@ -144,6 +144,11 @@ export interface ServerOptions {
   readonly presence?: {
     /** After an abrupt disconnect, how long before `leave` is announced, so a quick reconnect does not flap. @default 5_000 */
     readonly graceMs?: number
+    /**
+     * Most members a `joined` lists (the first by user id; `memberCount` then says how many there are, and the rest is
+     * paged with `members` requests), so a join's answer stays small however large the room. 1-1000. @default 100
+     */
+    readonly snapshotLimit?: number
   }
   readonly signals?: {
     /** TTL of a signal that does not set one. @default 5_000 */
@@ -213,7 +218,7 @@ export interface ResolvedOptions {
   readonly historyStore: { readonly store: HistoryStore | undefined; readonly writer: HistoryWriterSettings }
   readonly contract: Contract | undefined
   readonly validate: boolean
-  readonly presence: { readonly graceMs: number }
+  readonly presence: { readonly graceMs: number; readonly snapshotLimit: number }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
   readonly clusterTimeoutMs: number
@@ -313,7 +318,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.append !== 'function' || typeof store.read !== 'function')) {
     fail('history.store', 'a HistoryStore (see createMemoryHistory)', store)
   }
-  const presence = section('presence', options.presence, ['graceMs'])
+  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit'])
   const signals = section('signals', options.signals, ['defaultTtlMs', 'minIntervalMs'])
   const shutdown = section('shutdown', options.shutdown, ['batchSize', 'batchIntervalMs', 'timeoutMs'])
   const maxBufferedBytes = positiveInt('backpressure.maxBufferedBytes', backpressure['maxBufferedBytes'], 1024 * 1024)
@@ -379,7 +384,10 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
         maxRetryMs: 5_000,
       },
     },
-    presence: { graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true) },
+    presence: {
+      graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true),
+      snapshotLimit: Math.min(positiveInt('presence.snapshotLimit', presence['snapshotLimit'], 100), MAX_MEMBERS_PAGE),
+    },
     signals: {
       defaultTtlMs: positiveInt('signals.defaultTtlMs', signals['defaultTtlMs'], 5_000),
       minIntervalMs: positiveInt('signals.minIntervalMs', signals['minIntervalMs'], 100, true),

@@ -1,6 +1,7 @@
 import {
   encode,
   MAX_SIGNAL_TTL_MS,
+  serverFrameLimit,
   type ClientMessageOf,
   type JsonValue,
   type PresenceMember,
@@ -14,6 +15,7 @@ import { presenceAfterSnapshot, type HeldPresence } from './held-presence.js'
 import type { ResolvedOptions } from './options.js'
 import { ParleyServerError, toParleyError } from './server-error.js'
 import type { Session } from './session.js'
+import { DEFAULT_MEMBERS_PAGE, membersPage } from './members-page.js'
 import { receivedAt } from './pipeline.js'
 import { recoveryOutcome, type StatsCounters } from './stats.js'
 import { Signals } from './signals.js'
@@ -141,10 +143,13 @@ export class Rooms {
   #closing = false
 
   readonly #stats: StatsCounters
+  /** JSON bytes a member list may take in one frame, with room for the rest of the message. */
+  readonly #membersBudget: number
 
   constructor(options: ResolvedOptions, node: AdapterNode, history: RoomHistory, events: RoomEvents, stats: StatsCounters) {
     this.#options = options
     this.#stats = stats
+    this.#membersBudget = serverFrameLimit(options.limits.maxPayload) - 1_024
     this.#node = node
     this.#history = history
     this.#events = events
@@ -261,6 +266,25 @@ export class Rooms {
     const membership = session.memberships.get(room)
     if (membership === undefined) throw new ParleyServerError('NOT_JOINED', `Join ${room} first`)
     return membership
+  }
+
+  /** The members a `joined` lists: all of them while they fit the snapshot limit and the frame, else the first page. */
+  #snapshotOf(members: readonly PresenceMember[]): readonly PresenceMember[] {
+    const limit = this.#options.presence.snapshotLimit
+    if (members.length <= limit && Buffer.byteLength(JSON.stringify(members)) <= this.#membersBudget) return members
+    return membersPage(members, undefined, limit, this.#membersBudget).members
+  }
+
+  /**
+   * Answers a `members` request: the room's members after `after`, ordered by user id, as many as `limit` and one
+   * frame allow; `next` names where the next page starts. Only a member of the room may ask.
+   */
+  async membersPage(session: Session, message: ClientMessageOf<'members'>): Promise<void> {
+    this.#requireMember(session, message.room)
+    const all = await this.#node.members(message.room)
+    const { members, more } = membersPage(all, message.after, message.limit ?? DEFAULT_MEMBERS_PAGE, this.#membersBudget)
+    const last = members.at(-1)
+    session.send({ type: 'members', room: message.room, id: message.id, members, ...(more && last !== undefined ? { next: last.user } : {}) })
   }
 
   /** Takes a session out of a room; `clean` leaves presence at once, otherwise after the grace period. */
@@ -396,13 +420,17 @@ export class Rooms {
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
     const firstReplayed = position.replay[0]
     membership.lastSeq = firstReplayed === undefined ? position.seq : firstReplayed.seq - 1
+    // However large the room, the answer stays one small frame: past the snapshot limit (or the frame's budget) it
+    // lists the first members by user id and says how many there are; the client pages the rest (`members`).
+    const snapshot = this.#snapshotOf(members)
     session.send({
       type: 'joined',
       room,
       ...(id === undefined ? {} : { id }),
       epoch: position.epoch,
       seq: position.seq,
-      members,
+      members: snapshot,
+      ...(snapshot.length < members.length ? { memberCount: members.length } : {}),
       recovery: position.recovery,
     })
     answered?.()
@@ -432,6 +460,7 @@ export class Rooms {
     membership.pending = null
     membership.heldPresence = null
     release(session, membership)
+    // Against every member, not only those listed: `memberCount` already counts a join the snapshot does not show.
     for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
   }
 

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import {
   MAX_HISTORY_LIMIT,
   MAX_SEARCH_LENGTH,
+  MAX_MEMBERS_PAGE,
   MAX_SIGNAL_TTL_MS,
   type ClientMessage,
   type ClientMessageOf,
@@ -116,6 +117,10 @@ export const clientMessageArbs: ClientArbs = {
     { requiredKeys: ['type', 'room', 'id', 'text'] },
   ),
   request: fc.record({ type: fc.constant('request'), id: idArb, name: fc.stringMatching(/^[A-Za-z0-9_\-.:/]{1,128}$/), input: jsonArb }),
+  members: fc.record(
+    { type: fc.constant('members'), room: roomArb, id: idArb, after: idArb, limit: safeIntArb(1, MAX_MEMBERS_PAGE) },
+    { requiredKeys: ['type', 'room', 'id'] },
+  ),
 }
 
 /** One arbitrary per server message type, covering every optional field present and absent. */
@@ -145,6 +150,7 @@ export const serverMessageArbs: ServerArbs = {
       epoch: idArb,
       seq: safeIntArb(0),
       members: fc.array(memberArb, { maxLength: 5 }),
+      memberCount: safeIntArb(0),
       recovery: fc.option(recoveryArb, { nil: null }),
     },
     { requiredKeys: ['type', 'room', 'epoch', 'seq', 'members', 'recovery'] },
@@ -202,6 +208,10 @@ export const serverMessageArbs: ServerArbs = {
     gaps: fc.array(fc.record({ epoch: idArb, from: safeIntArb(1), to: safeIntArb(1) }), { maxLength: 3 }),
   }),
   response: fc.record({ type: fc.constant('response'), id: idArb, output: jsonArb }),
+  members: fc.record(
+    { type: fc.constant('members'), room: roomArb, id: idArb, members: fc.array(memberArb, { maxLength: 5 }), next: idArb },
+    { requiredKeys: ['type', 'room', 'id', 'members'] },
+  ),
 }
 
 /** Any valid client message. */
@@ -230,6 +240,7 @@ export const REQUIRED_FIELDS: {
     history: ['room', 'id'],
     search: ['room', 'id', 'text'],
     request: ['id', 'name', 'input'],
+    members: ['room', 'id'],
   },
   server: {
     welcome: ['session', 'protocol', 'version', 'heartbeat', 'limits', 'capabilities'],
@@ -244,6 +255,7 @@ export const REQUIRED_FIELDS: {
     pong: [],
     history: ['room', 'id', 'messages', 'more', 'gaps'],
     response: ['id', 'output'],
+    members: ['room', 'id', 'members'],
   },
 }
 

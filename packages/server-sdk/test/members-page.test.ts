@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import { createClient } from '@parley/client-sdk'
+import { connectAs, join, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
+
+const servers = useServers()
+const pad = (n: number): string => String(n).padStart(3, '0')
+
+describe('bounded joined snapshots, and members pages (issue 20)', () => {
+  it('past snapshotLimit, joined lists the first members by user id and memberCount; pages then give every member once', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { snapshotLimit: 10 } })
+    const users = Array.from({ length: 45 }, (_, i) => `user-${pad(44 - i)}`)
+    for (const user of users) await join(await connectAs(url, user), 'big', { presence: { name: user } })
+    const late = await connectAs(url, 'zz-late')
+    const joined = await join(late, 'big', { id: 'j1' })
+    expect(joined.members.map((m) => m.user)).toEqual(Array.from({ length: 10 }, (_, i) => `user-${pad(i)}`))
+    expect(joined.memberCount).toBe(46)
+
+    const seen = [...joined.members.map((m) => m.user)]
+    let after: string | undefined = joined.members.at(-1)?.user
+    for (let page = 1; after !== undefined; page++) {
+      late.send({ type: 'members', room: 'big', id: `m${page}`, ...(after === undefined ? {} : { after }), limit: 15 })
+      const answer = await late.next('members')
+      expect(answer.id).toBe(`m${page}`)
+      seen.push(...answer.members.map((m) => m.user))
+      after = answer.next
+    }
+    expect(seen).toEqual([...users].sort().concat('zz-late'))
+  })
+
+  it('a room whose presence would not fit one frame still answers every join: the snapshot is cut to fit', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth })
+    const big = 'x'.repeat(4_000)
+    for (let i = 0; i < 30; i++) await join(await connectAs(url, `p${pad(i)}`), 'heavy', { presence: { bio: big } })
+    const late = await connectAs(url, 'late')
+    const joined = await join(late, 'heavy', { presence: { bio: big } })
+    expect(joined.memberCount).toBe(31)
+    expect(joined.members.length).toBeGreaterThan(5)
+    expect(joined.members.length).toBeLessThanOrEqual(16)
+    late.send({ type: 'members', room: 'heavy', id: 'm1', after: joined.members.at(-1)?.user ?? '', limit: 1_000 })
+    const page = await late.next('members')
+    // Again at most what fits one frame, however large the limit asked for; then the rest.
+    expect(page.members.length).toBeLessThanOrEqual(16)
+    const rest = joined.members.length + page.members.length < 31 ? page.next : undefined
+    expect(page.next).toBe(rest)
+    if (rest !== undefined) {
+      late.send({ type: 'members', room: 'heavy', id: 'm2', after: rest })
+      const last = await late.next('members')
+      expect(joined.members.length + page.members.length + last.members.length).toBe(31)
+    } else {
+      expect(joined.members.length + page.members.length).toBe(31)
+    }
+  })
+
+  it('refuses a members request from outside the room, and bad limits or cursors, with typed errors', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth })
+    const outsider = await connectAs(url, 'outsider')
+    outsider.send({ type: 'members', room: 'elsewhere', id: 'm1' })
+    expect(await outsider.next('error')).toMatchObject({ code: 'NOT_JOINED', id: 'm1' })
+    for (const [id, extra] of [['m2', { limit: 0 }], ['m3', { limit: 1_001 }], ['m4', { after: 'not a user id!' }]] as const) {
+      outsider.send({ type: 'members', room: 'elsewhere', id, ...extra })
+      expect(await outsider.next('error')).toMatchObject({ code: 'INVALID_FIELD', id })
+    }
+  })
+
+  it('the client SDK keeps memberCount, and loadMembers() pages the rest in', async () => {
+    const { url } = await servers.start({ authenticate: ({ token }) => (token === undefined ? null : { id: token }), presence: { snapshotLimit: 5 } })
+    for (let i = 0; i < 12; i++) await join(await connectAs(url, `u${pad(i)}`), 'room')
+    const client = createClient(url, { token: 'viewer', reconnect: false })
+    try {
+      const room = client.join('room')
+      await waitUntil(() => room.state === 'joined', 'joined')
+      expect(room.memberCount).toBe(13)
+      expect(room.members()).toHaveLength(5)
+      const pages: number[] = []
+      for (let more = true; more; ) {
+        const page = await room.loadMembers({ limit: 3 })
+        pages.push(page.members.length)
+        more = page.more
+      }
+      expect(pages).toEqual([3, 3, 2])
+      expect(room.members().map((m) => m.user).sort()).toEqual([...Array.from({ length: 12 }, (_, i) => `u${pad(i)}`), 'viewer'].sort())
+      expect(await room.loadMembers()).toEqual({ members: [], more: false })
+      await join(await connectAs(url, 'newcomer'), 'room')
+      await waitUntil(() => room.memberCount === 14, 'the newcomer counted')
+    } finally {
+      await client.close()
+    }
+  })
+})
