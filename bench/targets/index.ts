@@ -11,6 +11,7 @@ export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   'parley-pg': () => import('./parley-pg.js').then((module) => module.parleyPg),
   'parley-zod': () => import('./parley-validated.js').then((module) => module.parleyZod),
   'parley-valibot': () => import('./parley-validated.js').then((module) => module.parleyValibot),
+  'parley-quiet': () => import('./parley-quiet.js').then((module) => module.parleyQuiet),
   'parley-metrics': () => import('./parley-metrics.js').then((module) => module.parleyMetricsTarget),
   ws: () => import('./ws.js').then((module) => module.default),
   'socket.io': () => import('./socketio.js').then((module) => module.default),

@@ -29,7 +29,7 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
  * `onStart` gets the running instance (what it returns runs first at close); `onClose` runs after it closed.
  */
 export async function startParleyServer(
-  extra: Pick<ServerOptions, 'history' | 'contract'>,
+  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence'>,
   onClose?: () => Promise<void>,
   onStart?: (parley: Parley) => () => void,
 ): Promise<RunningServer> {

@@ -10,6 +10,7 @@ export type {
   HandshakeRequest,
   Logger,
   LogFields,
+  PresenceAnnouncements,
   RateLimit,
   ResolvedOptions,
   RoomAction,

@@ -51,6 +51,9 @@ export interface AuthorizeContext {
 /** The logger Parley takes (defined with the protocol, shared by the client SDK): `(fields, message)` per level. */
 export type { Logger, LogFields } from '@parley/protocol'
 
+/** Which presence changes a room's members are told of (`presence.announce`). */
+export type PresenceAnnouncements = 'all' | 'none'
+
 /** A token bucket: at most `messages` per `perMs` milliseconds, with bursts up to `messages`. */
 export interface RateLimit {
   readonly messages: number
@@ -149,6 +152,13 @@ export interface ServerOptions {
      * paged with `members` requests), so a join's answer stays small however large the room. 1-1000. @default 100
      */
     readonly snapshotLimit?: number
+    /**
+     * Whether members are told of each other's joins, leaves and presence updates: `'all'`, or `'none'` for
+     * broadcast-style rooms (a live event's audience), where announcing every join to every member would cost
+     * O(members²) frames while the room fills. Members are still tracked (`joined`'s snapshot and `memberCount`,
+     * `members` pages, `room(name).members()`). A function decides per room. @default 'all'
+     */
+    readonly announce?: PresenceAnnouncements | ((room: string) => PresenceAnnouncements)
   }
   readonly signals?: {
     /** TTL of a signal that does not set one. @default 5_000 */
@@ -218,7 +228,7 @@ export interface ResolvedOptions {
   readonly historyStore: { readonly store: HistoryStore | undefined; readonly writer: HistoryWriterSettings }
   readonly contract: Contract | undefined
   readonly validate: boolean
-  readonly presence: { readonly graceMs: number; readonly snapshotLimit: number }
+  readonly presence: { readonly graceMs: number; readonly snapshotLimit: number; readonly announce: (room: string) => PresenceAnnouncements }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
   readonly clusterTimeoutMs: number
@@ -318,7 +328,9 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.append !== 'function' || typeof store.read !== 'function')) {
     fail('history.store', 'a HistoryStore (see createMemoryHistory)', store)
   }
-  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit'])
+  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit', 'announce'])
+  const announce = presence['announce'] ?? 'all'
+  if (announce !== 'all' && announce !== 'none' && typeof announce !== 'function') fail('presence.announce', "'all', 'none' or a function (room) => 'all' | 'none'", announce)
   const signals = section('signals', options.signals, ['defaultTtlMs', 'minIntervalMs'])
   const shutdown = section('shutdown', options.shutdown, ['batchSize', 'batchIntervalMs', 'timeoutMs'])
   const maxBufferedBytes = positiveInt('backpressure.maxBufferedBytes', backpressure['maxBufferedBytes'], 1024 * 1024)
@@ -387,6 +399,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     presence: {
       graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true),
       snapshotLimit: Math.min(positiveInt('presence.snapshotLimit', presence['snapshotLimit'], 100), MAX_MEMBERS_PAGE),
+      announce: typeof announce === 'function' ? (announce as (room: string) => PresenceAnnouncements) : () => announce as PresenceAnnouncements,
     },
     signals: {
       defaultTtlMs: positiveInt('signals.defaultTtlMs', signals['defaultTtlMs'], 5_000),

@@ -531,7 +531,7 @@ export class Rooms {
 
   deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {
     const local = this.#rooms.get(room)
-    if (local === undefined) return
+    if (local === undefined || this.#options.presence.announce(room) === 'none') return
     const frame = new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
     for (const session of local.sessions) {
       const membership = session.memberships.get(room)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createClient } from '@parley/client-sdk'
 import { connectAs, join, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
+import type { RawClient } from './helpers/raw-client.js'
 
 const servers = useServers()
 const pad = (n: number): string => String(n).padStart(3, '0')
@@ -85,5 +86,31 @@ describe('bounded joined snapshots, and members pages (issue 20)', () => {
     } finally {
       await client.close()
     }
+  })
+})
+
+describe('presence.announce: broadcast-style rooms (issue 20)', () => {
+  it("'none' sends no presence frame while 30 members join, yet joined still counts them; other rooms keep announcing", async () => {
+    const { url, parley } = await servers.start({ authenticate: tokenAuth, presence: { announce: (room) => (room.startsWith('live:') ? 'none' : 'all') } })
+    const audience: RawClient[] = []
+    for (let i = 0; i < 30; i++) {
+      const client = await connectAs(url, `fan-${pad(i)}`)
+      await join(client, 'live:final')
+      await join(client, 'chat')
+      audience.push(client)
+    }
+    await waitUntil(() => parley.stats().members === 60, 'every membership')
+    const presenceIn = (room: string): number => audience.reduce((sum, c) => sum + c.received.filter((m) => m.type === 'presence' && m.room === room).length, 0)
+    // 30 joins in an announcing room: the i-th joiner is announced to the i-1 already there.
+    await waitUntil(() => presenceIn('chat') === (30 * 29) / 2, 'chat presence')
+    expect(presenceIn('live:final')).toBe(0)
+    const late = await connectAs(url, 'late')
+    const joined = await join(late, 'live:final')
+    expect(joined.members).toHaveLength(31)
+    expect((await parley.room('live:final').members()).length).toBe(31)
+  })
+
+  it('refuses an announce that is neither a mode nor a function', async () => {
+    await expect(servers.start({ presence: { announce: 'some' as 'all' } })).rejects.toThrow(/presence\.announce/)
   })
 })
