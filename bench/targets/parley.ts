@@ -90,7 +90,8 @@ export function onServerFrame(
       settings.onMessage(message.data)
       return
     case 'welcome':
-      send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', ...(resume === undefined ? {} : { resume }) }))
+      // As the client SDK does: presence changes in batches, from a server that offers them.
+      send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', batch: true, ...(resume === undefined ? {} : { resume }) }))
       return
     case 'joined':
       // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.

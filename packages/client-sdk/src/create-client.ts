@@ -305,6 +305,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
       ...(resume === undefined ? {} : { resume }),
       ...(last === undefined ? {} : { last }),
       ...(room.presence === undefined ? {} : { presence: room.presence as JsonValue }),
+      // Presence changes in batches from a server that gathers them: a large room fills in O(members) frames.
+      ...(welcome?.capabilities.includes('presence-batch') === true ? { batch: true } : {}),
     })
     pending.add(id, opts.ackTimeoutMs, (result) => {
       // A join that timed out stays `joining` and keeps its id, so a late `joined` still counts; it is sent again on
@@ -393,12 +395,16 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         if (checked !== undefined) room.emit('message', checked.value === message.data ? message : { ...message, data: checked.value as JsonValue })
         return
       }
-      case 'presence': {
+      case 'presence':
+      case 'presences': {
         const room = rooms.get(message.room)
         if (room?.state !== 'joined') return
-        // null is no presence at all (a join without one), which the server does not check either.
-        const schema = message.event === 'leave' || message.member.presence === null ? undefined : opts.checks?.room(message.room)?.presence
-        if (checkedOrReported(schema, message.member.presence, room, `presence of ${message.member.user}`) !== undefined) room.presenceChanged(message)
+        const presenceSchema = opts.checks?.room(message.room)?.presence
+        for (const change of message.type === 'presence' ? [message] : message.events) {
+          // null is no presence at all (a join without one), which the server does not check either.
+          const schema = change.event === 'leave' || change.member.presence === null ? undefined : presenceSchema
+          if (checkedOrReported(schema, change.member.presence, room, `presence of ${change.member.user}`) !== undefined) room.presenceChanged(change)
+        }
         return
       }
       case 'signal': {

@@ -1,4 +1,4 @@
-import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceMessage, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceChange, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 import { createEmitter, type Emitter } from './emitter.js'
 
@@ -194,7 +194,7 @@ export interface RoomCore {
   lastJoinId: string | undefined
   readonly emit: Emitter<RoomEvents>['emit']
   joined(message: JoinedMessage): void
-  presenceChanged(message: PresenceMessage): void
+  presenceChanged(change: PresenceChange): void
   signalled(message: SignalBroadcastMessage): void
 }
 

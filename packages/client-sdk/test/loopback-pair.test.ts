@@ -110,24 +110,25 @@ describe('client loopback transport ↔ server loopback connection', () => {
       ]),
     )
     expect(bJoined.members).toHaveLength(2)
-    await flush()
+    // Presence changes come in batches (presence.batchMs, 50 ms by default): within one window.
+    await expect.poll(() => seenByAlice.length).toBe(1)
     expect(seenByAlice).toEqual([{ event: 'join', member: { user: 'bob', presence: { name: 'Bob' }, connections: 1 } }])
     expect(a.members().map((m) => m.user).sort()).toEqual(['alice', 'bob'])
 
     b.setPresence({ name: 'Robert' })
-    await flush()
+    await expect.poll(() => seenByAlice.length).toBe(2)
     expect(seenByAlice[1]).toEqual({ event: 'update', member: { user: 'bob', presence: { name: 'Robert' }, connections: 1 } })
     expect(a.members().find((m) => m.user === 'bob')?.presence).toEqual({ name: 'Robert' })
 
     // A second connection of bob is not a new member: no presence event, connections counts it.
     const bob2 = connect('bob')
     await nextEvent(bob2.join('lobby'), 'joined')
-    await flush()
+    await new Promise((resolve) => setTimeout(resolve, 120))
     expect(seenByAlice).toHaveLength(2)
 
     await bob2.close()
     await b.leave()
-    await flush()
+    await expect.poll(() => seenByAlice.length).toBe(3)
     expect(seenByAlice.slice(2)).toEqual([{ event: 'leave', member: expect.objectContaining({ user: 'bob' }) }])
     expect(a.members().map((m) => m.user)).toEqual(['alice'])
   })

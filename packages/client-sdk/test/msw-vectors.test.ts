@@ -87,7 +87,7 @@ describe('every valid server → client vector is handled', () => {
   it('has vectors to run', () => {
     expect(validServer.length).toBeGreaterThan(20)
     expect(new Set(validServer.map((v) => v.decoded.type))).toEqual(
-      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history', 'response', 'members']),
+      new Set(['welcome', 'joined', 'left', 'message', 'direct', 'presence', 'signal', 'ack', 'error', 'pong', 'history', 'response', 'members', 'presences']),
     )
   })
 
@@ -164,6 +164,17 @@ describe('every valid server → client vector is handled', () => {
         const handle = client.join(room)
         expect(await nextEvent(handle, 'presence')).toEqual({ event: d.event, member: d.member })
         expect(handle.members().some((m) => m.user === d.member.user)).toBe(d.event !== 'leave')
+        break
+      }
+      case 'presences': {
+        // One `presence` event per change, in order; members() ends where the changes leave it.
+        const handle = client.join(room)
+        const events = collect(handle, 'presence')
+        await expect.poll(() => events.length).toBe(d.events.length)
+        expect(events).toEqual(d.events.map(({ event, member }) => ({ event, member })))
+        const present = new Set<string>()
+        for (const { event, member } of d.events) event === 'leave' ? present.delete(member.user) : present.add(member.user)
+        expect(handle.members().map((m) => m.user).sort()).toEqual([...present].sort())
         break
       }
       case 'signal': {

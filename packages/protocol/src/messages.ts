@@ -34,6 +34,11 @@ export interface JoinMessage {
    * right after `joined` and before any live message: a newcomer sees the conversation. Ignored with `resume`.
    */
   readonly last?: number
+  /**
+   * This client takes the room's presence changes as `presences` batches (a server listing `presence-batch` in its
+   * capabilities then coalesces them); without it, one `presence` per change.
+   */
+  readonly batch?: boolean
 }
 
 /**
@@ -262,6 +267,19 @@ export interface PresenceMessage {
   readonly member: PresenceMember
 }
 
+/** One change in a `presences` batch. */
+export interface PresenceChange {
+  readonly event: 'join' | 'leave' | 'update'
+  readonly member: PresenceMember
+}
+
+/** Several presence changes of a room, oldest first, for a session whose `join` asked for batches. */
+export interface PresenceBatchMessage {
+  readonly type: 'presences'
+  readonly room: string
+  readonly events: readonly PresenceChange[]
+}
+
 /** A peer's signal; `value: null` with `ttlMs: 0` means cleared or expired. */
 export interface SignalBroadcastMessage {
   readonly type: 'signal'
@@ -352,6 +370,7 @@ export type ServerMessage =
   | RoomMessage
   | DirectMessage
   | PresenceMessage
+  | PresenceBatchMessage
   | SignalBroadcastMessage
   | AckMessage
   | ErrorMessage
@@ -405,6 +424,7 @@ export const SERVER_MESSAGE_TYPES = Object.freeze([
   'history',
   'response',
   'members',
+  'presences',
 ] as const satisfies readonly ServerMessage['type'][])
 
 /** The client message of a given type. */

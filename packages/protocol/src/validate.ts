@@ -202,7 +202,7 @@ export const MAX_SIGNAL_TTL_MS = 60_000
 
 const CLIENT_FIELDS: Readonly<Record<ClientMessage['type'], FieldSpecs>> = {
   authenticate: { token: required(token), id: optional(id) },
-  join: { room: required(room), id: optional(id), resume: optional(resume), presence: optional(json), last: optional(historyLimit) },
+  join: { room: required(room), id: optional(id), resume: optional(resume), presence: optional(json), last: optional(historyLimit), batch: optional(boolean) },
   leave: { room: required(room), id: optional(id) },
   publish: { room: required(room), data: required(json), id: optional(id), echo: optional(boolean) },
   signal: { room: required(room), key: required(id), value: required(json), ttlMs: optional(integer(1, MAX_SIGNAL_TTL_MS)) },
@@ -252,6 +252,7 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
   },
   direct: { from: required(nullable(id)), ts: required(timestamp), data: required(json) },
   presence: { room: required(room), event: required(oneOf('join', 'leave', 'update')), member: required(member) },
+  presences: { room: required(room), events: required(list(object({ event: required(oneOf('join', 'leave', 'update')), member: required(member) }))) },
   signal: {
     room: required(room),
     from: required(id),

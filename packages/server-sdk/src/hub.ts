@@ -83,7 +83,7 @@ export class Hub {
       session.connection.terminate()
     })
     this.#heartbeat.start()
-    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests', 'members']
+    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests', 'members', ...(options.presence.batchMs > 0 ? ['presence-batch'] : [])]
   }
 
   /** The hooks the adapter delivers to. */

@@ -159,6 +159,12 @@ export interface ServerOptions {
      * `members` pages, `room(name).members()`). A function decides per room. @default 'all'
      */
     readonly announce?: PresenceAnnouncements | ((room: string) => PresenceAnnouncements)
+    /**
+     * How long a room's presence changes are gathered before going out as one `presences` frame, to every member
+     * whose client asked for batches (the client SDK does): a room filling with N members then costs O(N) frames per
+     * window instead of one per change per member. 0 sends each change at once, as `presence`. @default 50
+     */
+    readonly batchMs?: number
   }
   readonly signals?: {
     /** TTL of a signal that does not set one. @default 5_000 */
@@ -228,7 +234,7 @@ export interface ResolvedOptions {
   readonly historyStore: { readonly store: HistoryStore | undefined; readonly writer: HistoryWriterSettings }
   readonly contract: Contract | undefined
   readonly validate: boolean
-  readonly presence: { readonly graceMs: number; readonly snapshotLimit: number; readonly announce: (room: string) => PresenceAnnouncements }
+  readonly presence: { readonly graceMs: number; readonly snapshotLimit: number; readonly announce: (room: string) => PresenceAnnouncements; readonly batchMs: number }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
   readonly clusterTimeoutMs: number
@@ -328,7 +334,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.append !== 'function' || typeof store.read !== 'function')) {
     fail('history.store', 'a HistoryStore (see createMemoryHistory)', store)
   }
-  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit', 'announce'])
+  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit', 'announce', 'batchMs'])
   const announce = presence['announce'] ?? 'all'
   if (announce !== 'all' && announce !== 'none' && typeof announce !== 'function') fail('presence.announce', "'all', 'none' or a function (room) => 'all' | 'none'", announce)
   const signals = section('signals', options.signals, ['defaultTtlMs', 'minIntervalMs'])
@@ -400,6 +406,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
       graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true),
       snapshotLimit: Math.min(positiveInt('presence.snapshotLimit', presence['snapshotLimit'], 100), MAX_MEMBERS_PAGE),
       announce: typeof announce === 'function' ? (announce as (room: string) => PresenceAnnouncements) : () => announce as PresenceAnnouncements,
+      batchMs: positiveInt('presence.batchMs', presence['batchMs'], 50, true),
     },
     signals: {
       defaultTtlMs: positiveInt('signals.defaultTtlMs', signals['defaultTtlMs'], 5_000),

@@ -4,6 +4,7 @@ import {
   serverFrameLimit,
   type ClientMessageOf,
   type JsonValue,
+  type PresenceChange,
   type PresenceMember,
   type ResumePoint,
   type RoomMessage,
@@ -36,6 +37,10 @@ export interface Membership {
   lastSeq: number
   epoch: string
   presence: JsonValue
+  /** The client asked for presence batches (`join.batch`, on a server that batches). */
+  batched: boolean
+  /** The room's change counter when this membership started getting presence live: later changes are its own. */
+  liveFrom: number
 }
 
 /**
@@ -102,6 +107,11 @@ interface LocalRoom {
   readonly subscribed: Promise<void>
   /** Messages the adapter delivered for this room to this node (for rates: the inspector). */
   messages: number
+  /** Presence changes waiting for the batch window, each with its number. */
+  batch: Array<{ readonly n: number; readonly change: PresenceChange }>
+  /** Numbers the room's presence changes, for the members that went live in the middle of a batch. */
+  nextChange: number
+  batchTimer: ReturnType<typeof setTimeout> | undefined
 }
 
 /** One room with members on this node, as `Rooms.list()` reports it. */
@@ -183,7 +193,8 @@ export class Rooms {
     // A re-sync of this room may be under way (in the background); this join's answer takes over from it.
     const interrupted = existing !== undefined && existing.pending !== null
     // Live messages that arrive while the join is answered wait in `pending`, so they follow the replay in order.
-    const membership: Membership = existing ?? { pending: null, heldPresence: null, heldBytes: 0, lastSeq: 0, epoch: '', presence }
+    const membership: Membership = existing ?? { pending: null, heldPresence: null, heldBytes: 0, lastSeq: 0, epoch: '', presence, batched: false, liveFrom: 0 }
+    membership.batched = message.batch === true && this.#options.presence.batchMs > 0
     release(session, membership)
     membership.pending = []
     membership.heldPresence = []
@@ -194,7 +205,7 @@ export class Rooms {
         let local = this.#rooms.get(room)
         if (local === undefined) {
           // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
-          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0 }
+          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0, batch: [], nextChange: 0, batchTimer: undefined }
           this.#rooms.set(room, local)
         }
         local.sessions.add(session)
@@ -301,6 +312,7 @@ export class Rooms {
       local.sessions.delete(session)
       if (local.sessions.size === 0) {
         this.#rooms.delete(room)
+        clearTimeout(local.batchTimer)
         emptied = true
       }
     }
@@ -356,6 +368,7 @@ export class Rooms {
     const heldPresence = membership.heldPresence ?? []
     membership.pending = null
     membership.heldPresence = null
+    membership.liveFrom = this.#rooms.get(room)?.nextChange ?? 0
     release(session, membership)
     if (interrupted) {
       // What waited is in the history too: the re-sync replays it from the session's position, or reports the gap.
@@ -372,6 +385,7 @@ export class Rooms {
     local?.sessions.delete(session)
     if (local !== undefined && local.sessions.size === 0) {
       this.#rooms.delete(room)
+      clearTimeout(local.batchTimer)
       this.#events.background(this.#node.unsubscribe(room).catch(() => undefined))
     }
     this.#events.background(this.#node.presenceLeave(room, session.user.id, session.id).catch(() => undefined))
@@ -459,6 +473,7 @@ export class Rooms {
     const heldPresence = membership.heldPresence ?? []
     membership.pending = null
     membership.heldPresence = null
+    membership.liveFrom = this.#rooms.get(room)?.nextChange ?? 0
     release(session, membership)
     // Against every member, not only those listed: `memberCount` already counts a join the snapshot does not show.
     for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
@@ -532,14 +547,70 @@ export class Rooms {
   deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {
     const local = this.#rooms.get(room)
     if (local === undefined || this.#options.presence.announce(room) === 'none') return
-    const frame = new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
+    let frame: Frame | undefined
+    let batched = false
     for (const session of local.sessions) {
       const membership = session.memberships.get(room)
       if (membership === undefined) continue
       // A session whose join is being answered gets the change after its snapshot, never instead of it.
-      if (membership.heldPresence === null) session.sendFrame(frame)
-      else if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
+      if (membership.heldPresence !== null) {
+        frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
+        if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
+      } else if (membership.batched) {
+        batched = true
+      } else {
+        frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
+        session.sendFrame(frame)
+      }
     }
+    if (batched) {
+      if (local.batch.length === 0) local.batchTimer = setTimeout(() => this.#flushPresence(room, local), this.#options.presence.batchMs)
+      local.batch.push({ n: local.nextChange, change: { event, member } })
+    }
+    local.nextChange++
+  }
+
+  /**
+   * Sends a room's gathered presence changes as `presences` frames (cut to fit a frame each) to every member that asked
+   * for batches: one shared set of frames, except for a member that went live during the window, which gets only the
+   * changes after that (the earlier ones were in its snapshot or held for it).
+   */
+  #flushPresence(room: string, local: LocalRoom): void {
+    const batch = local.batch
+    local.batch = []
+    local.batchTimer = undefined
+    const first = batch[0]
+    if (this.#rooms.get(room) !== local || first === undefined) return
+    let shared: Frame[] | undefined
+    for (const session of local.sessions) {
+      const membership = session.memberships.get(room)
+      if (membership === undefined || !membership.batched || membership.heldPresence !== null) continue
+      if (membership.liveFrom <= first.n) {
+        for (const frame of (shared ??= this.#presenceFrames(room, batch.map((entry) => entry.change)))) session.sendFrame(frame)
+        continue
+      }
+      const own = batch.filter((entry) => entry.n >= membership.liveFrom).map((entry) => entry.change)
+      if (own.length > 0) for (const frame of this.#presenceFrames(room, own)) session.sendFrame(frame)
+    }
+  }
+
+  /** `presences` frames for `changes`, in order, each within the frame budget. */
+  #presenceFrames(room: string, changes: readonly PresenceChange[]): Frame[] {
+    const frames: Frame[] = []
+    let chunk: PresenceChange[] = []
+    let bytes = 0
+    for (const change of changes) {
+      const size = Buffer.byteLength(JSON.stringify(change)) + 1
+      if (chunk.length > 0 && bytes + size > this.#membersBudget) {
+        frames.push(new Frame(encode({ type: 'presences', room, events: chunk }, this.#encodeOptions)))
+        chunk = []
+        bytes = 0
+      }
+      chunk.push(change)
+      bytes += size
+    }
+    if (chunk.length > 0) frames.push(new Frame(encode({ type: 'presences', room, events: chunk }, this.#encodeOptions)))
+    return frames
   }
 
   deliverSignal(message: SignalBroadcastMessage): void {
@@ -563,6 +634,7 @@ export class Rooms {
   async close(): Promise<void> {
     this.#closing = true
     this.#signals.dispose()
+    for (const local of this.#rooms.values()) clearTimeout(local.batchTimer)
     const pending = [...this.#graceTimers]
     this.#graceTimers.clear()
     for (const entry of pending) clearTimeout(entry.timer)

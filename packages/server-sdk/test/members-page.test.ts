@@ -114,3 +114,40 @@ describe('presence.announce: broadcast-style rooms (issue 20)', () => {
     await expect(servers.start({ presence: { announce: 'some' as 'all' } })).rejects.toThrow(/presence\.announce/)
   })
 })
+
+describe('presence batches (issue 20)', () => {
+  it('a room filling with batching clients costs a few frames per member, and every member ends with the whole room', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { batchMs: 30 } })
+    const clients: RawClient[] = []
+    const frames = { single: 0, batches: 0 }
+    // 40 batching clients join 10 at a time; one old-style client (no `batch`) is in the room from the start.
+    const old = await connectAs(url, 'aa-old')
+    await join(old, 'arena')
+    for (let wave = 0; wave < 4; wave++) {
+      const wave10 = await Promise.all(Array.from({ length: 10 }, (_, i) => connectAs(url, `fan-${pad(wave * 10 + i)}`)))
+      await Promise.all(wave10.map((client) => (client.send({ type: 'join', room: 'arena', id: 'j', batch: true }), client.next('joined'))))
+      clients.push(...wave10)
+    }
+    const everyone = ['aa-old', ...Array.from({ length: 40 }, (_, i) => `fan-${pad(i)}`)].sort()
+    const view = (client: RawClient): string[] => {
+      const members = new Set((client.received.find((m) => m.type === 'joined') as unknown as { members: Array<{ user: string }> }).members.map((m) => m.user))
+      for (const m of client.received) {
+        const changes = m.type === 'presence' ? [m] : m.type === 'presences' ? m.events : []
+        for (const change of changes) change.event === 'leave' ? members.delete(change.member.user) : members.add(change.member.user)
+      }
+      return [...members].sort()
+    }
+    await waitUntil(() => clients.every((client) => view(client).length === 41) && view(old).length === 41, 'every member sees the whole room', 5_000)
+    for (const client of [...clients, old]) expect(view(client)).toEqual(everyone)
+    for (const client of clients) {
+      frames.single += client.received.filter((m) => m.type === 'presence').length
+      frames.batches += client.received.filter((m) => m.type === 'presences').length
+    }
+    // Unbatched, the i-th joiner would be announced to the i already there: 40·41/2 = 820 frames to these clients.
+    expect(frames.single).toBe(0)
+    expect(frames.batches).toBeLessThan(40 * 4)
+    // The old client still gets one `presence` per change.
+    expect(old.received.filter((m) => m.type === 'presence').length).toBe(40)
+    expect(old.received.filter((m) => m.type === 'presences')).toEqual([])
+  })
+})

@@ -84,7 +84,7 @@ export const clientMessageArbs: ClientArbs = {
     { requiredKeys: ['type', 'token'] },
   ),
   join: fc.record(
-    { type: fc.constant('join'), room: roomArb, id: idArb, resume: resumeArb, presence: jsonArb, last: safeIntArb(1, MAX_HISTORY_LIMIT) },
+    { type: fc.constant('join'), room: roomArb, id: idArb, resume: resumeArb, presence: jsonArb, last: safeIntArb(1, MAX_HISTORY_LIMIT), batch: fc.boolean() },
     { requiredKeys: ['type', 'room'] },
   ),
   leave: fc.record({ type: fc.constant('leave'), room: roomArb, id: idArb }, { requiredKeys: ['type', 'room'] }),
@@ -212,6 +212,11 @@ export const serverMessageArbs: ServerArbs = {
     { type: fc.constant('members'), room: roomArb, id: idArb, members: fc.array(memberArb, { maxLength: 5 }), next: idArb },
     { requiredKeys: ['type', 'room', 'id', 'members'] },
   ),
+  presences: fc.record({
+    type: fc.constant('presences'),
+    room: roomArb,
+    events: fc.array(fc.record({ event: fc.constantFrom('join' as const, 'leave' as const, 'update' as const), member: memberArb }), { maxLength: 5 }),
+  }),
 }
 
 /** Any valid client message. */
@@ -256,6 +261,7 @@ export const REQUIRED_FIELDS: {
     history: ['room', 'id', 'messages', 'more', 'gaps'],
     response: ['id', 'output'],
     members: ['room', 'id', 'members'],
+    presences: ['room', 'events'],
   },
 }
 
