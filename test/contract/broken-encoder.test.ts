@@ -50,7 +50,15 @@ const BREAKAGES: readonly Breakage[] = [
   },
   {
     name: 'server: presence event "leave" sent as "left"',
-    fault: { serverFault: { frame: rewrite('presence', (m) => (m['event'] = m['event'] === 'leave' ? 'left' : m['event'])) } },
+    // In a `presence` and in each change of a `presences` batch (what the SDK asks for).
+    fault: {
+      serverFault: {
+        frame: (frame: string) =>
+          rewrite('presences', (m) => {
+            for (const change of m['events'] as Json[]) change['event'] = change['event'] === 'leave' ? 'left' : change['event']
+          })(rewrite('presence', (m) => (m['event'] = m['event'] === 'leave' ? 'left' : m['event']))(frame)),
+      },
+    },
     caughtBy: ['presence-three-clients'],
   },
   {

@@ -498,6 +498,8 @@ export class Rooms {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
     local.messages++
+    // Presence changes gathered so far go first: a member who joined and then spoke is known before its message.
+    if (local.batch.length > 0) this.#flushNow(message.room, local)
     // Encoded once; every member gets the same Frame (and so the same bytes).
     let frame: Frame | undefined
     // The session's own lookup finds the membership (the first room is held inline).
@@ -570,6 +572,12 @@ export class Rooms {
     local.nextChange++
   }
 
+  /** Sends a room's gathered presence changes now, before the window ends. */
+  #flushNow(room: string, local: LocalRoom): void {
+    clearTimeout(local.batchTimer)
+    this.#flushPresence(room, local)
+  }
+
   /**
    * Sends a room's gathered presence changes as `presences` frames (cut to fit a frame each) to every member that asked
    * for batches: one shared set of frames, except for a member that went live during the window, which gets only the
@@ -616,6 +624,7 @@ export class Rooms {
   deliverSignal(message: SignalBroadcastMessage): void {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
+    if (local.batch.length > 0) this.#flushNow(message.room, local)
     const frame = new Frame(encode(message, this.#encodeOptions))
     for (const session of local.sessions) {
       if (session.user.id === message.from) continue

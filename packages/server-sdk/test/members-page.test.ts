@@ -151,3 +151,19 @@ describe('presence batches (issue 20)', () => {
     expect(old.received.filter((m) => m.type === 'presences')).toEqual([])
   })
 })
+
+describe('presence batches keep causal order', () => {
+  it('a member who joins and speaks at once is announced before its message, well inside the batch window', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { batchMs: 5_000 } })
+    const bot = await connectAs(url, 'bot')
+    bot.send({ type: 'join', room: 'help', id: 'j', batch: true })
+    await bot.next('joined')
+    const asker = await connectAs(url, 'asker')
+    await join(asker, 'help')
+    asker.send({ type: 'publish', room: 'help', data: '/who', id: 'p1' })
+    const message = await bot.next('message')
+    const before = bot.received.slice(0, bot.received.indexOf(message))
+    // Far less than the 5 s window: the batch went out with the message, first.
+    expect(before.filter((m) => m.type === 'presences').flatMap((m) => (m.type === 'presences' ? m.events.map((e) => `${e.event} ${e.member.user}`) : []))).toEqual(['join asker'])
+  })
+})
