@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createClient, websocketTransport, type Client } from '@parley/client-sdk'
-import { attachInspector, SnapshotBuilder, type Inspector, type InspectorSnapshot } from '@parley/inspector'
+import { attachInspector, MAX_SESSIONS, SnapshotBuilder, type Inspector, type InspectorSnapshot } from '@parley/inspector'
 import { attach, createMemoryAdapter, type NodeInspection, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -240,5 +240,14 @@ describe('SnapshotBuilder', () => {
     const blip = builder.build([inspection('n1', 4_100, 150, [['a', 20], ['b', 9]]), inspection('n2', 3_000, 50, [['a', 10]])], rooms, false)
     expect(blip.rooms.find((r) => r.room === 'b')?.messagesPerSec).toBe(0)
     expect(blip.totals.deliveriesPerSec).toBe(0 + 25)
+  })
+
+  it('lists at most MAX_SESSIONS sessions over every node', () => {
+    const session = (i: number) => ({ id: `s${i}`, user: `u${i}`, transport: 'websocket', protocol: 'parley.v1.json', bufferedBytes: 0, openedAt: 0, rooms: [], roomCount: 0, remoteAddress: undefined })
+    const node = (name: string, count: number): NodeInspection =>
+      ({ ...inspection(name, 1_000, 0, []), sessions: Array.from({ length: count }, (_, i) => session(i)), sessionsTotal: count }) as unknown as NodeInspection
+    const snapshot = new SnapshotBuilder().build([node('n1', 300), node('n2', 300)], [], false)
+    expect(snapshot.sessions).toHaveLength(MAX_SESSIONS)
+    expect(snapshot.nodes.map((n) => n.sessionsTotal)).toEqual([300, 300])
   })
 })

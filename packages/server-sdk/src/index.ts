@@ -2,7 +2,7 @@ export { attach } from './attach.js'
 export { Parley, createParley, MAX_HISTORY_PAGE, type RequestContext, type RequestHandler, type RoomHandle, type UserHandle } from './parley.js'
 export { checkControl, isAppCloseCode, type ControlCommand, type ControlReport } from './control.js'
 export type { ParleyEvents } from './hub.js'
-export { INSPECTED_SESSIONS, MAX_INSPECTED_ROOMS, type NodeInspection, type SessionInfo } from './inspection.js'
+export { INSPECTED_ROOMS_PER_SESSION, INSPECTED_SESSIONS, MAX_INSPECTED_ROOMS, type NodeInspection, type SessionInfo } from './inspection.js'
 export type { LocalRoomInfo } from './room.js'
 export type {
   AuthenticateContext,

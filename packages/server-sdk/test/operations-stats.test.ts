@@ -1,4 +1,4 @@
-import { createMemoryAdapter, RECENT_ERRORS, type TimingObserver } from '@parley/server-sdk'
+import { createMemoryAdapter, INSPECTED_ROOMS_PER_SESSION, RECENT_ERRORS, type TimingObserver } from '@parley/server-sdk'
 import { describe, expect, it } from 'vitest'
 import { tryHandshake } from './helpers/fixtures.js'
 import { connectAnon, connectAs, join, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
@@ -75,6 +75,15 @@ describe('stats an operator reads (issue 18)', () => {
     expect(inspection.rooms).toEqual(expect.arrayContaining([{ room: 'busy', sessions: 3, messages: 7 }, { room: 'calm', sessions: 1, messages: 0 }]))
     expect(inspection.sessions).toHaveLength(2)
     expect(inspection.sessionsTotal).toBe(3)
+  })
+
+  it('inspect() lists at most 10 rooms of a session, with roomCount counting all', async () => {
+    const { url, parley } = await servers.start({ authenticate: tokenAuth, limits: { controlRate: { messages: 100, perMs: 1_000 } } })
+    const busy = await connectAs(url, 'busy')
+    for (let i = 0; i < 12; i++) await join(busy, `room-${String(i).padStart(2, '0')}`)
+    const [session] = parley.inspect().sessions
+    expect(session?.rooms).toHaveLength(INSPECTED_ROOMS_PER_SESSION)
+    expect(session?.roomCount).toBe(12)
   })
 
   it('clusterInspect() shows every node that shares its inspection', async () => {
