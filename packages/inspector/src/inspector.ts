@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { JsonValue } from '@parley/protocol'
-import { attach, RequestError, takeRequests, type AuthenticateContext, type Logger, type Parley } from '@parley/server-sdk'
+import { attach, optionError, RequestError, sameSecret, takeRequests, type AuthenticateContext, type Logger, type Parley } from '@parley/server-sdk'
 import { pageAsset } from './page-assets.js'
 import { SnapshotBuilder, type InspectorSnapshot } from './snapshot.js'
 
@@ -44,12 +43,7 @@ export const MAX_SYSTEM_TEXT = 2_000
 export const RECENT_MESSAGES = 20
 
 const PATH = /^\/[A-Za-z0-9_\-./]*[A-Za-z0-9_-]$/
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
-const sameSecret = (given: string, expected: string): boolean => timingSafeEqual(digest(given), digest(expected))
 
-function optionError(message: string): TypeError {
-  return Object.assign(new TypeError(`attachInspector: ${message}`), { code: 'INVALID_OPTION' as const })
-}
 
 function text(input: unknown, field: string, max: number): string {
   if (typeof input !== 'string' || input.length === 0 || input.length > max) throw new RequestError('INVALID_FIELD', `${field}: expected 1-${max} characters`)
@@ -72,12 +66,12 @@ function field(input: unknown, name: string): unknown {
 export function attachInspector(server: HttpServer | HttpsServer, parley: Parley, options: InspectorOptions): Inspector {
   const path = options.path ?? '/parley-inspector'
   const intervalMs = options.intervalMs ?? 1_000
-  if (typeof options !== 'object' || options === null) throw optionError('options must be an object with key or authenticate')
-  if (typeof path !== 'string' || !PATH.test(path) || path.length > 200) throw optionError(`option "path" must be an absolute path like /parley-inspector, got ${JSON.stringify(path)}`)
-  if (options.key === undefined && options.authenticate === undefined) throw optionError('give "key" or "authenticate": the inspector is never open to everyone')
-  if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length < 16)) throw optionError('option "key" must be a string of at least 16 characters')
-  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') throw optionError('option "authenticate" must be a function')
-  if (!Number.isInteger(intervalMs) || intervalMs < 250) throw optionError(`option "intervalMs" must be an integer ≥ 250, got ${String(intervalMs)}`)
+  if (typeof options !== 'object' || options === null) throw optionError('attachInspector: options must be an object with key or authenticate')
+  if (typeof path !== 'string' || !PATH.test(path) || path.length > 200) throw optionError(`attachInspector: option "path" must be an absolute path like /parley-inspector, got ${JSON.stringify(path)}`)
+  if (options.key === undefined && options.authenticate === undefined) throw optionError('attachInspector: give "key" or "authenticate": the inspector is never open to everyone')
+  if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length < 16)) throw optionError('attachInspector: option "key" must be a string of at least 16 characters')
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') throw optionError('attachInspector: option "authenticate" must be a function')
+  if (!Number.isInteger(intervalMs) || intervalMs < 250) throw optionError(`attachInspector: option "intervalMs" must be an integer ≥ 250, got ${String(intervalMs)}`)
   const systemMessage = options.systemMessage ?? ((typed: string): JsonValue => ({ text: typed, system: true }))
   const logger = options.logger ?? parley.options.logger
   const { key, authenticate } = options

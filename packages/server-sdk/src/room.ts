@@ -1,6 +1,8 @@
 import {
   encode,
   MAX_SIGNAL_TTL_MS,
+  ProtocolError,
+  type JoinedMessage,
   serverFrameLimit,
   type ClientMessageOf,
   type JsonValue,
@@ -279,11 +281,35 @@ export class Rooms {
     return membership
   }
 
-  /** The members a `joined` lists: all of them while they fit the snapshot limit and the frame, else the first page. */
-  #snapshotOf(members: readonly PresenceMember[]): readonly PresenceMember[] {
+  /**
+   * Ends a join's answer: live traffic goes straight to the session again, held bytes are given back, and the room's
+   * presence batches count for it from now on. Returns the presence changes held meanwhile.
+   */
+  #goLive(session: Session, room: string, membership: Membership): HeldPresence[] {
+    const held = membership.heldPresence ?? []
+    membership.pending = null
+    membership.heldPresence = null
+    membership.liveFrom = this.#rooms.get(room)?.nextChange ?? 0
+    release(session, membership)
+    return held
+  }
+
+  /**
+   * The `joined` frame, encoded once: with every member while they fit the snapshot limit and the frame, else with
+   * the first page of them and `memberCount`.
+   */
+  #joinedFrame(base: Omit<JoinedMessage, 'members' | 'memberCount'>, members: readonly PresenceMember[]): Frame {
     const limit = this.#options.presence.snapshotLimit
-    if (members.length <= limit && Buffer.byteLength(JSON.stringify(members)) <= this.#membersBudget) return members
-    return membersPage(members, undefined, limit, this.#membersBudget).members
+    if (members.length <= limit) {
+      try {
+        return new Frame(encode({ ...base, members }, this.#encodeOptions))
+      } catch (error) {
+        // Too large for one frame (large presence metadata): the first page then, below.
+        if (!(error instanceof ProtocolError && error.code === 'PAYLOAD_TOO_LARGE')) throw error
+      }
+    }
+    const listed = membersPage(members, undefined, limit, this.#membersBudget).members
+    return new Frame(encode({ ...base, members: listed, memberCount: members.length }, this.#encodeOptions))
   }
 
   /**
@@ -365,11 +391,7 @@ export class Rooms {
   #abandonJoin(session: Session, room: string, membership: Membership, created: boolean, interrupted: boolean): void {
     if (session.memberships.get(room) !== membership) return
     const pending = membership.pending ?? []
-    const heldPresence = membership.heldPresence ?? []
-    membership.pending = null
-    membership.heldPresence = null
-    membership.liveFrom = this.#rooms.get(room)?.nextChange ?? 0
-    release(session, membership)
+    const heldPresence = this.#goLive(session, room, membership)
     if (interrupted) {
       // What waited is in the history too: the re-sync replays it from the session's position, or reports the gap.
       this.#resync(session, room, membership, undefined)
@@ -434,19 +456,9 @@ export class Rooms {
     // Delivered so far: up to the room's head, or, when a replay follows, up to just before its first message.
     const firstReplayed = position.replay[0]
     membership.lastSeq = firstReplayed === undefined ? position.seq : firstReplayed.seq - 1
-    // However large the room, the answer stays one small frame: past the snapshot limit (or the frame's budget) it
-    // lists the first members by user id and says how many there are; the client pages the rest (`members`).
-    const snapshot = this.#snapshotOf(members)
-    session.send({
-      type: 'joined',
-      room,
-      ...(id === undefined ? {} : { id }),
-      epoch: position.epoch,
-      seq: position.seq,
-      members: snapshot,
-      ...(snapshot.length < members.length ? { memberCount: members.length } : {}),
-      recovery: position.recovery,
-    })
+    // However large the room, the answer stays one frame: past the snapshot limit (or the frame's budget) it lists
+    // the first members by user id and says how many there are; the client pages the rest (`members`).
+    session.sendFrame(this.#joinedFrame({ type: 'joined', room, ...(id === undefined ? {} : { id }), epoch: position.epoch, seq: position.seq, recovery: position.recovery }, members))
     answered?.()
     if (history instanceof ParleyServerError) {
       session.sendError(history.wireCode, history.expose ? history.message : 'History is not available', id ?? JOIN_HISTORY_ID, room)
@@ -470,11 +482,7 @@ export class Rooms {
       if (waited) release(session, membership, frame.byteLength)
       this.#deliverTo(session, membership, message, frame)
     }
-    const heldPresence = membership.heldPresence ?? []
-    membership.pending = null
-    membership.heldPresence = null
-    membership.liveFrom = this.#rooms.get(room)?.nextChange ?? 0
-    release(session, membership)
+    const heldPresence = this.#goLive(session, room, membership)
     // Against every member, not only those listed: `memberCount` already counts a join the snapshot does not show.
     for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
   }

@@ -237,7 +237,8 @@ class MemoryNode implements AdapterNode {
     const nodes: NodeStats[] = []
     for (const node of this.#bus.nodes) {
       const stats = node.config.stats?.()
-      const inspection = node.config.inspection?.()
+      // This node's inspection is Parley's own to add (clusterInspect), as with the Redis adapter: not taken twice.
+      const inspection = node === this ? undefined : node.config.inspection?.()
       if (stats !== undefined) nodes.push({ node: node.id, stats, ...(inspection === undefined ? {} : { inspection }) })
     }
     return { nodes, partial: false }
