@@ -26,6 +26,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<{ default: Scenario }>>> 
   'protocol-decode': () => import('./scenarios/protocol-decode.js'),
   'redis-fanout': () => import('./scenarios/redis-fanout.js'),
   'history-page': () => import('./scenarios/history-page.js'),
+  payload: () => import('./scenarios/payload.js'),
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))

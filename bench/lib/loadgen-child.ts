@@ -9,7 +9,7 @@ import { channel } from './ipc.js'
 import type { IdleJob, IdleResult, Job, JobResult, LatencySummary, Mark, RecoveryJob, RecoveryResult, TrafficJob, TrafficResult, Validity, Window } from './jobs.js'
 import { processDelta, sampleProcess, type ProcessSample } from './process-sample.js'
 import { loadTarget } from '../targets/index.js'
-import { TEXT, type BenchClient, type Payload } from '../targets/target.js'
+import { TEXT, textOf, type BenchClient, type Payload } from '../targets/target.js'
 
 const [targetName = '', portText = '0'] = process.argv.slice(2)
 const port = Number(portText)
@@ -95,11 +95,12 @@ async function traffic(job: TrafficJob): Promise<TrafficResult> {
 
   const clientOf = (publisher: number): number => Math.floor(publisher / pubsPerRoom) * perRoom + (publisher % pubsPerRoom)
   let clients: BenchClient[] = []
+  const text = job.textBytes === undefined ? TEXT : textOf(job.textBytes)
   const send = (publisher: number): void => {
     const n = sent[publisher]!
     sent[publisher] = n + 1
     outstanding++
-    clients[clientOf(publisher)]!.publish({ p: publisher, n, t: performance.now(), text: TEXT })
+    clients[clientOf(publisher)]!.publish({ p: publisher, n, t: performance.now(), text })
   }
   const pump = (publisher: number): void => {
     while (sent[publisher]! - completed[publisher]! < job.full.window) send(publisher)

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
 /**
@@ -19,6 +20,22 @@ export interface ProcessSample {
   /** V8 heap committed (heap pages RSS counts, used or not). */
   readonly heapTotal: number
   readonly external: number
+  /**
+   * Bytes the process has read and written through system calls (Linux `/proc/self/io`: `rchar`, `wchar`), 0 where
+   * that is not available. In a bench child nearly all of it is its sockets: the bytes on the wire, compressed or not.
+   */
+  readonly readBytes: number
+  readonly writtenBytes: number
+}
+
+/** `rchar` and `wchar` of `/proc/self/io`, or zeros. */
+function ioBytes(): { readBytes: number; writtenBytes: number } {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8')
+    return { readBytes: Number(/^rchar: (\d+)/m.exec(io)?.[1] ?? 0), writtenBytes: Number(/^wchar: (\d+)/m.exec(io)?.[1] ?? 0) }
+  } catch {
+    return { readBytes: 0, writtenBytes: 0 }
+  }
 }
 
 export function sampleProcess(): ProcessSample {
@@ -35,6 +52,7 @@ export function sampleProcess(): ProcessSample {
     heapUsed: memory.heapUsed,
     heapTotal: memory.heapTotal,
     external: memory.external,
+    ...ioBytes(),
   }
 }
 
@@ -48,6 +66,9 @@ export interface ProcessDelta {
   readonly cores: number
   /** Event-loop utilisation in [0, 1]. */
   readonly elu: number
+  /** Bytes read and written through system calls between the samples (see {@link ProcessSample}). */
+  readonly readBytes: number
+  readonly writtenBytes: number
 }
 
 export function processDelta(from: ProcessSample, to: ProcessSample): ProcessDelta {
@@ -61,5 +82,7 @@ export function processDelta(from: ProcessSample, to: ProcessSample): ProcessDel
     systemMs: (to.system - from.system) / 1_000,
     cores: wallMs > 0 ? cpuMs / wallMs : 0,
     elu: active + idle > 0 ? active / (active + idle) : 0,
+    readBytes: to.readBytes - from.readBytes,
+    writtenBytes: to.writtenBytes - from.writtenBytes,
   }
 }

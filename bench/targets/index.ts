@@ -12,6 +12,7 @@ export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   'parley-zod': () => import('./parley-validated.js').then((module) => module.parleyZod),
   'parley-valibot': () => import('./parley-validated.js').then((module) => module.parleyValibot),
   'parley-quiet': () => import('./parley-quiet.js').then((module) => module.parleyQuiet),
+  'parley-deflate': () => import('./parley-deflate.js').then((module) => module.parleyDeflate),
   'parley-metrics': () => import('./parley-metrics.js').then((module) => module.parleyMetricsTarget),
   ws: () => import('./ws.js').then((module) => module.default),
   'socket.io': () => import('./socketio.js').then((module) => module.default),

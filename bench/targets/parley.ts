@@ -29,7 +29,7 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
  * `onStart` gets the running instance (what it returns runs first at close); `onClose` runs after it closed.
  */
 export async function startParleyServer(
-  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence'>,
+  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence' | 'compression'>,
   onClose?: () => Promise<void>,
   onStart?: (parley: Parley) => () => void,
 ): Promise<RunningServer> {
@@ -106,8 +106,8 @@ export function onServerFrame(
   }
 }
 
-/** Raw protocol frames over `ws`. */
-async function connectRaw(settings: ClientSettings): Promise<BenchClient> {
+/** Raw protocol frames over `ws`; `deflate` offers permessage-deflate (as browsers always do). */
+export async function connectRaw(settings: ClientSettings, deflate: WebSocket.ClientOptions['perMessageDeflate'] = false): Promise<BenchClient> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
   const position: RawPosition = { current: undefined }
@@ -117,7 +117,7 @@ async function connectRaw(settings: ClientSettings): Promise<BenchClient> {
   const open = (): Promise<void> => {
     const joined = deferred()
     const resume = position.current
-    const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers: { authorization: `Bearer ${settings.user}` }, perMessageDeflate: false })
+    const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers: { authorization: `Bearer ${settings.user}` }, perMessageDeflate: deflate })
     socket = ws
     ws.on('error', (error) => joined.reject(error))
     ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
@@ -197,7 +197,7 @@ export const parley: Target = {
   description: `${DESCRIPTION}; client: raw protocol frames over ws (JSON.parse, no publish ids/acks)`,
   recovery: RECOVERY,
   startServer,
-  connect: connectRaw,
+  connect: (settings) => connectRaw(settings),
 }
 
 /** Parley with the client SDK in the load generator. */

@@ -21,6 +21,14 @@ export interface Payload {
 /** A typical chat line, so frames are the size of real ones (about 120-150 bytes on the wire with each envelope). */
 export const TEXT = 'hello everyone, how is it going?'
 
+/** Chat-like text of `bytes` ASCII bytes (words repeat as in a long message), for scenarios about payload size. */
+export function textOf(bytes: number): string {
+  const words = ['hello', 'everyone', 'how', 'is', 'it', 'going', 'the', 'release', 'ships', 'on', 'friday', 'after', 'review', 'tests', 'pass', 'again']
+  let text = ''
+  for (let i = 0; text.length < bytes; i++) text += `${words[(i * 7 + (i >> 4)) % words.length]} `
+  return text.slice(0, bytes)
+}
+
 /** Server settings a scenario may ask for. */
 export interface ServerSettings {
   /**

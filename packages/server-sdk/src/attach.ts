@@ -20,11 +20,11 @@ export function attach(server: HttpServer | HttpsServer, options: ServerOptions 
     throw optionError('Parley: attach() takes an http.Server or https.Server as its first argument (for Express, the server app.listen() returns; for Koa, http.createServer(app.callback()))')
   }
   const parley = new Parley(options)
-  const { path, limits, tokenCookie, logger, transports, httpStream } = parley.options
+  const { path, limits, tokenCookie, logger, transports, httpStream, compression } = parley.options
   const accept = (connection: Connection, handshake: Handshake): Promise<unknown> => parley.accept(connection, handshake)
   try {
     if (transports.includes('websocket')) {
-      const ws = attachWebSocketTransport(server, { path, maxPayload: limits.maxPayload, tokenCookie, logger, accept })
+      const ws = attachWebSocketTransport(server, { path, maxPayload: limits.maxPayload, tokenCookie, logger, compression, compressionCounters: parley.compressionCounters, accept })
       parley.addDetacher(() => ws.detach())
     }
     if (transports.includes('http-stream')) {

@@ -12,7 +12,7 @@ import { Rooms } from './room.js'
 import { RoomHistory, toEntry, type HistoryPageResult } from './room-history.js'
 import { ParleyServerError, RequestError, toParleyError } from './server-error.js'
 import { Session, type ParleySession } from './session.js'
-import { StatsCounters, type ParleyStats } from './stats.js'
+import { StatsCounters, type CompressionStats, type ParleyStats } from './stats.js'
 import { UserIndex } from './user-index.js'
 import { Frame, type Connection } from './transports/connection.js'
 import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
@@ -336,11 +336,11 @@ export class Hub {
     else if ((entry.connections += change) === 0) this.#byTransport.delete(key)
   }
 
-  statsSnapshot(): ParleyStats {
+  statsSnapshot(compression?: CompressionStats): ParleyStats {
     let outboundBuffered = 0
     for (const session of this.sessions.values()) outboundBuffered += session.connection.bufferedAmount
     const connectionsBy = [...this.#byTransport.values()].map((entry) => ({ ...entry }))
-    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts(), connectionsBy, outboundBuffered }, this.history.stats())
+    return this.stats.snapshot({ connections: this.sessions.size, ...this.rooms.counts(), connectionsBy, outboundBuffered }, this.history.stats(), compression)
   }
 
   /**

@@ -7,6 +7,7 @@ export type { LocalRoomInfo } from './room.js'
 export type {
   AuthenticateContext,
   AuthorizeContext,
+  CompressionOptions,
   HandshakeRequest,
   Logger,
   LogFields,
@@ -19,7 +20,7 @@ export type {
 } from './options.js'
 export type { Middleware, MiddlewareContext } from './pipeline.js'
 export type { ParleySession } from './session.js'
-export { recoveryOutcome, RECENT_ERRORS, type ParleyStats, type RecentError, type RecoveryOutcome, type TimingObserver } from './stats.js'
+export { recoveryOutcome, RECENT_ERRORS, type CompressionStats, type ParleyStats, type RecentError, type RecoveryOutcome, type TimingObserver } from './stats.js'
 export { optionError, ParleyServerError, RequestError, toParleyError, type ParleyOptionError, type ServerErrorCode } from './server-error.js'
 export { sameSecret } from './same-secret.js'
 export { Frame, type Connection, type Handshake, type HandshakeHeaders, type Refusal } from './transports/connection.js'

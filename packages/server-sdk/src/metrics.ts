@@ -147,6 +147,9 @@ export function parleyMetrics(parley: Parley, options: MetricsOptions = {}): Par
   counter('history_written_total', 'Messages written to the history store.', [], (stats, set) => set(stats.history.written))
   counter('history_dropped_total', 'Messages not stored because the history queue was full.', [], (stats, set) => set(stats.history.dropped))
   counter('history_failed_writes_total', 'History store writes that failed (and were retried).', [], (stats, set) => set(stats.history.failedWrites))
+  counter('compressed_frames_total', 'Frames compressed with permessage-deflate (once per broadcast, however many members).', [], (stats, set) => set(stats.compression.frames))
+  counter('compression_in_bytes_total', 'Payload bytes of the compressed frames, before compression.', [], (stats, set) => set(stats.compression.bytesBefore))
+  counter('compression_out_bytes_total', 'Payload bytes of the compressed frames, after compression.', [], (stats, set) => set(stats.compression.bytesAfter))
 
   const ack = register('publish_ack_seconds', (name) => new BucketHistogram(name, 'From a publish frame arriving to its ack being sent (publishes with an id).', options.ackBuckets ?? ACK_BUCKETS))
   const adapter = register('adapter_seconds', (name) => new BucketHistogram(name, "Adapter calls: publish (sequence, store, fan out) and resume (a join's position).", options.adapterBuckets ?? ADAPTER_BUCKETS))

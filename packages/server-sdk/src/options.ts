@@ -74,6 +74,13 @@ export interface ServerOptions {
     readonly keepaliveMs?: number
   }
   /**
+   * permessage-deflate (RFC 7692) on the WebSocket transport, off by default. On, it is negotiated per connection
+   * with no server context takeover, so a broadcast's frame is compressed once and the same bytes go to every member
+   * whose connection negotiated it; frames under `threshold` bytes go uncompressed. Inbound compressed frames are
+   * inflated only up to `limits.maxPayload` (close 1009 past it). `true` takes the defaults. @default false
+   */
+  readonly compression?: boolean | CompressionOptions
+  /**
    * Authenticates a connection. Return the user, or `null` to refuse (HTTP 401 before the upgrade, close 4401
    * after it). A hook that throws could not decide (its backend is down): that is logged and answered as retryable
    * (HTTP 503 before the upgrade, close 1013 after it), so clients keep trying. Without it every connection is an
@@ -204,11 +211,21 @@ export interface ServerOptions {
   readonly development?: boolean
 }
 
+/** The `compression` option's settings. */
+export interface CompressionOptions {
+  /** Frames with fewer payload bytes than this go uncompressed. @default 1024 */
+  readonly threshold?: number
+  /** zlib's level, 1 (fastest) to 9 (smallest). @default 1 */
+  readonly level?: number
+}
+
 /** Options with every default applied. */
 export interface ResolvedOptions {
   readonly path: string
   readonly transports: readonly ('websocket' | 'http-stream')[]
   readonly httpStream: { readonly keepaliveMs: number }
+  /** Undefined when compression is off. */
+  readonly compression: Required<CompressionOptions> | undefined
   readonly authenticate: ServerOptions['authenticate']
   readonly authMode: 'handshake' | 'first-message'
   readonly authTimeoutMs: number
@@ -298,8 +315,16 @@ function section(option: string, value: unknown, known: readonly string[]): Reco
   return value as Record<string, unknown>
 }
 
+function resolveCompression(value: unknown): Required<CompressionOptions> | undefined {
+  if (value === undefined || value === false) return undefined
+  const given = value === true ? {} : section('compression', value, ['threshold', 'level'])
+  const level = positiveInt('compression.level', given['level'], 1)
+  if (level > 9) fail('compression.level', 'an integer from 1 to 9', level)
+  return Object.freeze({ threshold: positiveInt('compression.threshold', given['threshold'], 1024, true), level })
+}
+
 const KNOWN_OPTIONS = new Set([
-  'path', 'transports', 'httpStream', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
+  'path', 'transports', 'httpStream', 'compression', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
   'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'clusterTimeoutMs', 'shutdown', 'adapter', 'logger', 'development',
   'contract', 'validate',
 ])
@@ -324,6 +349,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     fail('transports', "a non-empty list of 'websocket' and 'http-stream'", transports)
   }
   const httpStream = section('httpStream', options.httpStream, ['keepaliveMs'])
+  const compression = resolveCompression(options.compression)
   const heartbeat = section('heartbeat', options.heartbeat, ['intervalMs', 'timeoutMs'])
   const limits = section('limits', options.limits, [
     'maxPayload', 'maxRooms', 'maxConnections', 'maxConnectionsPerUser', 'rate', 'signalRate', 'controlRate', 'maxRateLimitedPer10s', 'maxInvalidPerMinute',
@@ -365,6 +391,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     path,
     transports: Object.freeze([...transports]),
     httpStream: { keepaliveMs: positiveInt('httpStream.keepaliveMs', httpStream['keepaliveMs'], 15_000) },
+    compression,
     authenticate: fn('authenticate', options.authenticate),
     authMode,
     authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 10_000),

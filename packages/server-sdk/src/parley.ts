@@ -28,7 +28,7 @@ import { optionError, ParleyServerError, toParleyError } from './server-error.js
 import type { ParleySession } from './session.js'
 import type { HistoryPageResult } from './room-history.js'
 import { INSPECTED_SESSIONS, inspectNode, type NodeInspection } from './inspection.js'
-import { StatsCounters, sumStats, type ParleyStats, type TimingObserver } from './stats.js'
+import { CompressionCounters, StatsCounters, sumStats, type ParleyStats, type TimingObserver } from './stats.js'
 import type { Connection, Handshake, Refusal } from './transports/connection.js'
 import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
 
@@ -98,6 +98,8 @@ export class Parley extends EventEmitter<ParleyEvents> {
   #closing = false
   #closed: Promise<void> | undefined
   readonly #detachers: Array<() => Promise<void>> = []
+  /** @internal What the WebSocket transport's compression did, for `stats()`. */
+  readonly compressionCounters = new CompressionCounters()
   readonly #pendingMiddleware: Middleware[] = []
   /** Request handlers by name (`handle()`), shared with the hub. */
   readonly #handlers = new Map<string, RequestHandler<unknown, unknown>>()
@@ -238,8 +240,9 @@ export class Parley extends EventEmitter<ParleyEvents> {
   }
 
   stats(): ParleyStats {
-    if (this.#hub === undefined) return new StatsCounters().snapshot({ connections: 0, rooms: 0, members: 0, connectionsBy: [], outboundBuffered: 0 })
-    return this.#hub.statsSnapshot()
+    const compression = this.compressionCounters.snapshot()
+    if (this.#hub === undefined) return new StatsCounters().snapshot({ connections: 0, rooms: 0, members: 0, connectionsBy: [], outboundBuffered: 0 }, undefined, compression)
+    return this.#hub.statsSnapshot(compression)
   }
 
   /**

@@ -69,6 +69,29 @@ export interface ParleyStats {
   readonly outboundBuffered: number
   /** The most any one session had queued, since start (the outbound buffer's high-water). */
   readonly outboundHighWater: number
+  /** permessage-deflate (all zero with `compression` off). */
+  readonly compression: CompressionStats
+}
+
+/**
+ * What the WebSocket transport's compression did: `frames` compressed, each once however many members it went to,
+ * and their payload bytes before and after. Frames under the threshold, or that would not shrink, are not counted.
+ */
+export interface CompressionStats {
+  readonly frames: number
+  readonly bytesBefore: number
+  readonly bytesAfter: number
+}
+
+/** The mutable counters behind {@link CompressionStats}, kept by the WebSocket transport. */
+export class CompressionCounters implements CompressionStats {
+  frames = 0
+  bytesBefore = 0
+  bytesAfter = 0
+
+  snapshot(): CompressionStats {
+    return { frames: this.frames, bytesBefore: this.bytesBefore, bytesAfter: this.bytesAfter }
+  }
 }
 
 /** The mutable counters behind {@link ParleyStats}. */
@@ -136,9 +159,10 @@ export class StatsCounters {
           }
   }
 
-  snapshot(gauges: NodeGauges, history: HistoryWriterStats = NO_HISTORY): ParleyStats {
+  snapshot(gauges: NodeGauges, history: HistoryWriterStats = NO_HISTORY, compression: CompressionStats = NO_COMPRESSION): ParleyStats {
     return {
       ...gauges,
+      compression,
       deliveries: this.deliveries,
       connectionsOpened: this.connectionsOpened,
       refused: { ...this.refused },
@@ -169,6 +193,9 @@ export interface NodeGauges {
 /** The history figures of a node without a store. */
 export const NO_HISTORY: HistoryWriterStats = Object.freeze({ queued: 0, written: 0, dropped: 0, failedWrites: 0 })
 
+/** The compression figures of a node with compression off. */
+export const NO_COMPRESSION: CompressionStats = Object.freeze({ frames: 0, bytesBefore: 0, bytesAfter: 0 })
+
 /** Adds `from`'s counts into `into`, key by key. */
 function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>> | undefined): void {
   for (const [key, count] of Object.entries(from ?? {})) into[key] = (into[key] ?? 0) + count
@@ -186,10 +213,12 @@ export function sumStats(all: readonly ParleyStats[], rooms: number): ParleyStat
   const by = new Map<string, { transport: string; protocol: string; connections: number }>()
   const total = { connections: 0, members: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, slowConsumers: 0, deliveries: 0, connectionsOpened: 0, outboundBuffered: 0 }
   const history = { queued: 0, written: 0, dropped: 0, failedWrites: 0 }
+  const compression = { frames: 0, bytesBefore: 0, bytesAfter: 0 }
   let outboundHighWater = 0
   for (const stats of all as ReadonlyArray<Partial<ParleyStats>>) {
     for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += stats[key] ?? 0
     for (const key of Object.keys(history) as Array<keyof typeof history>) history[key] += stats.history?.[key] ?? 0
+    for (const key of Object.keys(compression) as Array<keyof typeof compression>) compression[key] += stats.compression?.[key] ?? 0
     addCounts(errors, stats.errors as Record<string, number> | undefined)
     addCounts(refused, stats.refused)
     addCounts(closes, stats.closes)
@@ -202,5 +231,5 @@ export function sumStats(all: readonly ParleyStats[], rooms: number): ParleyStat
     }
     outboundHighWater = Math.max(outboundHighWater, stats.outboundHighWater ?? 0)
   }
-  return { ...total, rooms, errors: errors as ParleyStats['errors'], history, refused, closes, recovery, connectionsBy: [...by.values()], outboundHighWater }
+  return { ...total, rooms, errors: errors as ParleyStats['errors'], history, compression, refused, closes, recovery, connectionsBy: [...by.values()], outboundHighWater }
 }

@@ -3,9 +3,11 @@ import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'n
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, parseSubprotocolHeader, SUBPROTOCOLS, unsupportedVersionReason } from '@parley/protocol'
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
 import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
-import type { Logger } from '../options.js'
+import type { CompressionOptions, Logger } from '../options.js'
+import type { CompressionCounters } from '../stats.js'
 import { optionError } from '../server-error.js'
 import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
 import type { Connection, Frame, Handshake, Refusal } from './connection.js'
@@ -17,6 +19,10 @@ export interface WsTransportHost {
   readonly maxPayload: number
   readonly tokenCookie: string | false
   readonly logger: Logger
+  /** permessage-deflate's settings; undefined when compression is off. */
+  readonly compression?: Required<CompressionOptions> | undefined
+  /** Where the compression figures go (for `stats()`). */
+  readonly compressionCounters?: CompressionCounters | undefined
   /** The one way in: decides the handshake, then refuses or opens the connection (see `Parley.accept`). */
   accept(connection: Connection, handshake: Handshake): Promise<unknown>
 }
@@ -24,6 +30,32 @@ export interface WsTransportHost {
 /** ws's public frame builder (RFC 6455 §5.2), exported by `ws` but not described by `@types/ws`. */
 const { Sender } = wsModule as unknown as {
   Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] }
+}
+
+/** RFC 7692 §7.2.1: a message compressed with a sync flush ends in these 4 bytes, which are left off the wire. */
+const DEFLATE_TAIL = 4
+
+/** ws's frame builder in one buffer, so each recipient costs one write: the copy is made once per broadcast. */
+function wireFrame(payload: Buffer, compressed: boolean): Buffer {
+  const parts = Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: compressed })
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
+}
+
+/**
+ * RFC 7692 with no server context takeover: every message is compressed on its own, so one compressed frame is valid
+ * for every connection that negotiated the same window (`server_max_window_bits`, 15 unless the client asked for
+ * less). A broadcast is compressed once per window size in use, which is once: browsers and ws never ask for less.
+ * Under 9 bits zlib cannot promise the window, so such a connection gets plain frames (RFC 7692 lets a sender
+ * leave any message uncompressed).
+ */
+const DEFAULT_WINDOW_BITS = 15
+const MIN_WINDOW_BITS = 9
+
+/** The `server_max_window_bits` of a permessage-deflate response header line (15 when absent). */
+function serverWindowBits(headers: readonly string[]): number {
+  const line = headers.find((header) => /^sec-websocket-extensions:/i.test(header))
+  const bits = line === undefined ? undefined : /server_max_window_bits=(\d+)/.exec(line)?.[1]
+  return bits === undefined ? DEFAULT_WINDOW_BITS : Number(bits)
 }
 
 /** RFC 6455 §7.4: codes an endpoint may put in a close frame. */
@@ -61,28 +93,63 @@ class WsTransport {
   /** Shared by every socket, so a connection holds no closure of its own for it. */
   readonly untrack: (this: WebSocket) => void
   /** The complete WebSocket frame of each broadcast (header + UTF-8 payload, through ws's `Sender.frame`). */
-  readonly frames = new FrameBytes((frame) => {
-    const parts = Sender.frame(Buffer.from(frame.text, 'utf8'), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
-    // One buffer, so each recipient costs one write: the copy is made once per broadcast, not per member.
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
-  })
+  readonly frames = new FrameBytes((frame) => wireFrame(Buffer.from(frame.text, 'utf8'), false))
+  /**
+   * By window size, the frames for connections that negotiated permessage-deflate: compressed once per broadcast,
+   * or the plain frame when it is under the threshold or would not shrink.
+   */
+  readonly #deflated = new Map<number, FrameBytes>()
+  /** The window each pending upgrade's response granted, read off the response headers ws is about to send. */
+  readonly windowBits = new WeakMap<IncomingMessage, number>()
   readonly turn = new WriteTurn()
   readonly onSocketError: (error: unknown) => void
 
   constructor(readonly host: WsTransportHost) {
+    const compression = host.compression
     this.wss = new WebSocketServer({
       noServer: true,
+      // Also the bound on inflating a compressed frame: ws stops at it and closes 1009, however small the frame was.
       maxPayload: host.maxPayload,
-      perMessageDeflate: false,
+      // ws negotiates and inflates what clients send; Parley builds its own compressed frames (never ws.send), so ws
+      // keeps no deflate stream per connection: the per-socket memory Socket.IO's users ran into.
+      perMessageDeflate: compression === undefined ? false : { serverNoContextTakeover: true },
       clientTracking: false,
       // Select the decided entry; never the token entry (RFC 6455 §4.2.2: the server picks one of the offered).
       handleProtocols: (_offered: Set<string>, request: IncomingMessage) => this.chosen.get(request) ?? false,
     })
+    if (compression !== undefined) this.wss.on('headers', (headers, request) => this.windowBits.set(request, serverWindowBits(headers)))
     this.onSocketError = (error) => host.logger.debug({ event: 'transport.socket-error', transport: 'websocket', error: describeError(error) }, 'parley: socket error')
     const sockets = this.sockets
     this.untrack = function untrack(this: WebSocket) {
       sockets.delete(this)
     }
+  }
+
+  /** The frames for a connection whose permessage-deflate response granted `windowBits`. */
+  deflatedFor(windowBits: number): FrameBytes {
+    const compression = this.host.compression
+    if (compression === undefined || windowBits < MIN_WINDOW_BITS) return this.frames
+    let frames = this.#deflated.get(windowBits)
+    if (frames === undefined) {
+      frames = new FrameBytes((frame) => this.#deflate(frame, compression, windowBits))
+      this.#deflated.set(windowBits, frames)
+    }
+    return frames
+  }
+
+  #deflate(frame: Frame, compression: Required<CompressionOptions>, windowBits: number): Buffer {
+    if (frame.byteLength < compression.threshold) return this.frames.of(frame)
+    const payload = Buffer.from(frame.text, 'utf8')
+    const compressed = deflateRawSync(payload, { level: compression.level, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH })
+    const size = compressed.byteLength - DEFLATE_TAIL
+    if (size >= payload.byteLength) return this.frames.of(frame)
+    const counters = this.host.compressionCounters
+    if (counters !== undefined) {
+      counters.frames++
+      counters.bytesBefore += payload.byteLength
+      counters.bytesAfter += size
+    }
+    return wireFrame(compressed.subarray(0, size), true)
   }
 }
 
@@ -94,12 +161,15 @@ class WsConnection extends BatchedWriter implements Connection {
   readonly #socket: Duplex
   #head: Buffer | undefined
   readonly #transport: WsTransport
+  /** The frames this connection gets: compressed ones when it negotiated permessage-deflate. */
+  #frames: FrameBytes
   constructor(transport: WsTransport, request: IncomingMessage, socket: Duplex, head: Buffer) {
     super(socket, transport.turn)
     this.#transport = transport
     this.#request = request
     this.#socket = socket
     this.#head = head
+    this.#frames = transport.frames
   }
 
   get transport(): string {
@@ -111,7 +181,8 @@ class WsConnection extends BatchedWriter implements Connection {
   }
 
   get bufferedAmount(): number {
-    // Every byte Parley and ws write goes to this one socket (no compression, so ws's Sender never queues).
+    // Every byte Parley and ws write goes to this one socket: ws's Sender queues only while it compresses a send of
+    // its own, and Parley never calls ws.send (it writes frames it built, compressed or not, to the socket).
     return this.#socket.writableLength
   }
 
@@ -143,6 +214,7 @@ class WsConnection extends BatchedWriter implements Connection {
     // handleUpgrade completes synchronously (no verifyClient), so the session opens in this same tick.
     transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
       this.#ws = ws
+      if (ws.extensions.includes('permessage-deflate')) this.#frames = transport.deflatedFor(transport.windowBits.get(request) ?? DEFAULT_WINDOW_BITS)
       transport.sockets.add(ws)
       ws.on('error', transport.onSocketError)
       ws.on('close', transport.untrack)
@@ -153,7 +225,7 @@ class WsConnection extends BatchedWriter implements Connection {
   send(frame: Frame): void {
     const socket = this.#socket
     if (this.#ws?.readyState !== 1 || socket.destroyed) return
-    this.writeBatched(this.#transport.frames.of(frame))
+    this.writeBatched(this.#frames.of(frame))
   }
 
   close(code: number, reason: string): void {
