@@ -29,6 +29,8 @@ export interface TrafficJob {
   readonly fixed: { readonly durationMs: number; readonly ratePerPublisher: number; readonly burst?: number | undefined }
   /** Longest wait for the last messages after a phase before the run is declared invalid. */
   readonly drainTimeoutMs: number
+  /** Every publish asks for an acknowledgement (Parley's `ack`, Socket.IO's callback); each must come back. */
+  readonly acks?: boolean | undefined
   /** The size of each message's `text` in bytes: chat-like words (default: one short chat line, {@link TEXT}). */
   readonly textBytes?: number | undefined
 }

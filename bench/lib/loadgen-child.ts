@@ -96,11 +96,18 @@ async function traffic(job: TrafficJob): Promise<TrafficResult> {
   const clientOf = (publisher: number): number => Math.floor(publisher / pubsPerRoom) * perRoom + (publisher % pubsPerRoom)
   let clients: BenchClient[] = []
   const text = job.textBytes === undefined ? TEXT : textOf(job.textBytes)
+  const acks = job.acks === true
+  let acked = 0
+  let ackWait: { promise: Promise<void>; poke: () => void } | undefined
+  const onAck = (): void => {
+    acked++
+    ackWait?.poke()
+  }
   const send = (publisher: number): void => {
     const n = sent[publisher]!
     sent[publisher] = n + 1
     outstanding++
-    clients[clientOf(publisher)]!.publish({ p: publisher, n, t: performance.now(), text })
+    clients[clientOf(publisher)]!.publish({ p: publisher, n, t: performance.now(), text }, acks)
   }
   const pump = (publisher: number): void => {
     while (sent[publisher]! - completed[publisher]! < job.full.window) send(publisher)
@@ -146,7 +153,7 @@ async function traffic(job: TrafficJob): Promise<TrafficResult> {
 
   const setupStart = performance.now()
   clients = await openAll(clientCount, job.connectConcurrency, (client) =>
-    target.connect({ port, user: `u${client}`, room: `room-${Math.floor(client / perRoom)}`, onMessage: (data) => onReceive(client, data) }),
+    target.connect({ port, user: `u${client}`, room: `room-${Math.floor(client / perRoom)}`, onMessage: (data) => onReceive(client, data), onAck }),
   )
   const setupMs = performance.now() - setupStart
 
@@ -212,6 +219,13 @@ async function traffic(job: TrafficJob): Promise<TrafficResult> {
     }
     fixed = await paced('fixed', 1)
     if (job.fixed.burst !== undefined && job.fixed.burst > 1) burst = await paced('burst', job.fixed.burst)
+    if (acks) {
+      // Every publish asked for an acknowledgement: each must have come back, once.
+      const sentTotal = sent.reduce((a, b) => a + b, 0)
+      ackWait = waitFor(() => acked >= sentTotal, job.drainTimeoutMs, `${sentTotal} acknowledgements (${acked} so far)`)
+      await ackWait.promise
+      if (acked !== sentTotal) problems.push(`${acked} acknowledgements for ${sentTotal} publishes`)
+    }
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error))
   }

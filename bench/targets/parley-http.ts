@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http'
 import { SUBPROTOCOL_V1_JSON } from '@parley/protocol'
-import { onServerFrame, parley, type RawPosition } from './parley.js'
+import { onServerFrame, parley, publishFrame, type RawPosition } from './parley.js'
 import { deferred, type BenchClient, type ClientSettings, type Target } from './target.js'
 
 /**
@@ -94,9 +94,10 @@ async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
 
   await open()
   const room = JSON.stringify(settings.room)
+  let ids = 0
   return {
-    publish(data) {
-      send(`{"type":"publish","room":${room},"echo":false,"data":${JSON.stringify(data)}}`)
+    publish(data, ack) {
+      send(publishFrame(room, data, ack === true ? ids++ : undefined))
     },
     get dropped() {
       return dropped.promise

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { CloseCode, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
 import type { Parley, ServerOptions } from '@parley/server-sdk'
-import { deferred, type BenchClient, type ClientSettings, type RunningServer, type ServerSettings, type Target } from './target.js'
+import { deferred, type BenchClient, type ClientSettings, type Payload, type RunningServer, type ServerSettings, type Target } from './target.js'
 
 /**
  * Parley: `attach()` on a plain `http.Server` with default options except the publish rate limit (raised, since one
@@ -93,6 +93,9 @@ export function onServerFrame(
       // As the client SDK does: presence changes in batches, from a server that offers them.
       send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', batch: true, ...(resume === undefined ? {} : { resume }) }))
       return
+    case 'ack':
+      settings.onAck?.()
+      return
     case 'joined':
       // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
       if (resume === undefined) position.current = { epoch: message.epoch, seq: message.seq }
@@ -106,8 +109,13 @@ export function onServerFrame(
   }
 }
 
+/** A raw `publish` frame (`room` already JSON), with an id when an acknowledgement is wanted. */
+export function publishFrame(room: string, data: Payload, ackId: number | undefined): string {
+  return `{"type":"publish","room":${room},"echo":false,${ackId === undefined ? '' : `"id":"a${ackId}",`}"data":${JSON.stringify(data)}}`
+}
+
 /** Raw protocol frames over `ws`; `deflate` offers permessage-deflate (as browsers always do). */
-export async function connectRaw(settings: ClientSettings, deflate: WebSocket.ClientOptions['perMessageDeflate'] = false): Promise<BenchClient> {
+export async function connectRaw(settings: ClientSettings, deflate = false): Promise<BenchClient & { readonly extensions: string }> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
   const position: RawPosition = { current: undefined }
@@ -126,9 +134,13 @@ export async function connectRaw(settings: ClientSettings, deflate: WebSocket.Cl
   }
 
   await open()
+  let ids = 0
   return {
-    publish(data) {
-      socket.send(`{"type":"publish","room":${room},"echo":false,"data":${JSON.stringify(data)}}`)
+    get extensions() {
+      return socket.extensions
+    },
+    publish(data, ack) {
+      socket.send(publishFrame(room, data, ack === true ? ids++ : undefined))
     },
     get dropped() {
       return dropped.promise
@@ -168,8 +180,12 @@ async function connectSdk(settings: ClientSettings): Promise<BenchClient> {
   })
   await joined()
   return {
-    publish(data) {
-      room.publish({ ...data }, { echo: false }).catch(() => undefined)
+    publish(data, ack) {
+      // The SDK always gives its publishes an id: `ack` only decides whether the acknowledgement is counted.
+      room.publish({ ...data }, { echo: false }).then(
+        () => (ack === true ? settings.onAck?.() : undefined),
+        () => undefined,
+      )
     },
     get dropped() {
       return dropped.promise

@@ -23,8 +23,9 @@ async function startServer(settings: ServerSettings): Promise<RunningServer> {
       void socket.join(room)
       ack?.()
     })
-    socket.on('publish', (room: string, data: Payload) => {
+    socket.on('publish', (room: string, data: Payload, ack?: () => void) => {
       socket.to(room).emit('message', data)
+      ack?.()
     })
   })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
@@ -65,8 +66,9 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
   })
   await join()
   return {
-    publish(data) {
-      socket.emit('publish', settings.room, data)
+    publish(data, ack) {
+      if (ack === true) socket.emit('publish', settings.room, data, () => settings.onAck?.())
+      else socket.emit('publish', settings.room, data)
     },
     get dropped() {
       return dropped.promise

@@ -58,12 +58,17 @@ export interface ClientSettings {
   readonly room: string
   /** Each room message's data, in arrival order. */
   readonly onMessage: (data: Payload) => void
+  /** Each acknowledgement of a publish made with `ack` (see {@link BenchClient.publish}). */
+  readonly onAck?: (() => void) | undefined
 }
 
 /** One client of a target, joined to its room. */
 export interface BenchClient {
-  /** Publishes to its room (without an acknowledgement, for every target). */
-  publish(data: Payload): void
+  /**
+   * Publishes to its room. With `ack`, asks the server to acknowledge it (Parley's publish id and `ack`, Socket.IO's
+   * acknowledgement callback, the ws server's `ack` frame) and calls `onAck` when the acknowledgement arrives.
+   */
+  publish(data: Payload, ack?: boolean): void
   /** Resolves when the server dropped this connection. */
   readonly dropped: Promise<void>
   /** After a drop: connects again and resumes where it was (as far as the target can); resolves once joined. */

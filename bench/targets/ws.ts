@@ -47,7 +47,7 @@ async function startServer(settings: ServerSettings): Promise<RunningServer> {
     let joined: string | undefined
     ws.on('error', () => undefined)
     ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; room: string; since?: number; data?: unknown }
+      const message = JSON.parse(String(raw)) as { type: string; room: string; since?: number; data?: unknown; id?: string }
       if (message.type === 'join') {
         const room = roomOf(message.room)
         joined = message.room
@@ -57,6 +57,7 @@ async function startServer(settings: ServerSettings): Promise<RunningServer> {
       } else if (message.type === 'publish') {
         const room = rooms.get(message.room)
         if (room !== undefined) broadcast(message.room, room, message.data, ws)
+        if (message.id !== undefined) ws.send(JSON.stringify({ type: 'ack', id: message.id }))
       }
     })
     ws.on('close', () => {
@@ -104,6 +105,8 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
       if (message.type === 'message') {
         lastSeq = message.seq
         settings.onMessage(message.data)
+      } else if (message.type === 'ack') {
+        settings.onAck?.()
       } else if (message.type === 'joined') {
         if (since === undefined) lastSeq = message.seq
         joined.resolve()
@@ -114,9 +117,10 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
   }
 
   await open(undefined)
+  let ids = 0
   return {
-    publish(data) {
-      socket.send(JSON.stringify({ type: 'publish', room: settings.room, data }))
+    publish(data, ack) {
+      socket.send(JSON.stringify({ type: 'publish', room: settings.room, data, ...(ack === true ? { id: `a${ids++}` } : {}) }))
     },
     get dropped() {
       return dropped.promise

@@ -317,9 +317,10 @@ function section(option: string, value: unknown, known: readonly string[]): Reco
 
 function resolveCompression(value: unknown): Required<CompressionOptions> | undefined {
   if (value === undefined || value === false) return undefined
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) fail('compression', 'a boolean or an object', value)
   const given = value === true ? {} : section('compression', value, ['threshold', 'level'])
-  const level = positiveInt('compression.level', given['level'], 1)
-  if (level > 9) fail('compression.level', 'an integer from 1 to 9', level)
+  const level = given['level'] ?? 1
+  if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) fail('compression.level', 'an integer from 1 to 9', level)
   return Object.freeze({ threshold: positiveInt('compression.threshold', given['threshold'], 1024, true), level })
 }
 
@@ -369,6 +370,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   const highWaterBytes = positiveInt('backpressure.highWaterBytes', backpressure['highWaterBytes'], Math.floor(maxBufferedBytes / 4))
   if (highWaterBytes > maxBufferedBytes) fail('backpressure.highWaterBytes', 'at most backpressure.maxBufferedBytes', highWaterBytes)
   const maxPayload = positiveInt('limits.maxPayload', limits['maxPayload'], DEFAULT_LIMITS.maxPayload)
+  // ws keeps the limit in 32 bits (`maxPayload | 0`): past 2^31 - 1 it would mean no limit, for frames and inflation.
+  if (maxPayload > 2 ** 31 - 1) fail('limits.maxPayload', 'a positive integer up to 2147483647', maxPayload)
   const adapter = options.adapter
   if (adapter !== undefined && (typeof adapter !== 'object' || adapter === null || typeof adapter.connect !== 'function')) {
     fail('adapter', 'an Adapter (see createMemoryAdapter)', adapter)

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { createClient, httpStreamTransport } from '@parley/client-sdk'
-import { attach, type ServerOptions } from '@parley/server-sdk'
+import { attach, type ParleyStats, type ServerOptions } from '@parley/server-sdk'
+import { sumStats } from '../src/stats.js'
 import { createServer } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -178,13 +179,35 @@ describe('compression (permessage-deflate, opt-in)', () => {
   it('refuses bad compression options with a TypeError naming the option', () => {
     const server = createServer()
     for (const [compression, message] of [
-      [{ level: 0 }, /compression\.level.*positive integer/],
+      [{ level: 0 }, /compression\.level.*1 to 9/],
       [{ level: 10 }, /compression\.level.*1 to 9/],
       [{ threshold: -1 }, /compression\.threshold.*non-negative integer/],
       [{ window: 9 }, /compression\.window/],
-      ['yes', /compression.*an object/],
+      ['yes', /compression.*a boolean or an object/],
     ] as const) {
       expect(() => attach(server, { compression } as unknown as ServerOptions)).toThrow(message)
     }
+    // ws keeps maxPayload in 32 bits: a larger one would silently mean no bound on inflating, so it is refused.
+    expect(() => attach(server, { compression: true, limits: { maxPayload: 2 ** 31 } })).toThrow(/limits\.maxPayload.*up to 2147483647/)
+  })
+
+  it('declines an offer it cannot accept (RFC 7692 §5) instead of failing the upgrade: the client connects uncompressed', async () => {
+    const { url, parley } = await start({ compression: true })
+    for (const offer of ['permessage-deflate; server_max_window_bits', 'permessage-deflate; foo=1', 'permessage-deflate; client_max_window_bits=16']) {
+      // ws as a client would not send these; a raw header does, as a buggy or hostile client might.
+      const ws = new WebSocket(url, ['parley.v1.json'], { perMessageDeflate: false, headers: { 'sec-websocket-extensions': offer } })
+      const client = new RawClient(ws)
+      clients.push(client)
+      await client.next('welcome')
+      await joined(client, `r-${clients.length}`)
+      expect(ws.extensions).toBe('')
+    }
+    expect(parley.stats().connections).toBe(3)
+    expect(parley.stats().refused).toEqual({})
+  })
+
+  it('sums compression figures over nodes, a node without them counting zero', () => {
+    const node = (frames: number) => ({ compression: { frames, bytesBefore: frames * 4_000, bytesAfter: frames * 400 } }) as unknown as ParleyStats
+    expect(sumStats([node(2), node(3), {} as ParleyStats], 0).compression).toEqual({ frames: 5, bytesBefore: 20_000, bytesAfter: 2_000 })
   })
 })

@@ -27,9 +27,35 @@ export interface WsTransportHost {
   accept(connection: Connection, handshake: Handshake): Promise<unknown>
 }
 
-/** ws's public frame builder (RFC 6455 §5.2), exported by `ws` but not described by `@types/ws`. */
-const { Sender } = wsModule as unknown as {
+/**
+ * ws's public frame builder (RFC 6455 §5.2), extension header parser and permessage-deflate negotiator: exported by
+ * `ws` but not described by `@types/ws`.
+ */
+const { Sender, extension, PerMessageDeflate } = wsModule as unknown as {
   Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] }
+  extension: { parse(header: string): Record<string, unknown[]> }
+  PerMessageDeflate: new (options: object) => { accept(offers: unknown[]): unknown }
+}
+
+/** The server's permessage-deflate terms, for ws's negotiation and for the dry run before it. */
+const DEFLATE_TERMS = { serverNoContextTakeover: true }
+
+/**
+ * RFC 7692 §5: an offer the server cannot accept is declined, and the connection goes on without the extension. ws
+ * instead fails the whole upgrade with 400 on an offer it cannot parse or accept (`server_max_window_bits` without a
+ * value, an unknown parameter), after `authenticate` has run: so the same negotiation is tried first, and a header
+ * it would fail on is dropped from the request before ws sees it.
+ */
+function declineUnacceptableOffer(request: IncomingMessage, maxPayload: number): void {
+  const header = request.headers['sec-websocket-extensions']
+  if (header === undefined) return
+  try {
+    const offers = extension.parse(header)['permessage-deflate']
+    // As ws's server builds it for the upgrade (websocket-server.js), so the dry run accepts exactly what ws will.
+    if (offers !== undefined) new PerMessageDeflate({ ...DEFLATE_TERMS, isServer: true, maxPayload }).accept(offers)
+  } catch {
+    delete request.headers['sec-websocket-extensions']
+  }
 }
 
 /** RFC 7692 §7.2.1: a message compressed with a sync flush ends in these 4 bytes, which are left off the wire. */
@@ -112,7 +138,7 @@ class WsTransport {
       maxPayload: host.maxPayload,
       // ws negotiates and inflates what clients send; Parley builds its own compressed frames (never ws.send), so ws
       // keeps no deflate stream per connection: the per-socket memory Socket.IO's users ran into.
-      perMessageDeflate: compression === undefined ? false : { serverNoContextTakeover: true },
+      perMessageDeflate: compression === undefined ? false : DEFLATE_TERMS,
       clientTracking: false,
       // Select the decided entry; never the token entry (RFC 6455 §4.2.2: the server picks one of the offered).
       handleProtocols: (_offered: Set<string>, request: IncomingMessage) => this.chosen.get(request) ?? false,
@@ -140,7 +166,13 @@ class WsTransport {
   #deflate(frame: Frame, compression: Required<CompressionOptions>, windowBits: number): Buffer {
     if (frame.byteLength < compression.threshold) return this.frames.of(frame)
     const payload = Buffer.from(frame.text, 'utf8')
-    const compressed = deflateRawSync(payload, { level: compression.level, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH })
+    let compressed: Buffer
+    try {
+      compressed = deflateRawSync(payload, { level: compression.level, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH })
+    } catch {
+      // zlib out of memory, say: `send` never throws, so this frame goes plain and the broadcast goes on.
+      return this.frames.of(frame)
+    }
     const size = compressed.byteLength - DEFLATE_TAIL
     if (size >= payload.byteLength) return this.frames.of(frame)
     const counters = this.host.compressionCounters
@@ -195,6 +227,7 @@ class WsConnection extends BatchedWriter implements Connection {
     if (refusal.closeCode === CloseCode.UnsupportedVersion && offered.includes(NEGOTIATE_SUBPROTOCOL) && !this.#socket.destroyed) {
       // Browsers cannot read a 426: upgrade on the negotiation entry, then say in a 4406 what this server speaks.
       this.#transport.chosen.set(request, NEGOTIATE_SUBPROTOCOL)
+      if (this.#transport.host.compression !== undefined) declineUnacceptableOffer(request, this.#transport.host.maxPayload)
       this.#transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
         ws.on('error', this.#transport.onSocketError)
         ws.close(CloseCode.UnsupportedVersion, unsupportedVersionReason(SUBPROTOCOLS))
@@ -211,6 +244,7 @@ class WsConnection extends BatchedWriter implements Connection {
     if (request === undefined || head === undefined || this.#socket.destroyed) return false
     const transport = this.#transport
     transport.chosen.set(request, protocol)
+    if (transport.host.compression !== undefined) declineUnacceptableOffer(request, transport.host.maxPayload)
     // handleUpgrade completes synchronously (no verifyClient), so the session opens in this same tick.
     transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
       this.#ws = ws
