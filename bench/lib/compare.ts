@@ -164,6 +164,26 @@ export function leadRatio<R extends JobResult>(specs: readonly TargetSpec[], out
   return pairedRatio(outcomes.get(primary.label) ?? [], outcomes.get(other) ?? [], value)
 }
 
+/**
+ * Which process ran out at full rate, per target: the server when its event loop was busy ≥ 90 % of the window (so
+ * deliveries/s measure the server), else the load generator. Issue 20 asks that every server be the bottleneck; this
+ * says, per run, where that holds.
+ */
+export function bottleneckNote(
+  caseName: string,
+  specs: readonly TargetSpec[],
+  outcomes: CaseOutcomes<JobResult & { readonly full: { readonly server: { readonly elu: number }; readonly loadgen: { readonly elu: number } } }>,
+): string {
+  const parts = specs.map((spec) => {
+    const list = outcomes.get(spec.label) ?? []
+    if (!list.some((outcome) => outcome.ok)) return `${spec.label} n/a`
+    const server = medianValue(list, (r) => r.full.server.elu)
+    const loadgen = medianValue(list, (r) => r.full.loadgen.elu)
+    return `${spec.label} ${server >= 0.9 ? 'server-bound' : 'LOAD-GENERATOR-BOUND'} (server ELU ${server.toFixed(2)}, load generator ${loadgen.toFixed(2)})`
+  })
+  return `${caseName}, full rate: ${parts.join('; ')}`
+}
+
 /** "met" / "NOT met" / "not measured" for a target stated as `ratio ≤ limit` (or ≥). */
 export function verdict(ratio: number, limit: number, direction: 'at most' | 'at least'): string {
   if (!Number.isFinite(ratio)) return 'not measured'

@@ -1,4 +1,4 @@
-import { chartPanel, comparisonRows, count, outcomesJson, perDelivery, runInterleaved } from '../lib/compare.js'
+import { bottleneckNote, chartPanel, comparisonRows, count, outcomesJson, perDelivery, runInterleaved } from '../lib/compare.js'
 import type { TrafficJob, TrafficResult } from '../lib/jobs.js'
 import type { Scenario } from '../lib/scenario.js'
 import { FIXED_COLUMNS, FULL_COLUMNS } from './fanout.js'
@@ -52,6 +52,7 @@ const scenario: Scenario = {
       ],
       notes: [
         'Every message goes to the 9 other members of its room; each client checks it got every message of every other member, in order; in the calm case every publish asks for an acknowledgement and each must come back.',
+        bottleneckNote('100 rooms × 10', context.targets, outcomes),
         `Medians of ${context.repetitions} interleaved repetition(s); ratios are medians of per-repetition ratios.`,
       ],
       chart: [

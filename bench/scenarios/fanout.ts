@@ -1,4 +1,4 @@
-import { chartPanel, comparisonRows, count, fixed, formatRatio, leadRatio, outcomesJson, perDelivery, runInterleaved, verdict, type Column } from '../lib/compare.js'
+import { bottleneckNote, chartPanel, comparisonRows, count, fixed, formatRatio, leadRatio, outcomesJson, perDelivery, runInterleaved, verdict, type Column } from '../lib/compare.js'
 import type { TrafficJob, TrafficResult } from '../lib/jobs.js'
 import type { Row, Scenario } from '../lib/scenario.js'
 
@@ -121,6 +121,7 @@ const scenario: Scenario = {
         burstCpuVsWs: leadRatio(context.targets, outcomes, 'ws', serverBurst),
       }
       summary[key] = ratios
+      notes.push(bottleneckNote(`${subscribers} subscribers`, context.targets, outcomes))
       notes.push(
         `${subscribers} subscribers: server CPU per delivery at ${count(FIXED_DELIVERIES_PER_SEC)} deliveries/s is ${formatRatio(ratios.cpuVsSocketIo)} Socket.IO's ` +
           `(target ≤ ${TARGETS.cpuVsSocketIo}×: ${verdict(ratios.cpuVsSocketIo, TARGETS.cpuVsSocketIo, 'at most')}) and ${formatRatio(ratios.cpuVsWs)} plain ws's ` +

@@ -1,5 +1,6 @@
-import WebSocket from 'ws'
 import { startNode, type NodeProcess } from '../../packages/redis-adapter/test/helpers.js'
+import { readDelivery } from '../lib/delivery-reader.js'
+import { openLightSocket, type LightSocket } from '../lib/light-socket.js'
 import { formatCount } from '../lib/format.js'
 import type { Row, Scenario } from '../lib/scenario.js'
 
@@ -8,7 +9,8 @@ import type { Row, Scenario } from '../lib/scenario.js'
  * processes, one publisher on the first node publishing as fast as its acks come back (a window of in-flight
  * publishes). Figures: deliveries per second until every subscriber has every message (checked, not assumed).
  * Needs Redis on 127.0.0.1:6379. On 2 cores the load generator (this process) and up to three servers share the
- * CPU, so the figure is a floor, not a ceiling.
+ * CPU, so the figure is a floor, not a ceiling. Clients are the load generator's light WebSocket client; each
+ * subscriber checks it got every message once and in order.
  */
 
 interface Run {
@@ -19,33 +21,33 @@ interface Run {
   readonly seconds: number
   readonly deliveriesPerSec: number
   readonly complete: boolean
+  /** Subscribers that saw a message out of order or twice. */
+  readonly outOfOrder: number
 }
 
-async function open(url: string, name: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, ['parley.v1.json'], { headers: { authorization: `Bearer ${name}` } })
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return ws
+function open(url: string, name: string): Promise<LightSocket> {
+  return openLightSocket(url, { protocols: ['parley.v1.json'], headers: { authorization: `Bearer ${name}` } })
 }
 
-async function joinRoom(ws: WebSocket): Promise<void> {
+/** Joins the room; from then on every frame goes to `onFrame`. */
+async function joinRoom(socket: LightSocket, onFrame: (text: string) => void = () => undefined): Promise<void> {
   await new Promise<void>((resolve) => {
-    const onMessage = (data: WebSocket.RawData): void => {
-      if (String(data).includes('"type":"joined"')) {
-        ws.off('message', onMessage)
+    let joined = false
+    socket.onMessage((text) => {
+      if (joined) return onFrame(text)
+      if (text.includes('"type":"joined"')) {
+        joined = true
         resolve()
       }
-    }
-    ws.on('message', onMessage)
-    ws.send(JSON.stringify({ type: 'join', room: 'fanout', id: 'j' }))
+    })
+    socket.send(JSON.stringify({ type: 'join', room: 'fanout', id: 'j' }))
   })
 }
 
 async function runOnce(nodeCount: number, subscribers: number, messages: number, keyPrefix: string): Promise<Run> {
   const nodes: NodeProcess[] = []
-  const sockets: WebSocket[] = []
+  const sockets: LightSocket[] = []
+  let outOfOrder = 0
   try {
     for (let i = 0; i < nodeCount; i++) nodes.push(await startNode({ redisUrl: 'redis://127.0.0.1:6379', keyPrefix, nodeTimeoutMs: 5_000 }))
     let delivered = 0
@@ -53,16 +55,23 @@ async function runOnce(nodeCount: number, subscribers: number, messages: number,
     const done = new Promise<void>((resolve) => (allDone = resolve))
     const expected = subscribers * messages
     for (let i = 0; i < subscribers; i++) {
-      const ws = await open((nodes[i % nodeCount] as NodeProcess).url, `sub-${i}`)
-      await joinRoom(ws)
-      ws.on('message', (data) => {
-        if (String(data).startsWith('{"type":"message"') && ++delivered === expected) allDone()
+      const socket = await open((nodes[i % nodeCount] as NodeProcess).url, `sub-${i}`)
+      let next = 0
+      await joinRoom(socket, (text) => {
+        const delivery = readDelivery(text)
+        if (delivery === undefined) return
+        if (delivery.data.n !== next) outOfOrder++
+        next = delivery.data.n + 1
+        if (++delivered === expected) allDone()
       })
-      sockets.push(ws)
+      sockets.push(socket)
     }
     const publisher = await open((nodes[0] as NodeProcess).url, 'publisher')
     sockets.push(publisher)
-    await joinRoom(publisher)
+    let onAck: () => void = () => undefined
+    await joinRoom(publisher, (text) => {
+      if (text.startsWith('{"type":"ack"')) onAck()
+    })
     const window = 64
     let sent = 0
     let acked = 0
@@ -70,24 +79,23 @@ async function runOnce(nodeCount: number, subscribers: number, messages: number,
     await new Promise<void>((resolve) => {
       const pump = (): void => {
         while (sent < messages && sent - acked < window) {
-          publisher.send(JSON.stringify({ type: 'publish', room: 'fanout', id: `p${sent}`, echo: false, data: { n: sent } }))
+          publisher.send(JSON.stringify({ type: 'publish', room: 'fanout', id: `p${sent}`, echo: false, data: { p: 0, n: sent, t: 0 } }))
           sent++
         }
       }
-      publisher.on('message', (data) => {
-        if (!String(data).startsWith('{"type":"ack"')) return
+      onAck = () => {
         acked++
         if (acked === messages) resolve()
         else pump()
-      })
+      }
       pump()
     })
     const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 60_000))
     const complete = await Promise.race([done.then(() => true), timeout])
     const seconds = (performance.now() - start) / 1_000
-    return { nodes: nodeCount, subscribers, messages, deliveries: delivered, seconds, deliveriesPerSec: delivered / seconds, complete }
+    return { nodes: nodeCount, subscribers, messages, deliveries: delivered, seconds, deliveriesPerSec: delivered / seconds, complete: complete && outOfOrder === 0, outOfOrder }
   } finally {
-    for (const ws of sockets) ws.terminate()
+    for (const socket of sockets) socket.terminate()
     await Promise.all(nodes.map((n) => n.stop()))
   }
 }
@@ -103,12 +111,14 @@ const scenario: Scenario = {
       log(`  ${nodes} node(s): ${subscribers} subscribers, ${messages} messages`)
       runs.push(await runOnce(nodes, subscribers, messages, `parley-bench-${Date.now()}-${nodes}`))
     }
+    const single = runs[0]?.deliveriesPerSec ?? Number.NaN
     const table: Row[] = runs.map((r) => ({
       nodes: r.nodes,
       subscribers: r.subscribers,
       messages: r.messages,
       'deliveries/s': formatCount(r.deliveriesPerSec),
-      'all delivered': r.complete ? 'yes' : `NO (${r.deliveries}/${r.subscribers * r.messages})`,
+      'vs 1 node': `${(r.deliveriesPerSec / single).toFixed(2)}×`,
+      'all delivered': r.complete ? 'yes' : `NO (${r.deliveries}/${r.subscribers * r.messages}${r.outOfOrder > 0 ? `, ${r.outOfOrder} out of order` : ''})`,
       seconds: r.seconds.toFixed(2),
     }))
     return {

@@ -1,6 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
+import { readDelivery } from '../lib/delivery-reader.js'
+import { openLightSocket } from '../lib/light-socket.js'
 import { CloseCode, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
 import type { Parley, ServerOptions } from '@parley/server-sdk'
 import { deferred, type BenchClient, type ClientSettings, type Payload, type RunningServer, type ServerSettings, type Target } from './target.js'
@@ -73,7 +75,8 @@ export interface RawPosition {
 
 /**
  * What a raw client does with one server frame, whatever carried it: welcome → join (with `resume` after a drop) →
- * joined → messages, with `JSON.parse` per frame and no validation (the ws target's client does the same work).
+ * joined → messages; a room message is read with `readDelivery` (a few `indexOf`s), anything else with `JSON.parse`,
+ * and nothing is validated (the ws target's client does the same work).
  */
 export function onServerFrame(
   text: string,
@@ -83,6 +86,11 @@ export function onServerFrame(
   send: (frame: string) => void,
   joined: { resolve(): void; reject(error: unknown): void },
 ): void {
+  const delivery = readDelivery(text)
+  if (delivery !== undefined) {
+    position.current = { epoch: delivery.epoch, seq: delivery.seq }
+    return settings.onMessage(delivery.data)
+  }
   const message = JSON.parse(text) as { type: string; epoch: string; seq: number; data: never; message?: string }
   switch (message.type) {
     case 'message':
@@ -114,22 +122,33 @@ export function publishFrame(room: string, data: Payload, ackId: number | undefi
   return `{"type":"publish","room":${room},"echo":false,${ackId === undefined ? '' : `"id":"a${ackId}",`}"data":${JSON.stringify(data)}}`
 }
 
-/** Raw protocol frames over `ws`; `deflate` offers permessage-deflate (as browsers always do). */
+/**
+ * Raw protocol frames over the load generator's light WebSocket client (`lib/light-socket.ts`, as the ws target's
+ * client); with `deflate`, over `ws` offering permessage-deflate (as browsers always do), which the light one lacks.
+ */
 export async function connectRaw(settings: ClientSettings, deflate = false): Promise<BenchClient & { readonly extensions: string }> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
   const position: RawPosition = { current: undefined }
-  let socket!: WebSocket
+  const headers = { authorization: `Bearer ${settings.user}` }
+  let socket!: { send(text: string): void; terminate(): void; readonly extensions: string }
   let dropped = deferred()
 
-  const open = (): Promise<void> => {
+  const open = async (): Promise<void> => {
     const joined = deferred()
     const resume = position.current
-    const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers: { authorization: `Bearer ${settings.user}` }, perMessageDeflate: deflate })
-    socket = ws
-    ws.on('error', (error) => joined.reject(error))
-    ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
-    ws.on('close', () => dropped.resolve())
+    if (deflate) {
+      const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers, perMessageDeflate: true })
+      socket = ws
+      ws.on('error', (error) => joined.reject(error))
+      ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
+      ws.on('close', () => dropped.resolve())
+    } else {
+      const light = await openLightSocket(url, { protocols: [SUBPROTOCOL_V1_JSON], headers })
+      socket = { send: (text) => light.send(text), terminate: () => light.terminate(), extensions: '' }
+      light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined))
+      light.onClose(() => dropped.resolve())
+    }
     return joined.promise
   }
 

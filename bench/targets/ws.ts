@@ -1,6 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import WebSocket, { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { readDelivery } from '../lib/delivery-reader.js'
+import { openLightSocket, type LightSocket } from '../lib/light-socket.js'
 import { deferred, type BenchClient, type ClientSettings, type Payload, type RunningServer, type ServerSettings, type Target } from './target.js'
 
 /**
@@ -91,17 +93,21 @@ async function startServer(settings: ServerSettings): Promise<RunningServer> {
 async function connect(settings: ClientSettings): Promise<BenchClient> {
   const url = `ws://127.0.0.1:${settings.port}/`
   let lastSeq: number | undefined
-  let socket!: WebSocket
+  let socket!: LightSocket
   let dropped = deferred()
 
-  const open = (since: number | undefined): Promise<void> => {
+  // The load generator's light client (lib/light-socket.ts), as the parley target's: the same client cost for both.
+  const open = async (since: number | undefined): Promise<void> => {
     const joined = deferred()
-    const ws = new WebSocket(url, { perMessageDeflate: false })
+    const ws = await openLightSocket(url)
     socket = ws
-    ws.on('error', (error) => joined.reject(error))
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'join', room: settings.room, ...(since === undefined ? {} : { since }) })))
-    ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; seq: number; data: Payload }
+    ws.onMessage((raw) => {
+      const delivery = readDelivery(raw)
+      if (delivery !== undefined) {
+        lastSeq = delivery.seq
+        return settings.onMessage(delivery.data)
+      }
+      const message = JSON.parse(raw) as { type: string; seq: number; data: Payload }
       if (message.type === 'message') {
         lastSeq = message.seq
         settings.onMessage(message.data)
@@ -112,7 +118,8 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
         joined.resolve()
       }
     })
-    ws.on('close', () => dropped.resolve())
+    ws.onClose(() => dropped.resolve())
+    ws.send(JSON.stringify({ type: 'join', room: settings.room, ...(since === undefined ? {} : { since }) }))
     return joined.promise
   }
 

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
+
+/**
+ * A minimal WebSocket client for the load generator (RFC 6455, text frames, no extensions): the HTTP upgrade by
+ * hand, then a frame reader that turns each text frame into a string with one `toString` of the bytes it arrived in.
+ * `ws`'s client costs the load generator more per frame than some servers spend per delivery (a stream-based
+ * receiver, events, buffer copies), which made the load generator the bottleneck at full rate; this one does the
+ * least a client can. Frames it sends are masked with a zero key: RFC 6455 §5.3 requires a mask on every client
+ * frame, and any 32-bit value is a valid key (a server cannot tell it from a random one), so the payload goes as is.
+ * Not a general client: no compression, and control frames are answered (ping → pong, close → close) but not exposed.
+ */
+export interface LightSocket {
+  readonly protocol: string
+  send(text: string): void
+  /** Ends the connection without a close handshake. */
+  terminate(): void
+  onMessage(listener: (text: string) => void): void
+  onClose(listener: () => void): void
+}
+
+const ZERO_MASK = Buffer.alloc(4)
+
+/** A masked client frame header for a payload of `length` bytes with `opcode` (the zero mask key included). */
+function header(opcode: number, length: number): Buffer {
+  if (length < 126) return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | length]), ZERO_MASK])
+  if (length < 65_536) {
+    const head = Buffer.allocUnsafe(8)
+    head[0] = 0x80 | opcode
+    head[1] = 0x80 | 126
+    head.writeUInt16BE(length, 2)
+    ZERO_MASK.copy(head, 4)
+    return head
+  }
+  const head = Buffer.allocUnsafe(14)
+  head[0] = 0x80 | opcode
+  head[1] = 0x80 | 127
+  head.writeBigUInt64BE(BigInt(length), 2)
+  ZERO_MASK.copy(head, 10)
+  return head
+}
+
+class LightClient implements LightSocket {
+  protocol = ''
+  #buffer: Buffer = Buffer.alloc(0)
+  #fragments: Buffer[] = []
+  /** Frames that arrived before `onMessage` (the server's first frame may come with the 101). */
+  #early: string[] | undefined = []
+  #message: (text: string) => void = (text) => this.#early?.push(text)
+  #close: () => void = () => undefined
+  #closed = false
+
+  constructor(readonly socket: Socket) {
+    socket.setNoDelay(true)
+    socket.on('close', () => {
+      if (this.#closed) return
+      this.#closed = true
+      this.#close()
+    })
+    socket.on('error', () => undefined)
+  }
+
+  send(text: string): void {
+    if (this.socket.destroyed) return
+    const payload = Buffer.from(text, 'utf8')
+    this.socket.cork()
+    this.socket.write(header(1, payload.byteLength))
+    this.socket.write(payload)
+    this.socket.uncork()
+  }
+
+  terminate(): void {
+    this.socket.destroy()
+  }
+
+  onMessage(listener: (text: string) => void): void {
+    this.#message = listener
+    const early = this.#early ?? []
+    this.#early = undefined
+    for (const text of early) listener(text)
+  }
+
+  onClose(listener: () => void): void {
+    this.#close = listener
+  }
+
+  /** Reads every complete frame in `chunk` (plus what was left over), keeping an incomplete one for later. */
+  read(chunk: Buffer): void {
+    let data = this.#buffer.byteLength === 0 ? chunk : Buffer.concat([this.#buffer, chunk])
+    let at = 0
+    while (data.byteLength - at >= 2) {
+      const first = data[at]!
+      const second = data[at + 1]!
+      let length = second & 0x7f
+      let start = at + 2
+      if (length === 126) {
+        if (data.byteLength - at < 4) break
+        length = data.readUInt16BE(at + 2)
+        start = at + 4
+      } else if (length === 127) {
+        if (data.byteLength - at < 10) break
+        length = Number(data.readBigUInt64BE(at + 2))
+        start = at + 10
+      }
+      if ((second & 0x80) !== 0) throw new Error('light socket: a server frame was masked')
+      if (data.byteLength < start + length) break
+      this.#frame(first & 0x80, first & 0x0f, data, start, start + length)
+      at = start + length
+    }
+    this.#buffer = at === data.byteLength ? Buffer.alloc(0) : Buffer.from(data.subarray(at))
+  }
+
+  #frame(fin: number, opcode: number, data: Buffer, start: number, end: number): void {
+    switch (opcode) {
+      case 0x1:
+        if (fin !== 0) return this.#message(data.toString('utf8', start, end))
+        this.#fragments = [Buffer.from(data.subarray(start, end))]
+        return
+      case 0x0:
+        this.#fragments.push(Buffer.from(data.subarray(start, end)))
+        if (fin !== 0) {
+          const whole = Buffer.concat(this.#fragments)
+          this.#fragments = []
+          this.#message(whole.toString('utf8'))
+        }
+        return
+      case 0x9: {
+        const payload = data.subarray(start, end)
+        this.socket.write(Buffer.concat([header(0xa, payload.byteLength), payload]))
+        return
+      }
+      case 0x8:
+        if (!this.socket.destroyed) this.socket.end(Buffer.concat([header(0x8, 0)]))
+        return
+      default:
+        return
+    }
+  }
+}
+
+/**
+ * Opens a light socket to `ws://host:port/path` with the given subprotocols and headers; rejects on anything but a
+ * 101 that names one of the subprotocols (when any were asked for).
+ */
+export function openLightSocket(url: string, options: { protocols?: readonly string[]; headers?: Readonly<Record<string, string>> } = {}): Promise<LightSocket> {
+  const target = new URL(url)
+  const key = randomBytes(16).toString('base64')
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: target.hostname, port: Number(target.port) })
+    let response = Buffer.alloc(0)
+    const fail = (error: Error): void => {
+      socket.destroy()
+      reject(error)
+    }
+    socket.once('error', fail)
+    socket.once('connect', () => {
+      const lines = [
+        `GET ${target.pathname}${target.search} HTTP/1.1`,
+        `Host: ${target.host}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${key}`,
+        'Sec-WebSocket-Version: 13',
+        ...(options.protocols !== undefined && options.protocols.length > 0 ? [`Sec-WebSocket-Protocol: ${options.protocols.join(', ')}`] : []),
+        ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+      ]
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`)
+    })
+    const onHandshake = (chunk: Buffer): void => {
+      response = Buffer.concat([response, chunk])
+      const end = response.indexOf('\r\n\r\n')
+      if (end < 0) return
+      socket.off('data', onHandshake)
+      socket.off('error', fail)
+      const head = response.subarray(0, end).toString('latin1')
+      if (!/^HTTP\/1\.1 101 /.test(head)) return fail(new Error(`light socket: ${head.split('\r\n')[0] ?? 'no status line'}`))
+      const client = new LightClient(socket)
+      client.protocol = /^sec-websocket-protocol: *(.+)$/im.exec(head)?.[1]?.trim() ?? ''
+      if (options.protocols !== undefined && options.protocols.length > 0 && !options.protocols.includes(client.protocol)) {
+        return fail(new Error(`light socket: the server chose subprotocol "${client.protocol}"`))
+      }
+      socket.on('data', (data: Buffer) => client.read(data))
+      resolve(client)
+      const rest = response.subarray(end + 4)
+      if (rest.byteLength > 0) client.read(rest)
+    }
+    socket.on('data', onHandshake)
+  })
+}

@@ -1,0 +1,109 @@
+/**
+ * The bench's load-generator client pieces: a delivery read without JSON.parse must say what JSON.parse says, and the
+ * light WebSocket client must read what a real server (ws) writes however the bytes arrive, answer pings, and take a
+ * frame that came with the 101.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { readDelivery } from '../../bench/lib/delivery-reader.js'
+import { openLightSocket, type LightSocket } from '../../bench/lib/light-socket.js'
+
+describe('readDelivery', () => {
+  it('reads seq, epoch, p, n and t as JSON.parse does, for Parley and ws target frames', () => {
+    const frames = [
+      { type: 'message', room: 'room-0', seq: 12_345, epoch: 'e0abc', from: 'u1', ts: 1_796_621_876_338, data: { p: 7, n: 0, t: 1234.5678, text: 'hi' } },
+      { type: 'message', room: 'room-9', seq: 1, data: { p: -1, n: 99_999, t: 0, text: 'x'.repeat(4096) } },
+      { type: 'message', room: 'r', seq: 2, epoch: 'e', from: 'u', ts: 1, data: { p: 0, n: 3, t: 98765.4321, text: '"data":{"p":1' } },
+    ]
+    for (const frame of frames) {
+      const text = JSON.stringify(frame)
+      const read = readDelivery(text)
+      expect(read?.seq).toBe(frame.seq)
+      expect(read?.epoch).toBe(frame.epoch ?? '')
+      expect(read?.data.p).toBe(frame.data.p)
+      expect(read?.data.n).toBe(frame.data.n)
+      expect(read?.data.t).toBeCloseTo(frame.data.t, 6)
+    }
+  })
+
+  it('leaves every other frame, and numbers it cannot read exactly, to JSON.parse', () => {
+    expect(readDelivery('{"type":"joined","room":"r","seq":3}')).toBeUndefined()
+    expect(readDelivery('{"type":"ack","id":"a1"}')).toBeUndefined()
+    expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"text":"no p"}}')).toBeUndefined()
+    expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"p":1,"n":2,"t":1e5,"text":""}}')).toBeUndefined()
+    expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"p":1,"t":2,"n":3,"text":""}}')).toBeUndefined()
+  })
+})
+
+describe('the light WebSocket client', () => {
+  let server: Server | undefined
+  let wss: WebSocketServer | undefined
+  const sockets: LightSocket[] = []
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.terminate()
+    await new Promise<void>((resolve) => (wss === undefined ? resolve() : wss.close(() => resolve())))
+    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
+    server = wss = undefined
+  })
+
+  async function start(onConnection: (ws: WebSocket) => void): Promise<string> {
+    server = createServer()
+    wss = new WebSocketServer({ server, handleProtocols: (offered) => (offered.has('parley.v1.json') ? 'parley.v1.json' : false) })
+    wss.on('connection', onConnection)
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/parley`
+  }
+
+  it('gets the frame sent with the 101, frames of every length encoding, in order, and sends masked frames ws accepts', async () => {
+    const got: string[] = []
+    const url = await start((ws) => {
+      ws.send('first, with the upgrade')
+      ws.on('message', (data) => {
+        // Small, 16-bit and 64-bit payload lengths, back to back in one write burst.
+        for (const size of [5, 300, 70_000]) ws.send(`${String(data)}:${'y'.repeat(size)}`)
+      })
+    })
+    const socket = await openLightSocket(url, { protocols: ['parley.v1.json'], headers: { authorization: 'Bearer u' } })
+    sockets.push(socket)
+    expect(socket.protocol).toBe('parley.v1.json')
+    const all = new Promise<void>((resolve) =>
+      socket.onMessage((text) => {
+        got.push(text)
+        if (got.length === 4) resolve()
+      }),
+    )
+    socket.send('héllo'.repeat(40))
+    await all
+    expect(got[0]).toBe('first, with the upgrade')
+    expect(got.slice(1).map((text) => text.length)).toEqual([5, 300, 70_000].map((size) => 'héllo'.repeat(40).length + 1 + size))
+    expect(got[3]!.startsWith('héllo')).toBe(true)
+  })
+
+  it('answers a ping with a pong and reports a close', async () => {
+    let peer: WebSocket | undefined
+    const url = await start((ws) => (peer = ws))
+    const socket = await openLightSocket(url, { protocols: ['parley.v1.json'] })
+    sockets.push(socket)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const pong = new Promise<string>((resolve) => peer!.once('pong', (data) => resolve(String(data))))
+    peer!.ping('are you there')
+    expect(await pong).toBe('are you there')
+    const closed = new Promise<void>((resolve) => socket.onClose(resolve))
+    peer!.close(1000, 'bye')
+    await closed
+  })
+
+  it('refuses a server that does not upgrade, or picks another subprotocol', async () => {
+    const url = await start(() => undefined)
+    await expect(openLightSocket(url.replace('/parley', '/parley'), { protocols: ['other.v1'] })).rejects.toThrow(/light socket/)
+    const plain = createServer((_request, response) => response.end('no'))
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve))
+    try {
+      await expect(openLightSocket(`ws://127.0.0.1:${(plain.address() as AddressInfo).port}/`)).rejects.toThrow(/light socket: HTTP\/1\.1 (200|400|426)/)
+    } finally {
+      await new Promise<void>((resolve) => plain.close(() => resolve()))
+    }
+  })
+})
