@@ -7,7 +7,7 @@
  */
 import { defineContract } from '@parley/protocol'
 import * as v from 'valibot'
-import { CHAT_ROOM_PATTERN, MAX_TEXT_LENGTH } from './chat-rules.js'
+import { CHAT_ROOM_PATTERN, MAX_TEXT_LENGTH, REACTIONS } from './chat-rules.js'
 
 /**
  * A chat message: its text (1-2000 characters, not only spaces) and the id the sending page gave it (used to
@@ -27,6 +27,34 @@ export const chatMessageSchema = v.looseObject({
 export type ChatMessage = v.InferOutput<typeof chatMessageSchema>
 
 /**
+ * A reaction, itself a room message so that it is ordered, stored in history and replayed like any other: one of
+ * {@link REACTIONS} put on (`on: true`) or taken off a message, named by its epoch and seq. Strict: nothing else may
+ * ride along. Which message it names is not checked by anyone but the pages, which count a user's reaction once and
+ * ignore one to a message they do not have.
+ */
+export const chatReactionSchema = v.strictObject({
+  reaction: v.strictObject({
+    epoch: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+    seq: v.pipe(v.number(), v.integer(), v.minValue(1)),
+    emoji: v.picklist(REACTIONS, `One of ${REACTIONS.join(' ')}`),
+    on: v.boolean(),
+  }),
+})
+
+/** What a reaction carries. */
+export type ChatReaction = v.InferOutput<typeof chatReactionSchema>
+
+/**
+ * What a chat room's message may be: a reaction when it has a `reaction` key, else a chat message. Chosen by that
+ * key rather than tried in turn (a union), so a broken message is told what is wrong with it (`text`: "Write
+ * something") rather than that it matched neither.
+ */
+export const chatRoomMessageSchema = v.lazy((input: unknown) => (typeof input === 'object' && input !== null && 'reaction' in input ? chatReactionSchema : chatMessageSchema))
+
+/** A chat room's message: a chat message or a reaction. */
+export type ChatRoomMessage = ChatMessage | ChatReaction
+
+/**
  * What each connection tells a room about itself: which client it is. `null` is a member that joined without
  * presence (the load test, a script): Parley records that as `null`, and clients check it like any other.
  */
@@ -40,13 +68,18 @@ export function isChatMessage(data: unknown): data is ChatMessage {
   return v.is(chatMessageSchema, data)
 }
 
+/** Is `data` a reaction? */
+export function isChatReaction(data: unknown): data is ChatReaction {
+  return v.is(chatReactionSchema, data)
+}
+
 /** The chat's contract: every room alike, and `rooms.list`. */
 export const chatContract = defineContract({
   rooms: {
     // Every room: chat room names have no prefix to match on (`general`, `team-talk`); which names exist at all is
     // `authorize`'s call (CHAT_ROOM_PATTERN).
     '*': {
-      message: chatMessageSchema,
+      message: chatRoomMessageSchema,
       presence: chatPresenceSchema,
       signals: { typing: v.boolean() },
     },

@@ -18,6 +18,12 @@ export const CHAT_ROOM_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/
 /** Longest chat message, in characters. */
 export const MAX_TEXT_LENGTH = 2_000
 
+/** The reactions a message can get, in the order the page offers them. */
+export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'] as const
+
+/** One of {@link REACTIONS}. */
+export type Reaction = (typeof REACTIONS)[number]
+
 /** Is `name` a username the chat accepts? */
 export function isUsername(name: unknown): name is string {
   return typeof name === 'string' && USERNAME_PATTERN.test(name) && ID_PATTERN.test(name)

@@ -223,6 +223,74 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     expect(problems).toEqual([])
   }, 30_000)
 
+  it('reacts to messages: a chip per emoji counts each user once, toggles off, comes back from history after a reload, and a bad reaction is refused', async () => {
+    await send(alice, 'React to this one')
+    await waitForMessage(bob, 'general', 'React to this one')
+    const message = (page: Page) => page.locator(`${log('general')} .msg`, { has: page.locator('.text', { hasText: /^React to this one$/ }) })
+    const chip = (page: Page, emoji: string) => message(page).locator(`.chip[data-emoji="${emoji}"]`)
+    const pick = async (page: Page, emoji: string): Promise<void> => {
+      await message(page).hover()
+      await message(page).locator('.react-add').click()
+      await message(page).locator(`.pick[data-emoji="${emoji}"]`).click()
+    }
+    // Alice's own message is confirmed (it has a seq) before anyone can react to it.
+    await message(alice).and(alice.locator('.msg[data-seq]')).waitFor()
+
+    await pick(bob, '👍')
+    await expect.poll(() => chip(alice, '👍').textContent()).toBe('👍 1')
+    await expect.poll(() => chip(bob, '👍').getAttribute('aria-pressed')).toBe('true')
+    expect(await chip(alice, '👍').getAttribute('aria-pressed')).toBe('false')
+    expect(await chip(alice, '👍').getAttribute('title')).toBe('bob')
+
+    // Alice adds hers by clicking the chip; Bob adds a second emoji; then takes his 👍 off again.
+    await chip(alice, '👍').click()
+    await expect.poll(() => chip(bob, '👍').textContent()).toBe('👍 2')
+    await pick(bob, '🎉')
+    await expect.poll(() => chip(alice, '🎉').textContent()).toBe('🎉 1')
+    await chip(bob, '👍').click()
+    await expect.poll(() => chip(alice, '👍').textContent()).toBe('👍 1')
+    await expect.poll(() => chip(bob, '👍').getAttribute('aria-pressed')).toBe('false')
+    expect(await chip(alice, '👍').getAttribute('aria-pressed')).toBe('true')
+    // Reactions are not messages on the page.
+    expect(await countText(alice, 'general', 'React to this one')).toBe(1)
+    // The picker open (the screenshot), then closed with Escape.
+    await message(alice).hover()
+    await message(alice).locator('.react-add').click()
+    await expect.poll(() => message(alice).locator('.picker').isVisible()).toBe(true)
+    await screenshot(alice, 'reactions')
+    await alice.keyboard.press('Escape')
+    await expect.poll(() => message(alice).locator('.picker').isVisible()).toBe(false)
+
+    // A reload rebuilds the counts from the room's history, toggles and all.
+    await alice.reload()
+    await alice.waitForSelector('#status[data-state="open"]')
+    await expect.poll(() => chip(alice, '👍').textContent(), { timeout: 10_000 }).toBe('👍 1')
+    expect(await chip(alice, '👍').getAttribute('aria-pressed')).toBe('true')
+    expect(await chip(alice, '🎉').textContent()).toBe('🎉 1')
+    expect(await message(alice).locator('.chip').count()).toBe(2)
+
+    // The contract decides what a reaction is: a raw client gets VALIDATION_FAILED with the path, the pages nothing.
+    const raw = await connect(server.wsUrl, { headers: { Authorization: `Bearer ${(await login(server, 'raw-reactor')).token}` } })
+    try {
+      await raw.next('welcome')
+      raw.send({ type: 'join', room: 'general', id: 'join' })
+      await raw.next('joined')
+      for (const [id, reaction, path] of [
+        ['emoji', { epoch: 'e', seq: 1, emoji: '💩', on: true }, 'reaction.emoji'],
+        ['seq', { epoch: 'e', seq: 0, emoji: '👍', on: true }, 'reaction.seq'],
+        ['extra', { epoch: 'e', seq: 1, emoji: '👍', on: true, weight: 100 }, 'reaction.weight'],
+      ] as const) {
+        raw.send({ type: 'publish', room: 'general', id, data: { reaction } })
+        expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', id, room: 'general', issues: [{ path }] })
+      }
+    } finally {
+      raw.close()
+    }
+    // Nothing the raw client sent reached a page: Bob still sees 👍 (Alice) and 🎉 (his own).
+    expect(await message(bob).locator('.chip').count()).toBe(2)
+    expect(problems).toEqual([])
+  }, 45_000)
+
   /**
    * What "nothing lost" means across a process restart with the memory adapter: the history and the room's epoch
    * live in the server's memory and die with it. After the restart each page re-joins with its resume point, the

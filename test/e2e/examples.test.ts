@@ -6,7 +6,7 @@
  */
 import { createClient, type Client, type Room, type RoomMessageEvent, type TypingEvent } from '@parley/client-sdk'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chatContract, type ChatContract, type ChatMessage, type ChatPresence } from '../../examples/shared/chat-contract.js'
+import { chatContract, isChatMessage, type ChatContract, type ChatMessage, type ChatPresence, type ChatRoomMessage } from '../../examples/shared/chat-contract.js'
 import { connect } from '../../packages/server-sdk/test/helpers/raw-client.js'
 import { login, signedIn } from './helpers/chat-sign-in.js'
 import { upgradeStatus } from './helpers/handshake.js'
@@ -15,7 +15,7 @@ import { runExample, startChatServer, type ChatServer } from './helpers/processe
 /** A client with the chat's contract in a room, that records what arrives, for `waitFor`. */
 interface Tester {
   readonly client: Client<ChatContract>
-  readonly room: Room<ChatMessage, ChatPresence, boolean>
+  readonly room: Room<ChatRoomMessage, ChatPresence, boolean>
   readonly messages: Array<RoomMessageEvent<ChatMessage>>
   readonly typing: TypingEvent[]
   waitFor(predicate: (message: RoomMessageEvent<ChatMessage>) => boolean, timeoutMs?: number): Promise<RoomMessageEvent<ChatMessage>>
@@ -34,7 +34,9 @@ async function joinAs(server: ChatServer, user: string, roomName = 'general'): P
   const typing: TypingEvent[] = []
   const waiters = new Set<() => void>()
   room.on('message', (message) => {
-    messages.push(message)
+    // Chat messages only: reactions are messages too, and these tests read text.
+    if (!isChatMessage(message.data)) return
+    messages.push(message as RoomMessageEvent<ChatMessage>)
     for (const waiter of waiters) waiter()
   })
   room.on('typing', (event) => typing.push(event))

@@ -7,8 +7,8 @@ import { AuthError, createClient, ParleyClientError, type Client, type HistoryPa
 import type { HistoryGap, Recovery, ResumePoint } from '@parley/protocol'
 import type { IssuedToken } from '../chat-auth.js'
 import { chatTokenOptions, requestChatToken } from '../chat-login.js'
-import { chatContract, isChatMessage, type ChatContract, type ChatMessage, type ChatPresence } from '../chat-contract.js'
-import { MAX_TEXT_LENGTH, isUsername, toRoomName } from '../chat-rules.js'
+import { chatContract, isChatMessage, isChatReaction, type ChatContract, type ChatPresence, type ChatReaction, type ChatRoomMessage } from '../chat-contract.js'
+import { MAX_TEXT_LENGTH, REACTIONS, isUsername, toRoomName, type Reaction } from '../chat-rules.js'
 import { avatar, byId, el, formatCount, formatDuration, formatWhen, highlighted, searchWords, toast, typingLine } from './dom.js'
 
 /**
@@ -20,7 +20,7 @@ type OlderState = 'waiting' | 'idle' | 'loading' | 'failed' | 'start' | 'unavail
 
 interface RoomView {
   readonly name: string
-  readonly room: Room<ChatMessage, ChatPresence, boolean>
+  readonly room: Room<ChatRoomMessage, ChatPresence, boolean>
   readonly log: HTMLDivElement
   /** The top of the log: the start-of-conversation intro and the row that says older messages are loading. */
   readonly head: HTMLDivElement
@@ -38,6 +38,12 @@ interface RoomView {
   readonly gaps: Set<string>
   /** This tab's own messages by mid, shown at once and confirmed when the server's copy arrives. */
   readonly mine: Map<string, HTMLElement>
+  /**
+   * Reactions by message (`<epoch>/<seq>`), emoji and user: whether that user's reaction is on, and the position of
+   * the reaction message that said so. The newest says (older pages arrive after newer messages), so a user counts
+   * once however often they toggled.
+   */
+  readonly reactions: Map<string, Map<Reaction, Map<string, { on: boolean; at: ResumePoint }>>>
   /** Everyone seen in the room: true while online. */
   readonly people: Map<string, boolean>
   /** Who is typing, each with a safety timer in case the "stopped" signal never comes. */
@@ -298,6 +304,7 @@ function joinRoom(owner: Client<ChatContract>, name: string): RoomView {
     seen: new Set(),
     gaps: new Set(),
     mine: new Map(),
+    reactions: new Map(),
     people: new Map(),
     typing: new Map(),
     off: [],
@@ -486,25 +493,122 @@ function confirmMine(view: RoomView, message: RoomMessageEvent<unknown>): boolea
   node.dataset['seq'] = String(message.seq)
   node.dataset['epoch'] = message.epoch
   node.querySelector('.state')?.remove()
+  // Confirmed, it has a position others can react to.
+  renderReactions(view, node)
   return true
 }
 
-function onMessage(view: RoomView, message: RoomMessageEvent<ChatMessage>): void {
+function onMessage(view: RoomView, message: RoomMessageEvent<ChatRoomMessage>): void {
   if (!firstSighting(view, message)) return
   view.oldest ??= { epoch: message.epoch, seq: message.seq }
+  if (isChatReaction(message.data)) {
+    const node = applyReaction(view, message.from, message.data, message)
+    if (node !== undefined) renderReactions(view, node)
+    return
+  }
   if (message.from !== null) clearTyping(view, message.from)
   if (confirmMine(view, message)) return
-  append(view, roomMessageNode(message))
+  append(view, roomMessageNode(view, message))
   if (view.name !== active && message.from !== me) {
     view.unread++
     renderRooms()
   }
 }
 
-function roomMessageNode(message: RoomMessageEvent<unknown>): HTMLElement {
+function roomMessageNode(view: RoomView, message: RoomMessageEvent<unknown>): HTMLElement {
   const data = message.data
   const text = isChatMessage(data) ? data.text : '[a message this page cannot show]'
-  return messageNode(message.from, text, message.ts, { seq: message.seq, epoch: message.epoch })
+  const node = messageNode(message.from, text, message.ts, { seq: message.seq, epoch: message.epoch })
+  // Reactions to it may have come first: its older page loads after the newer reactions arrived live.
+  renderReactions(view, node)
+  return node
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reactions: room messages of their own (chat-contract.ts), counted per message, one per user and emoji
+
+/**
+ * Records a reaction; returns the node of the message it names when that is on the page (so the caller can show
+ * it). Ignored when it is older than what that user last said about that emoji there.
+ */
+function applyReaction(view: RoomView, from: string | null, data: ChatReaction, at: ResumePoint): HTMLElement | undefined {
+  if (from === null) return undefined
+  const { epoch, seq, emoji, on } = data.reaction
+  const key = `${epoch}/${seq}`
+  let byEmoji = view.reactions.get(key)
+  if (byEmoji === undefined) view.reactions.set(key, (byEmoji = new Map()))
+  let users = byEmoji.get(emoji)
+  if (users === undefined) byEmoji.set(emoji, (users = new Map()))
+  const last = users.get(from)
+  // Within an epoch a higher seq is newer; a reaction from another epoch (after a restart) counts as newer.
+  if (last === undefined || last.at.epoch !== at.epoch || last.at.seq < at.seq) users.set(from, { on, at: { epoch: at.epoch, seq: at.seq } })
+  return messageNodeAt(view, epoch, seq)
+}
+
+function messageNodeAt(view: RoomView, epoch: string, seq: number): HTMLElement | undefined {
+  const node = view.log.querySelector(`.msg[data-epoch="${CSS.escape(epoch)}"][data-seq="${seq}"]`)
+  return node instanceof HTMLElement ? node : undefined
+}
+
+/** Who reacted to the message at `key` with `emoji`, oldest first. */
+function reactors(view: RoomView, key: string, emoji: Reaction): string[] {
+  return [...(view.reactions.get(key)?.get(emoji) ?? new Map<string, { on: boolean }>())].filter(([, state]) => state.on).map(([user]) => user)
+}
+
+/** (Re)draws a message's reaction row: a chip per emoji someone chose, with the count, then the add button. */
+function renderReactions(view: RoomView, node: HTMLElement): void {
+  const { epoch, seq } = node.dataset
+  if (epoch === undefined || seq === undefined || node.classList.contains('system')) return
+  const key = `${epoch}/${seq}`
+  const chips: HTMLElement[] = []
+  for (const emoji of REACTIONS) {
+    const users = reactors(view, key, emoji)
+    if (users.length === 0) continue
+    const chip = el('button', { className: 'chip', title: users.join(', '), data: { emoji } }, [el('span', { className: 'emoji', text: emoji }), document.createTextNode(` ${users.length}`)])
+    chip.setAttribute('type', 'button')
+    chip.setAttribute('aria-pressed', String(users.includes(me)))
+    chip.setAttribute('aria-label', `${emoji} ${users.length}: ${users.join(', ')}`)
+    chip.addEventListener('click', () => react(view, epoch, Number(seq), emoji))
+    chips.push(chip)
+  }
+  const add = el('button', { className: 'react-add', text: '☺+', title: 'Add a reaction' })
+  add.setAttribute('type', 'button')
+  add.setAttribute('aria-label', 'Add a reaction')
+  const picker = el(
+    'div',
+    { className: 'picker' },
+    REACTIONS.map((emoji) => {
+      const option = el('button', { className: 'pick', text: emoji, title: emoji, data: { emoji } })
+      option.setAttribute('type', 'button')
+      option.addEventListener('click', () => {
+        picker.hidden = true
+        react(view, epoch, Number(seq), emoji)
+      })
+      return option
+    }),
+  )
+  picker.hidden = true
+  add.addEventListener('click', () => (picker.hidden = !picker.hidden))
+  const row = el('div', { className: chips.length === 0 ? 'reactions empty' : 'reactions' }, [...chips, add, picker])
+  const existing = node.querySelector(':scope > .reactions')
+  if (existing === null) node.append(row)
+  else existing.replaceWith(row)
+}
+
+// An open reaction picker closes on Escape or a click anywhere outside its message's reaction row.
+document.addEventListener('click', (event) => {
+  document.querySelectorAll<HTMLElement>('.picker:not([hidden])').forEach((picker) => {
+    if (!(event.target instanceof Node) || !picker.parentElement?.contains(event.target)) picker.hidden = true
+  })
+})
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') document.querySelectorAll<HTMLElement>('.picker:not([hidden])').forEach((picker) => (picker.hidden = true))
+})
+
+/** Puts this user's `emoji` on the message, or takes it off when it is there: a room message like any other. */
+function react(view: RoomView, epoch: string, seq: number, emoji: Reaction): void {
+  const on = !reactors(view, `${epoch}/${seq}`, emoji).includes(me)
+  view.room.publish({ reaction: { epoch, seq, emoji, on } }).catch((error: Error) => toast(`The reaction was not sent: ${error.message}`))
 }
 
 function messageNode(from: string | null, text: string, ts: number, extra: { seq?: number; epoch?: string; mid?: string }): HTMLElement {
@@ -604,7 +708,7 @@ function setOlder(view: RoomView, state: OlderState, text = ''): void {
  * Shows a page of history above everything shown so far, oldest first, skipping messages already shown, with a
  * muted line where the server's history lacks messages (`gaps`).
  */
-function addPage(view: RoomView, page: HistoryPage<ChatMessage>): void {
+function addPage(view: RoomView, page: HistoryPage<ChatRoomMessage>): void {
   const { messages } = page
   const gapsAt = new Map<number, HistoryGap[]>()
   for (const gap of page.gaps) {
@@ -615,15 +719,25 @@ function addPage(view: RoomView, page: HistoryPage<ChatMessage>): void {
     gapsAt.set(at, [...(gapsAt.get(at) ?? []), gap])
   }
   const nodes: HTMLElement[] = []
+  const touched = new Set<HTMLElement>()
   for (let i = 0; i <= messages.length; i++) {
     for (const gap of gapsAt.get(i) ?? []) {
       const missing = gap.to - gap.from + 1
       nodes.push(noticeNode(`${missing} message${missing === 1 ? '' : 's'} could not be stored`, 'info', { kind: 'gap' }))
     }
     const message = messages[i]
-    if (message === undefined || !firstSighting(view, message) || confirmMine(view, message)) continue
-    nodes.push(roomMessageNode(message))
+    if (message === undefined || !firstSighting(view, message)) continue
+    if (isChatReaction(message.data)) {
+      const target = applyReaction(view, message.from, message.data, message)
+      if (target !== undefined) touched.add(target)
+      continue
+    }
+    if (confirmMine(view, message)) continue
+    nodes.push(roomMessageNode(view, message))
   }
+  // Reactions in this page to messages already shown (the page's own messages drew theirs when made).
+  for (const node of touched) renderReactions(view, node)
+  for (const node of nodes) renderReactions(view, node)
   const first = messages[0]
   if (first !== undefined) view.oldest = { epoch: first.epoch, seq: first.seq }
   keepInPlace(view, () => {
@@ -653,7 +767,7 @@ function gapIndex(messages: readonly ResumePoint[], gap: HistoryGap): number {
 async function loadOlder(view: RoomView): Promise<void> {
   if (view.older !== 'idle' && view.older !== 'failed') return
   setOlder(view, 'loading')
-  let page: HistoryPage<ChatMessage>
+  let page: HistoryPage<ChatRoomMessage>
   try {
     page = await view.room.history({ before: view.oldest, limit: HISTORY_PAGE })
   } catch (error) {
@@ -818,7 +932,7 @@ async function runSearch(text: string, before?: ResumePoint): Promise<void> {
     ui.searchSummary.textContent = `Searching #${view.name}…`
   }
   ui.searchMore.replaceChildren(el('span', { className: 'spinner' }))
-  let page: HistoryPage<ChatMessage>
+  let page: HistoryPage<ChatRoomMessage>
   try {
     if (client?.welcome !== undefined && !client.welcome.capabilities.includes('search')) {
       throw new ParleyClientError('HISTORY_UNAVAILABLE', 'This server does not search its history')
@@ -837,7 +951,8 @@ async function runSearch(text: string, before?: ResumePoint): Promise<void> {
   if (run !== searchRun) return
   const words = searchWords(text)
   // Newest first, as people look for something recent; each page from the server is oldest first.
-  ui.searchResults.append(...[...page.messages].reverse().map((message) => resultNode(message, words)))
+  // Reactions are messages too, and an emoji is text to the store's search: they are not results.
+  ui.searchResults.append(...[...page.messages].reverse().filter((message) => !isChatReaction(message.data)).map((message) => resultNode(message, words)))
   const count = ui.searchResults.childElementCount
   ui.searchSummary.textContent =
     count === 0
