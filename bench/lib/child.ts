@@ -19,7 +19,8 @@ export interface Child {
   kill(): void
 }
 
-const TSX = import.meta.resolve('tsx')
+/** Strips types with esbuild, keepNames off, as the published packages are built (see ts-loader.mjs). */
+const TS_LOADER = fileURLToPath(new URL('./ts-register.mjs', import.meta.url))
 const live = new Set<ChildProcess>()
 let exitHookInstalled = false
 
@@ -38,7 +39,7 @@ export function startChild(name: string, entry: URL, args: readonly string[], op
       for (const child of live) child.kill('SIGKILL')
     })
   }
-  const node = [process.execPath, '--expose-gc', '--import', TSX, ...(options.nodeFlags ?? []), fileURLToPath(entry), ...args]
+  const node = [process.execPath, '--expose-gc', '--import', TS_LOADER, ...(options.nodeFlags ?? []), fileURLToPath(entry), ...args]
   const child = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...node], {
     stdio: ['ignore', 2, 2, 'ipc'],
     env: { ...process.env, NODE_ENV: 'production', ...options.env },

@@ -49,6 +49,11 @@ export interface IdleJob {
    * closer to what each connection really holds in the long run.
    */
   readonly settledMs?: number | undefined
+  /**
+   * When set, after the liveness check the server publishes this many more messages to every room, and the load
+   * generator measures its own CPU per message received: what the client costs per message (see `client`).
+   */
+  readonly clientMessages?: number | undefined
 }
 
 /** Clients dropped by the server come back at once and recover the messages published meanwhile. */
@@ -125,6 +130,11 @@ export interface IdleResult {
   readonly settled?: { readonly sample: ProcessSample; readonly rssPerConnection: number; readonly heapPerConnection: number } | undefined
   /** The idle period after setup (heartbeats and timers only). */
   readonly idle: Window
+  /**
+   * What the clients cost the process holding them (the load generator): its heap and RSS growth per client, both
+   * after two full GCs, and, with `clientMessages`, its CPU per message received.
+   */
+  readonly client: { readonly heapPerConnection: number; readonly rssPerConnection: number; readonly cpuPerMessageUs: number }
   readonly validity: Validity
 }
 

@@ -263,11 +263,20 @@ async function traffic(job: TrafficJob): Promise<TrafficResult> {
   }
 }
 
+/** This process's memory after two full GCs (the children run with --expose-gc). */
+function collected(): NodeJS.MemoryUsage {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  return process.memoryUsage()
+}
+
 async function idle(job: IdleJob): Promise<IdleResult> {
   const got = new Int32Array(job.clients)
   let total = 0
   const all = waitFor(() => total >= job.clients, 30_000, 'one message per idle client')
   const before = await server<ProcessSample>({ type: 'gc' })
+  const clientBefore = collected()
   const setupStart = await mark()
   const rooms = Math.ceil(job.clients / job.roomSize)
   const clients = await openAll(job.clients, job.connectConcurrency, (client) =>
@@ -286,6 +295,7 @@ async function idle(job: IdleJob): Promise<IdleResult> {
   await sleep(job.settleMs)
   const idleEnd = await mark()
   const after = await server<ProcessSample>({ type: 'gc' })
+  const clientAfter = collected()
   let settled: IdleResult['settled']
   if (job.settledMs !== undefined) {
     await sleep(Math.max(0, job.settledMs - (performance.now() - setupEnd.loadgen.at + performance.timeOrigin)))
@@ -300,6 +310,25 @@ async function idle(job: IdleJob): Promise<IdleResult> {
   let clientsShort = 0
   for (let client = 0; client < job.clients; client++) if (got[client] !== 1) clientsShort++
   if (clientsShort > 0) problems.push(`${clientsShort} clients did not get exactly one message`)
+  let cpuPerMessageUs = Number.NaN
+  const extra = job.clientMessages ?? 0
+  if (extra > 0 && problems.length === 0) {
+    // What the clients cost per message: the same messages to every room for every target, counted on arrival.
+    const expected = job.clients * (1 + extra)
+    const more = waitFor(() => total >= expected, 60_000, `${extra} more messages per client`)
+    const poke = more.poke
+    const count = setInterval(poke, 20)
+    const start = await mark()
+    const data = Array.from({ length: extra }, (_, i) => ({ p: 0, n: i + 1, t: 0, text: TEXT }))
+    await server({ type: 'publish', rooms: Array.from({ length: rooms }, (_, room) => `room-${room}`), data })
+    await more.promise.catch((error: unknown) => problems.push(String(error)))
+    clearInterval(count)
+    const end = await mark()
+    cpuPerMessageUs = (processDelta(start.loadgen, end.loadgen).cpuMs * 1_000) / (job.clients * extra)
+    let short = 0
+    for (let client = 0; client < job.clients; client++) if (got[client] !== 1 + extra) short++
+    if (short > 0) problems.push(`${short} clients did not get all ${1 + extra} messages`)
+  }
   for (const client of clients) client.close()
   const setupMs = setupEnd.loadgen.at - setupStart.loadgen.at
   return {
@@ -314,7 +343,12 @@ async function idle(job: IdleJob): Promise<IdleResult> {
     heapPerConnection: (after.heapUsed - before.heapUsed) / job.clients,
     settled,
     idle: windowOf(setupEnd, idleEnd),
-    validity: { valid: problems.length === 0, expected: job.clients, received: total, clientsShort, outOfOrder: 0, problems },
+    client: {
+      heapPerConnection: (clientAfter.heapUsed - clientBefore.heapUsed) / job.clients,
+      rssPerConnection: (clientAfter.rss - clientBefore.rss) / job.clients,
+      cpuPerMessageUs,
+    },
+    validity: { valid: problems.length === 0, expected: job.clients * (1 + (job.clientMessages ?? 0)), received: total, clientsShort, outOfOrder: 0, problems },
   }
 }
 

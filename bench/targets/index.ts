@@ -7,6 +7,7 @@ import type { Target } from './target.js'
 export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   parley: () => import('./parley.js').then((module) => module.parley),
   'parley-sdk': () => import('./parley.js').then((module) => module.parleySdk),
+  'parley-ws': () => import('./parley.js').then((module) => module.parleyWs),
   'parley-http': () => import('./parley-http.js').then((module) => module.parleyHttp),
   'parley-pg': () => import('./parley-pg.js').then((module) => module.parleyPg),
   'parley-zod': () => import('./parley-validated.js').then((module) => module.parleyZod),

@@ -14,7 +14,7 @@ export const parleyDeflate: Target = {
     return startParleyServer({ compression: true })
   },
   async connect(settings) {
-    const client = await connectRaw(settings, true)
+    const client = await connectRaw(settings, 'ws-deflate')
     // A client the server did not compress for would measure nothing: the trial fails instead (FAILED in the table).
     if (client.extensions !== 'permessage-deflate') throw new Error(`parley-deflate: permessage-deflate was not negotiated (${client.extensions || 'no extension'})`)
     return client

@@ -124,9 +124,10 @@ export function publishFrame(room: string, data: Payload, ackId: number | undefi
 
 /**
  * Raw protocol frames over the load generator's light WebSocket client (`lib/light-socket.ts`, as the ws target's
- * client); with `deflate`, over `ws` offering permessage-deflate (as browsers always do), which the light one lacks.
+ * client), or over `ws`'s client: plain (`'ws'`, the baseline a client SDK is compared with), or offering
+ * permessage-deflate as browsers always do (`'ws-deflate'`), which the light one lacks.
  */
-export async function connectRaw(settings: ClientSettings, deflate = false): Promise<BenchClient & { readonly extensions: string }> {
+export async function connectRaw(settings: ClientSettings, socketKind: 'light' | 'ws' | 'ws-deflate' = 'light'): Promise<BenchClient & { readonly extensions: string }> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
   const position: RawPosition = { current: undefined }
@@ -137,8 +138,8 @@ export async function connectRaw(settings: ClientSettings, deflate = false): Pro
   const open = async (): Promise<void> => {
     const joined = deferred()
     const resume = position.current
-    if (deflate) {
-      const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers, perMessageDeflate: true })
+    if (socketKind !== 'light') {
+      const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers, perMessageDeflate: socketKind === 'ws-deflate' })
       socket = ws
       ws.on('error', (error) => joined.reject(error))
       ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
@@ -233,6 +234,15 @@ export const parley: Target = {
   recovery: RECOVERY,
   startServer,
   connect: (settings) => connectRaw(settings),
+}
+
+/** Parley with raw protocol frames over `ws`'s own client: the plain-WebSocket baseline for the client SDK's cost. */
+export const parleyWs: Target = {
+  name: 'parley-ws',
+  description: `${DESCRIPTION}; client: raw protocol frames over ws's WebSocket client (room messages read as by the light client)`,
+  recovery: RECOVERY,
+  startServer,
+  connect: (settings) => connectRaw(settings, 'ws'),
 }
 
 /** Parley with the client SDK in the load generator. */
