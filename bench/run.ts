@@ -28,6 +28,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<{ default: Scenario }>>> 
   'history-page': () => import('./scenarios/history-page.js'),
   payload: () => import('./scenarios/payload.js'),
   'client-cost': () => import('./scenarios/client-cost.js'),
+  'room-join': () => import('./scenarios/room-join.js'),
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))

@@ -46,6 +46,9 @@ export function startChild(name: string, entry: URL, args: readonly string[], op
   })
   live.add(child)
   const ch = channel(child)
+  // A relay to a child that has just died fails with ERR_IPC_CHANNEL_CLOSED as an 'error' event: the trial is then
+  // reported FAILED through `exited`, not the whole run brought down by an unhandled event.
+  child.on('error', (error) => ch.fail(`${name}: ${error.message}`))
   let firstEvent: ((body: unknown) => void) | undefined
   const early: unknown[] = []
   ch.onEvent((body) => {

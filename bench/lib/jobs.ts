@@ -135,6 +135,8 @@ export interface IdleResult {
    * after two full GCs, and, with `clientMessages`, its CPU per message received.
    */
   readonly client: { readonly heapPerConnection: number; readonly rssPerConnection: number; readonly cpuPerMessageUs: number }
+  /** Presence frames (`presence`, `presences`) the clients received from the first connection to the end (Parley). */
+  readonly presenceFrames: number
   readonly validity: Validity
 }
 

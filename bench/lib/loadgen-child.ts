@@ -274,9 +274,12 @@ function collected(): NodeJS.MemoryUsage {
 async function idle(job: IdleJob): Promise<IdleResult> {
   const got = new Int32Array(job.clients)
   let total = 0
-  const all = waitFor(() => total >= job.clients, 30_000, 'one message per idle client')
+  let presenceFrames = 0
+  // Made when the liveness message goes out, not before set-up: 10 000 joins can take longer than its timeout.
+  let all: { promise: Promise<void>; poke: () => void } | undefined
   const before = await server<ProcessSample>({ type: 'gc' })
   const clientBefore = collected()
+  await server({ type: 'profile-start' })
   const setupStart = await mark()
   const rooms = Math.ceil(job.clients / job.roomSize)
   const clients = await openAll(job.clients, job.connectConcurrency, (client) =>
@@ -287,11 +290,13 @@ async function idle(job: IdleJob): Promise<IdleResult> {
       onMessage: () => {
         got[client]!++
         total++
-        all.poke()
+        all?.poke()
       },
+      onPresenceFrame: () => presenceFrames++,
     }),
   )
   const setupEnd = await mark()
+  await server({ type: 'profile-stop', window: 'setup' })
   await sleep(job.settleMs)
   const idleEnd = await mark()
   const after = await server<ProcessSample>({ type: 'gc' })
@@ -304,6 +309,7 @@ async function idle(job: IdleJob): Promise<IdleResult> {
   }
   const problems: string[] = []
   // Proof that every connection is alive and in its room: one server-side message per room reaches every client.
+  all = waitFor(() => total >= job.clients, 30_000, 'one message per idle client')
   await server({ type: 'publish', rooms: Array.from({ length: rooms }, (_, room) => `room-${room}`), data: [{ p: 0, n: 0, t: 0, text: TEXT }] })
   await all.promise.catch((error: unknown) => problems.push(String(error)))
   await sleep(50)
@@ -348,6 +354,7 @@ async function idle(job: IdleJob): Promise<IdleResult> {
       rssPerConnection: (clientAfter.rss - clientBefore.rss) / job.clients,
       cpuPerMessageUs,
     },
+    presenceFrames,
     validity: { valid: problems.length === 0, expected: job.clients * (1 + (job.clientMessages ?? 0)), received: total, clientsShort, outOfOrder: 0, problems },
   }
 }

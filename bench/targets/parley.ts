@@ -104,6 +104,10 @@ export function onServerFrame(
     case 'ack':
       settings.onAck?.()
       return
+    case 'presence':
+    case 'presences':
+      settings.onPresenceFrame?.()
+      return
     case 'joined':
       // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
       if (resume === undefined) position.current = { epoch: message.epoch, seq: message.seq }

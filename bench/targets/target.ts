@@ -60,6 +60,8 @@ export interface ClientSettings {
   readonly onMessage: (data: Payload) => void
   /** Each acknowledgement of a publish made with `ack` (see {@link BenchClient.publish}). */
   readonly onAck?: (() => void) | undefined
+  /** Each presence frame (`presence` or a `presences` batch), for targets that have presence (Parley's raw clients). */
+  readonly onPresenceFrame?: (() => void) | undefined
 }
 
 /** One client of a target, joined to its room. */

@@ -21,7 +21,9 @@ export function presenceAfterSnapshot(held: readonly HeldPresence[], snapshot: r
     last.delete(change.member.user) // re-inserted, so the map keeps the order of each user's last change
     last.set(change.member.user, change)
   }
-  const shown = new Map(snapshot.map((member) => [member.user, member]))
+  // Only the users with a held change are looked up: a large room's snapshot is scanned, not copied into a map.
+  const shown = new Map<string, PresenceMember>()
+  for (const member of snapshot) if (last.has(member.user)) shown.set(member.user, member)
   const frames: Frame[] = []
   for (const change of last.values()) {
     const current = shown.get(change.member.user)

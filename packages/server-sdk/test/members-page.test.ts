@@ -2,9 +2,48 @@ import { describe, expect, it } from 'vitest'
 import { createClient } from '@parley/client-sdk'
 import { connectAs, join, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
 import type { RawClient } from './helpers/raw-client.js'
+import type { PresenceMember } from '@parley/protocol'
+import { membersPage } from '../src/members-page.js'
 
 const servers = useServers()
 const pad = (n: number): string => String(n).padStart(3, '0')
+
+describe('membersPage: the first members by user id without sorting the room', () => {
+  const naive = (all: PresenceMember[], after: string | undefined, limit: number) => {
+    const rest = [...all].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0)).filter((m) => after === undefined || m.user > after)
+    return { members: rest.slice(0, limit), more: rest.length > limit }
+  }
+  it('matches a full sort for random rooms, cursors and limits', () => {
+    let seed = 7
+    const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+    for (let round = 0; round < 200; round++) {
+      const size = Math.floor(random() * 400)
+      const users = new Set<string>()
+      while (users.size < size) users.add(`u${Math.floor(random() * 10_000).toString(36)}`)
+      const all = [...users].map((user) => ({ user, presence: null, connections: 1 }))
+      const limit = 1 + Math.floor(random() * 120)
+      const after = random() < 0.5 ? undefined : `u${Math.floor(random() * 10_000).toString(36)}`
+      expect(membersPage(all, after, limit, 1_000_000)).toEqual(naive(all, after, limit))
+    }
+  })
+
+  it('pages through 10 000 members, each once and in order, and stops at the byte budget', () => {
+    const all = Array.from({ length: 10_000 }, (_, i) => ({ user: `m${((i * 7_919) % 10_000).toString().padStart(5, '0')}`, presence: null, connections: 1 }))
+    const seen: string[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = membersPage(all, after, 100, 1_000_000)
+      seen.push(...page.members.map((m) => m.user))
+      if (!page.more) break
+      after = page.members.at(-1)?.user
+    }
+    expect(seen).toEqual([...all.map((m) => m.user)].sort())
+    const small = membersPage(all, undefined, 100, 200)
+    expect(small.members.length).toBeGreaterThan(0)
+    expect(small.members.length).toBeLessThan(10)
+    expect(small.more).toBe(true)
+  })
+})
 
 describe('bounded joined snapshots, and members pages (issue 20)', () => {
   it('past snapshotLimit, joined lists the first members by user id and memberCount; pages then give every member once', async () => {

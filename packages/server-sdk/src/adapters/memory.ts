@@ -21,6 +21,11 @@ interface PresenceUser {
   presence: JsonValue
   /** The user's sessions in the room: the one id while there is one (no Set per connection), else a Set; null once left. */
   sessions: string | Set<string> | null
+  /**
+   * The member as listed, made once per change and frozen: every join of a room reads its whole member list, and
+   * building a new object per member per join made a room filling up cost O(members²) allocations.
+   */
+  listed?: PresenceMember | undefined
 }
 
 function sessionCount(user: PresenceUser): number {
@@ -191,6 +196,7 @@ class MemoryNode implements AdapterNode {
       user = { presence: entry.presence, sessions: entry.session }
       state.presence.set(entry.user, user)
     } else {
+      user.listed = undefined
       if (entry.presence !== null) user.presence = entry.presence
       if (user.sessions instanceof Set) user.sessions.add(entry.session)
       else if (user.sessions !== entry.session) user.sessions = user.sessions === null ? entry.session : new Set([user.sessions, entry.session])
@@ -202,6 +208,7 @@ class MemoryNode implements AdapterNode {
     const state = this.#bus.rooms.get(room)
     const user = state?.presence.get(userId)
     if (state === undefined || user === undefined) return
+    user.listed = undefined
     const sessions = user.sessions
     if (sessions === session) user.sessions = null
     else if (!(sessions instanceof Set) || !sessions.delete(session) || sessions.size > 0) return
@@ -214,6 +221,7 @@ class MemoryNode implements AdapterNode {
     const state = this.#bus.rooms.get(room)
     const user = state?.presence.get(userId)
     if (state === undefined || user === undefined) return
+    user.listed = undefined
     user.presence = presence
     this.#announce(state, room, 'update', userId, user)
   }
@@ -221,7 +229,10 @@ class MemoryNode implements AdapterNode {
   async members(room: string): Promise<PresenceMember[]> {
     const state = this.#bus.rooms.get(room)
     if (state === undefined) return []
-    return [...state.presence].map(([user, entry]) => member(user, entry))
+    const list = new Array<PresenceMember>(state.presence.size)
+    let i = 0
+    for (const [user, entry] of state.presence) list[i++] = member(user, entry)
+    return list
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {
@@ -292,5 +303,6 @@ class MemoryNode implements AdapterNode {
 }
 
 function member(user: string, entry: PresenceUser): PresenceMember {
-  return { user, presence: entry.presence, connections: sessionCount(entry) }
+  entry.listed ??= Object.freeze({ user, presence: entry.presence, connections: sessionCount(entry) })
+  return entry.listed
 }
