@@ -13,19 +13,38 @@ export interface HeldPresence {
  * in the stream of changes the session held, so it may already show some of them. Each change sets or removes one
  * user, so for each user only the last held change decides where it ends: it is sent unless the snapshot shows that
  * already. The session then sees exactly the room's presence, never a change it already has (its own join, say).
+ *
+ * `snapshot` is the member list the snapshot read, or, from an adapter's `memberSnapshot`, the entries of the held
+ * users as of the snapshot with `readAt`, the number of changes held when it was taken: the snapshot cannot show a
+ * change held after that, so those are sent as they are.
  */
-export function presenceAfterSnapshot(held: readonly HeldPresence[], snapshot: readonly PresenceMember[]): Frame[] {
+export function presenceAfterSnapshot(
+  held: readonly HeldPresence[],
+  snapshot: readonly PresenceMember[] | ReadonlyMap<string, PresenceMember | undefined>,
+  readAt = held.length,
+): Frame[] {
   if (held.length === 0) return []
-  const last = new Map<string, HeldPresence>()
-  for (const change of held) {
+  const last = new Map<string, { readonly change: HeldPresence; readonly index: number }>()
+  for (let index = 0; index < held.length; index++) {
+    const change = held[index] as HeldPresence
     last.delete(change.member.user) // re-inserted, so the map keeps the order of each user's last change
-    last.set(change.member.user, change)
+    last.set(change.member.user, { change, index })
   }
   // Only the users with a held change are looked up: a large room's snapshot is scanned, not copied into a map.
-  const shown = new Map<string, PresenceMember>()
-  for (const member of snapshot) if (last.has(member.user)) shown.set(member.user, member)
+  let shown: ReadonlyMap<string, PresenceMember | undefined>
+  if (snapshot instanceof Map) {
+    shown = snapshot
+  } else {
+    const found = new Map<string, PresenceMember>()
+    for (const member of snapshot as readonly PresenceMember[]) if (last.has(member.user)) found.set(member.user, member)
+    shown = found
+  }
   const frames: Frame[] = []
-  for (const change of last.values()) {
+  for (const { change, index } of last.values()) {
+    if (index >= readAt) {
+      frames.push(change.frame)
+      continue
+    }
     const current = shown.get(change.member.user)
     const alreadyShown =
       change.event === 'leave'

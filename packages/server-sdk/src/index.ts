@@ -38,6 +38,7 @@ export type {
   AdapterNodeConfig,
   ClusterStats,
   HistoryPage,
+  MemberSnapshot,
   NodeStats,
   PresenceEntry,
   PublishRequest,

@@ -296,11 +296,12 @@ export class Rooms {
 
   /**
    * The `joined` frame, encoded once: with every member while they fit the snapshot limit and the frame, else with
-   * the first page of them and `memberCount`.
+   * the first page of them and `memberCount`. `members` holds every member when `count` is within the limit, else
+   * at least the first `limit` by user id (all a page needs).
    */
-  #joinedFrame(base: Omit<JoinedMessage, 'members' | 'memberCount'>, members: readonly PresenceMember[]): Frame {
+  #joinedFrame(base: Omit<JoinedMessage, 'members' | 'memberCount'>, members: readonly PresenceMember[], count: number): Frame {
     const limit = this.#options.presence.snapshotLimit
-    if (members.length <= limit) {
+    if (count <= limit) {
       try {
         return new Frame(encode({ ...base, members }, this.#encodeOptions))
       } catch (error) {
@@ -309,7 +310,7 @@ export class Rooms {
       }
     }
     const listed = membersPage(members, undefined, limit, this.#membersBudget).members
-    return new Frame(encode({ ...base, members: listed, memberCount: members.length }, this.#encodeOptions))
+    return new Frame(encode({ ...base, members: listed, memberCount: count }, this.#encodeOptions))
   }
 
   /**
@@ -442,7 +443,14 @@ export class Rooms {
     const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
     const timing = this.#stats.timing
     const started = timing === undefined ? 0 : performance.now()
-    const [position, members] = await Promise.all([this.#node.resume(room, from), this.#node.members(room)])
+    // An adapter that holds presence here answers what the join needs at once, whatever the room's size; the held
+    // changes so far are looked up as of now, and any held later cannot be in the snapshot. Others list the room.
+    const heldSoFar = membership.heldPresence ?? []
+    const readAt = heldSoFar.length
+    const snapshot = this.#node.memberSnapshot?.(room, this.#options.presence.snapshotLimit, heldSoFar.map((change) => change.member.user))
+    const [position, listed] = await Promise.all([this.#node.resume(room, from), snapshot === undefined ? this.#node.members(room) : undefined])
+    const members = snapshot?.first ?? listed ?? []
+    const memberCount = snapshot?.count ?? members.length
     timing?.adapter?.('resume', performance.now() - started)
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
@@ -458,7 +466,7 @@ export class Rooms {
     membership.lastSeq = firstReplayed === undefined ? position.seq : firstReplayed.seq - 1
     // However large the room, the answer stays one frame: past the snapshot limit (or the frame's budget) it lists
     // the first members by user id and says how many there are; the client pages the rest (`members`).
-    session.sendFrame(this.#joinedFrame({ type: 'joined', room, ...(id === undefined ? {} : { id }), epoch: position.epoch, seq: position.seq, recovery: position.recovery }, members))
+    session.sendFrame(this.#joinedFrame({ type: 'joined', room, ...(id === undefined ? {} : { id }), epoch: position.epoch, seq: position.seq, recovery: position.recovery }, members, memberCount))
     answered?.()
     if (history instanceof ParleyServerError) {
       session.sendError(history.wireCode, history.expose ? history.message : 'History is not available', id ?? JOIN_HISTORY_ID, room)
@@ -484,7 +492,7 @@ export class Rooms {
     }
     const heldPresence = this.#goLive(session, room, membership)
     // Against every member, not only those listed: `memberCount` already counts a join the snapshot does not show.
-    for (const frame of presenceAfterSnapshot(heldPresence, members)) session.sendFrame(frame)
+    for (const frame of snapshot === undefined ? presenceAfterSnapshot(heldPresence, members) : presenceAfterSnapshot(heldPresence, snapshot.lookup, readAt)) session.sendFrame(frame)
   }
 
   /**

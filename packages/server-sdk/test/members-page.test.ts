@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createClient } from '@parley/client-sdk'
+import { createMemoryAdapter } from '@parley/server-sdk'
 import { connectAs, join, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
 import type { RawClient } from './helpers/raw-client.js'
 import type { PresenceMember } from '@parley/protocol'
@@ -42,6 +43,51 @@ describe('membersPage: the first members by user id without sorting the room', (
     expect(small.members.length).toBeGreaterThan(0)
     expect(small.members.length).toBeLessThan(10)
     expect(small.more).toBe(true)
+  })
+})
+
+describe("the memory adapter's memberSnapshot", () => {
+  it('keeps members ordered by user id through joins and leaves: the first page, the count and lookups match members()', async () => {
+    const node = await createMemoryAdapter().connect(
+      {
+        message: () => undefined,
+        presence: () => undefined,
+        signal: () => undefined,
+        direct: () => undefined,
+        control: async () => 0,
+        forwarded: async () => ({ ok: false, status: 404, body: '' }) as never,
+      },
+      { history: { size: 10, ttlMs: 60_000 }, dedupWindowMs: 1_000 },
+    )
+    const byUser = (a: PresenceMember, b: PresenceMember): number => (a.user < b.user ? -1 : 1)
+    let seed = 11
+    const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+    const present = new Map<string, string[]>()
+    for (let step = 0; step < 3_000; step++) {
+      const user = `user-${Math.floor(random() * 300)}`
+      const sessions = present.get(user) ?? []
+      if (sessions.length > 0 && random() < 0.45) {
+        const session = sessions.pop() as string
+        await node.presenceLeave('r', user, session)
+      } else {
+        const session = `s${step}`
+        sessions.push(session)
+        await node.presenceJoin({ room: 'r', user, session, presence: null })
+      }
+      if (sessions.length === 0) present.delete(user)
+      else present.set(user, sessions)
+      if (step % 97 === 0) {
+        const all = (await node.members('r')).sort(byUser)
+        const snapshot = node.memberSnapshot?.('r', 20, ['user-1', 'user-299', 'nobody'])
+        expect(snapshot?.count).toBe(all.length)
+        expect(snapshot?.first).toEqual(all.length <= 20 ? expect.arrayContaining(all) : all.slice(0, 20))
+        expect(snapshot?.lookup.get('user-1')).toEqual(all.find((m) => m.user === 'user-1'))
+        expect(snapshot?.lookup.get('nobody')).toBeUndefined()
+      }
+    }
+    // A member's listed entry is shared and frozen: no caller can change what the next join reads.
+    const [first] = await node.members('r')
+    expect(Object.isFrozen(first)).toBe(true)
   })
 })
 

@@ -7,7 +7,8 @@ const servers = useServers()
 
 /**
  * The memory adapter with a hold on the next presence snapshot: the test decides whether the snapshot is read before
- * or after other users' presence changes land, as happens across nodes of a cluster adapter.
+ * or after other users' presence changes land, as happens across nodes of a cluster adapter. Like a cluster adapter
+ * it lists the room through `members()` (an asynchronous read), so its `memberSnapshot` is taken away.
  */
 function snapshotHoldingAdapter(): { adapter: Adapter; hold(order: 'read-then-wait' | 'wait-then-read'): { reached: Promise<void>; release(): void } } {
   let next: { order: 'read-then-wait' | 'wait-then-read'; reached: () => void; released: Promise<void> } | undefined
@@ -15,6 +16,8 @@ function snapshotHoldingAdapter(): { adapter: Adapter; hold(order: 'read-then-wa
   const adapter: Adapter = {
     async connect(hooks, config) {
       const node = await inner.connect(hooks, config)
+      // An own property over the class's method: this node has no snapshot of its own, as a cluster adapter.
+      Object.defineProperty(node, 'memberSnapshot', { value: undefined })
       const members = node.members.bind(node)
       node.members = async (room: string): Promise<PresenceMember[]> => {
         const held = next
@@ -119,5 +122,102 @@ describe('presence changes while a join is answered', () => {
     const joined = await aliceJoined
     expect(joined.members.find((m) => m.user === 'bob')?.presence).toEqual({ status: 'away' })
     expect(await alice.next('presence')).toMatchObject({ event: 'update', member: { user: 'bob', presence: { status: 'back' } } })
+  })
+})
+
+/**
+ * The memory adapter answers a join's snapshot at once (`memberSnapshot`): changes held before it are in it, changes
+ * held after it (here while the join's `resume` is held) cannot be, and must follow `joined`.
+ */
+function resumeHoldingAdapter(): { adapter: Adapter; hold(): { reached: Promise<void>; release(): void } } {
+  let next: { reached: () => void; released: Promise<void> } | undefined
+  const inner = createMemoryAdapter()
+  const adapter: Adapter = {
+    async connect(hooks, config) {
+      const node = await inner.connect(hooks, config)
+      expect(node.memberSnapshot).toBeTypeOf('function')
+      const resume = node.resume.bind(node)
+      node.resume = async (room, from) => {
+        const held = next
+        next = undefined
+        if (held !== undefined) {
+          held.reached()
+          await held.released
+        }
+        return resume(room, from)
+      }
+      return node
+    },
+  }
+  return {
+    adapter,
+    hold() {
+      let reached!: () => void
+      let release!: () => void
+      const reachedPromise = new Promise<void>((resolve) => (reached = resolve))
+      const released = new Promise<void>((resolve) => (release = resolve))
+      next = { reached, released }
+      return { reached: reachedPromise, release }
+    },
+  }
+}
+
+describe('presence changes while a join is answered, with a snapshot taken at once (memory adapter)', () => {
+  it('a change after the snapshot follows joined; one before it is in the snapshot and not repeated', async () => {
+    let letAliceIn: () => void = () => undefined
+    const aliceMayJoin = new Promise<void>((resolve) => (letAliceIn = resolve))
+    const { adapter, hold } = resumeHoldingAdapter()
+    const { url } = await servers.start({
+      authenticate: tokenAuth,
+      adapter,
+      // Alice's join waits here: what happens meanwhile is held, and lands before her snapshot.
+      authorize: async ({ user }) => {
+        if (user.id === 'alice') await aliceMayJoin
+        return true
+      },
+    })
+    const bob = await connectAs(url, 'bob')
+    await join(bob, 'lobby')
+    const alice = await connectAs(url, 'alice')
+    const aliceJoined = join(alice, 'lobby')
+    await sleep(20)
+    const carol = await connectAs(url, 'carol')
+    await join(carol, 'lobby') // before alice's snapshot
+    const held = hold()
+    letAliceIn()
+    await held.reached // alice's snapshot is taken; her resume waits
+    const dave = await connectAs(url, 'dave')
+    await join(dave, 'lobby') // after alice's snapshot
+    await waitUntil(() => all(bob, 'presence').some((p) => p.member.user === 'dave'), 'bob heard dave')
+    held.release()
+    const joined = await aliceJoined
+    expect(users(joined.members)).toEqual(['alice', 'bob', 'carol'])
+    expect(await alice.next('presence')).toMatchObject({ room: 'lobby', event: 'join', member: { user: 'dave' } })
+    expect(await alice.quiet(50)).toEqual([])
+  })
+
+  it('a leave after the snapshot of a member it lists follows joined; the count of a large room is kept', async () => {
+    const { adapter, hold } = resumeHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter, presence: { snapshotLimit: 2 } })
+    const others = []
+    for (const name of ['erin', 'bob', 'dave', 'carol']) {
+      const client = await connectAs(url, name)
+      await join(client, 'lobby')
+      others.push(client)
+    }
+    const alice = await connectAs(url, 'alice')
+    const held = hold()
+    const aliceJoined = join(alice, 'lobby')
+    await held.reached
+    const bob = others[1]!
+    bob.send({ type: 'leave', room: 'lobby', id: 'l' })
+    await bob.next('left')
+    await sleep(20)
+    held.release()
+    const joined = await aliceJoined
+    // Five members when the snapshot was taken, the first two by user id listed.
+    expect(joined.members.map((m) => m.user)).toEqual(['alice', 'bob'])
+    expect(joined.memberCount).toBe(5)
+    expect(await alice.next('presence')).toMatchObject({ event: 'leave', member: { user: 'bob' } })
   })
 })

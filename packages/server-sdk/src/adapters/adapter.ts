@@ -35,6 +35,16 @@ export interface AdapterHooks {
   forwarded(request: ForwardRequest): Promise<ForwardAnswer>
 }
 
+/** A room's members as a join needs them (see {@link AdapterNode.memberSnapshot}). */
+export interface MemberSnapshot {
+  /** Every member when there are at most `limit` (in the adapter's order), else the first `limit` by user id. */
+  readonly first: readonly PresenceMember[]
+  /** Members in all (users). */
+  readonly count: number
+  /** The asked-for users' entries at the moment of the snapshot; a user not in the room maps to undefined. */
+  readonly lookup: ReadonlyMap<string, PresenceMember | undefined>
+}
+
 /** Settings a node brings to the adapter. */
 export interface AdapterNodeConfig {
   readonly history: { readonly size: number; readonly ttlMs: number }
@@ -138,6 +148,14 @@ export interface AdapterNode {
   presenceUpdate(room: string, user: string, presence: JsonValue): Promise<void>
   /** The room's members, one entry per user. */
   members(room: string): Promise<PresenceMember[]>
+  /**
+   * Optional, for adapters that hold presence in this process: what a join's `joined` needs of a room of any size,
+   * as of the moment of the call (synchronous, so no presence change can come between the reading and the answer):
+   * the members themselves when there are at most `limit`, else the first `limit` by user id; how many there are;
+   * and the entries of the users in `lookup` (undefined for one not in the room). Without it a join reads
+   * `members()`, which costs O(members) per join.
+   */
+  memberSnapshot?(room: string, limit: number, lookup: readonly string[]): MemberSnapshot
   /** Fans a signal out to the room's members on every node. */
   signal(message: SignalBroadcastMessage): Promise<void>
   /** Delivers a direct message to every connection of a user on every node. */

@@ -7,6 +7,7 @@ import type {
   AdapterNodeConfig,
   ClusterStats,
   HistoryPage,
+  MemberSnapshot,
   NodeStats,
   PresenceEntry,
   PublishRequest,
@@ -37,6 +38,8 @@ interface RoomState {
   seq: number
   readonly history: History
   readonly presence: Map<string, PresenceUser>
+  /** The users of `presence`, ordered by user id: a join's first page without reading the room. */
+  readonly sorted: string[]
   readonly subscribers: Set<MemoryNode>
   lastActiveAt: number
 }
@@ -96,6 +99,7 @@ class MemoryAdapter implements Adapter {
         seq: 0,
         history: new History(config.history.size, config.history.ttlMs, this.now),
         presence: new Map(),
+        sorted: [],
         subscribers: new Set(),
         lastActiveAt: this.now(),
       }
@@ -195,6 +199,7 @@ class MemoryNode implements AdapterNode {
     if (user === undefined) {
       user = { presence: entry.presence, sessions: entry.session }
       state.presence.set(entry.user, user)
+      state.sorted.splice(sortedIndex(state.sorted, entry.user), 0, entry.user)
     } else {
       user.listed = undefined
       if (entry.presence !== null) user.presence = entry.presence
@@ -213,6 +218,8 @@ class MemoryNode implements AdapterNode {
     if (sessions === session) user.sessions = null
     else if (!(sessions instanceof Set) || !sessions.delete(session) || sessions.size > 0) return
     state.presence.delete(userId)
+    const at = sortedIndex(state.sorted, userId)
+    if (state.sorted[at] === userId) state.sorted.splice(at, 1)
     state.lastActiveAt = this.#bus.now()
     this.#announce(state, room, 'leave', userId, user)
   }
@@ -233,6 +240,22 @@ class MemoryNode implements AdapterNode {
     let i = 0
     for (const [user, entry] of state.presence) list[i++] = member(user, entry)
     return list
+  }
+
+  memberSnapshot(room: string, limit: number, lookup: readonly string[]): MemberSnapshot {
+    const state = this.#bus.rooms.get(room)
+    const found = new Map<string, PresenceMember | undefined>()
+    for (const user of lookup) {
+      const entry = state?.presence.get(user)
+      found.set(user, entry === undefined ? undefined : member(user, entry))
+    }
+    if (state === undefined) return { first: [], count: 0, lookup: found }
+    const count = state.presence.size
+    const first: PresenceMember[] = []
+    // A small room in join order, as members() lists it; a large one's first page from the ordered index.
+    if (count <= limit) for (const [user, entry] of state.presence) first.push(member(user, entry))
+    else for (let i = 0; i < limit; i++) first.push(member(state.sorted[i] as string, state.presence.get(state.sorted[i] as string) as PresenceUser))
+    return { first, count, lookup: found }
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {
@@ -300,6 +323,18 @@ class MemoryNode implements AdapterNode {
     const snapshot = member(user, entry)
     for (const node of state.subscribers) node.hooks.presence(room, event, snapshot)
   }
+}
+
+/** Where `user` is, or would go, in an array of user ids ordered by user id (binary search). */
+function sortedIndex(sorted: readonly string[], user: string): number {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((sorted[middle] as string) < user) low = middle + 1
+    else high = middle
+  }
+  return low
 }
 
 function member(user: string, entry: PresenceUser): PresenceMember {
