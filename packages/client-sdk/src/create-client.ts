@@ -405,6 +405,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
           const schema = change.event === 'leave' || change.member.presence === null ? undefined : presenceSchema
           if (checkedOrReported(schema, change.member.presence, room, `presence of ${change.member.user}`) !== undefined) room.presenceChanged(change)
         }
+        if (message.type === 'presences' && message.omitted !== undefined) room.counted(message.omitted)
         return
       }
       case 'signal': {

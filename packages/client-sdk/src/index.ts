@@ -11,6 +11,7 @@ export {
   type ParleyClientErrorDetails,
 } from './client-error.js'
 export type {
+  CountEvent,
   HistoryOptions,
   HistoryPage,
   JoinedEvent,

@@ -1,4 +1,4 @@
-import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceChange, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
+import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceChange, PresenceCounts, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
 import { createEmitter, type Emitter } from './emitter.js'
 
@@ -19,6 +19,14 @@ export type RoomMessageEvent<M = JsonValue> = Readonly<Omit<RoomMessage, 'data'>
 export interface PresenceEvent<P = JsonValue> {
   readonly event: 'join' | 'leave' | 'update'
   readonly member: Member<P>
+}
+
+/** Presence told as counts (see {@link RoomEvents.count}). */
+export interface CountEvent {
+  readonly joined: number
+  readonly left: number
+  readonly updated: number
+  readonly memberCount: number
 }
 
 /** A peer started or stopped typing (the `typing` signal; `false` also when it expired). */
@@ -73,6 +81,12 @@ export interface HistoryOptions {
 export type RoomEvents<M = JsonValue, P = JsonValue, S = JsonValue> = {
   message: RoomMessageEvent<M>
   presence: PresenceEvent<P>
+  /**
+   * A large room's presence told as counts (the server's `presence.countAbove`, protocol.md §7.15): how many users
+   * joined, left or changed their presence in the last window, and `memberCount` after them. Who they were is not
+   * said; `members()` keeps what it had (call `loadMembers()` again for a fresh list).
+   */
+  count: CountEvent
   typing: TypingEvent
   signal: SignalEvent<S>
   /** After a re-join with a resume point: `{ recovered, replayed, gap }`, before the replayed messages arrive. */
@@ -195,6 +209,8 @@ export interface RoomCore {
   readonly emit: Emitter<RoomEvents>['emit']
   joined(message: JoinedMessage): void
   presenceChanged(change: PresenceChange): void
+  /** A `presences` batch's `omitted` counts: the member count moves by joins − leaves. */
+  counted(omitted: PresenceCounts): void
   signalled(message: SignalBroadcastMessage): void
 }
 
@@ -286,6 +302,10 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
       if (event === 'leave') members.delete(member.user)
       else members.set(member.user, member)
       events.emit('presence', { event, member })
+    },
+    counted({ join, leave, update }) {
+      memberCount = Math.max(0, memberCount + join - leave)
+      events.emit('count', { joined: join, left: leave, updated: update, memberCount })
     },
     signalled({ from, key, value, ttlMs }) {
       if (key === TYPING_KEY) events.emit('typing', { user: from, typing: value === true })

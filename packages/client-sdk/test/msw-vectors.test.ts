@@ -170,6 +170,12 @@ describe('every valid server → client vector is handled', () => {
         // One `presence` event per change, in order; members() ends where the changes leave it.
         const handle = client.join(room)
         const events = collect(handle, 'presence')
+        if (d.omitted !== undefined) {
+          // Counts: one `count` event, and memberCount (0 from the empty snapshot) moved by joins − leaves.
+          const { join, leave, update } = d.omitted
+          expect(await nextEvent(handle, 'count')).toEqual({ joined: join, left: leave, updated: update, memberCount: Math.max(0, join - leave) })
+          expect(handle.memberCount).toBe(Math.max(0, join - leave))
+        }
         await expect.poll(() => events.length).toBe(d.events.length)
         expect(events).toEqual(d.events.map(({ event, member }) => ({ event, member })))
         const present = new Set<string>()

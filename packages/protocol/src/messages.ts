@@ -273,11 +273,24 @@ export interface PresenceChange {
   readonly member: PresenceMember
 }
 
-/** Several presence changes of a room, oldest first, for a session whose `join` asked for batches. */
+/**
+ * Several presence changes of a room, oldest first, for a session whose `join` asked for batches. In a room told
+ * counts only (a large room, past the server's `presence.countAbove`), `events` is empty and `omitted` counts the
+ * changes of the window: a member count moves by `join` − `leave`.
+ */
 export interface PresenceBatchMessage {
   readonly type: 'presences'
   readonly room: string
   readonly events: readonly PresenceChange[]
+  /** Changes of the window not listed in `events`, by kind. */
+  readonly omitted?: PresenceCounts
+}
+
+/** How many presence changes of each kind a `presences` batch counts without listing them. */
+export interface PresenceCounts {
+  readonly join: number
+  readonly leave: number
+  readonly update: number
 }
 
 /** A peer's signal; `value: null` with `ttlMs: 0` means cleared or expired. */

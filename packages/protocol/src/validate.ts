@@ -252,7 +252,11 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
   },
   direct: { from: required(nullable(id)), ts: required(timestamp), data: required(json) },
   presence: { room: required(room), event: required(oneOf('join', 'leave', 'update')), member: required(member) },
-  presences: { room: required(room), events: required(list(object({ event: required(oneOf('join', 'leave', 'update')), member: required(member) }))) },
+  presences: {
+    room: required(room),
+    events: required(list(object({ event: required(oneOf('join', 'leave', 'update')), member: required(member) }))),
+    omitted: optional(object({ join: required(integer(0)), leave: required(integer(0)), update: required(integer(0)) })),
+  },
   signal: {
     room: required(room),
     from: required(id),

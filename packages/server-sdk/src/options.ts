@@ -52,7 +52,7 @@ export interface AuthorizeContext {
 export type { Logger, LogFields } from '@parley/protocol'
 
 /** Which presence changes a room's members are told of (`presence.announce`). */
-export type PresenceAnnouncements = 'all' | 'none'
+export type PresenceAnnouncements = 'all' | 'count' | 'none'
 
 /** A token bucket: at most `messages` per `perMs` milliseconds, with bursts up to `messages`. */
 export interface RateLimit {
@@ -160,12 +160,22 @@ export interface ServerOptions {
      */
     readonly snapshotLimit?: number
     /**
-     * Whether members are told of each other's joins, leaves and presence updates: `'all'`, or `'none'` for
-     * broadcast-style rooms (a live event's audience), where announcing every join to every member would cost
-     * O(members²) frames while the room fills. Members are still tracked (`joined`'s snapshot and `memberCount`,
-     * `members` pages, `room(name).members()`). A function decides per room. @default 'all'
+     * Whether members are told of each other's joins, leaves and presence updates: `'all'` (each change, but see
+     * `countAbove`), `'count'` (members whose client takes batches get, per window, how many joined, left or
+     * changed, not who: protocol.md §7.15), or `'none'` for broadcast-style rooms (a live event's audience), where
+     * announcing every join to every member would cost O(members²) frames while the room fills. Members are still
+     * tracked (`joined`'s snapshot and `memberCount`, `members` pages, `room(name).members()`). A function decides
+     * per room. @default 'all'
      */
     readonly announce?: PresenceAnnouncements | ((room: string) => PresenceAnnouncements)
+    /**
+     * Past this many members, a room announced `'all'` tells its batching members counts only (as `'count'`), so a
+     * room of 10 000 does not send every member every join: O(members) bytes per window instead of O(members²) in
+     * all. Members without batches still get each change. `false`: never. @default presence.snapshotLimit
+     */
+    readonly countAbove?: number | false
+    /** How long counts are gathered before going out, in a room told counts (see `countAbove`). @default 1_000 */
+    readonly countMs?: number
     /**
      * How long a room's presence changes are gathered before going out as one `presences` frame, to every member
      * whose client asked for batches (the client SDK does): a room filling with N members then costs O(N) frames per
@@ -251,7 +261,15 @@ export interface ResolvedOptions {
   readonly historyStore: { readonly store: HistoryStore | undefined; readonly writer: HistoryWriterSettings }
   readonly contract: Contract | undefined
   readonly validate: boolean
-  readonly presence: { readonly graceMs: number; readonly snapshotLimit: number; readonly announce: (room: string) => PresenceAnnouncements; readonly batchMs: number }
+  readonly presence: {
+    readonly graceMs: number
+    readonly snapshotLimit: number
+    /** Infinity for `false`. */
+    readonly countAbove: number
+    readonly countMs: number
+    readonly announce: (room: string) => PresenceAnnouncements
+    readonly batchMs: number
+  }
   readonly signals: { readonly defaultTtlMs: number; readonly minIntervalMs: number }
   readonly dedupWindowMs: number
   readonly clusterTimeoutMs: number
@@ -361,9 +379,13 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.append !== 'function' || typeof store.read !== 'function')) {
     fail('history.store', 'a HistoryStore (see createMemoryHistory)', store)
   }
-  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit', 'announce', 'batchMs'])
+  const presence = section('presence', options.presence, ['graceMs', 'snapshotLimit', 'announce', 'batchMs', 'countAbove', 'countMs'])
   const announce = presence['announce'] ?? 'all'
-  if (announce !== 'all' && announce !== 'none' && typeof announce !== 'function') fail('presence.announce', "'all', 'none' or a function (room) => 'all' | 'none'", announce)
+  if (announce !== 'all' && announce !== 'count' && announce !== 'none' && typeof announce !== 'function') {
+    fail('presence.announce', "'all', 'count', 'none' or a function (room) => one of them", announce)
+  }
+  const snapshotLimit = Math.min(positiveInt('presence.snapshotLimit', presence['snapshotLimit'], 100), MAX_MEMBERS_PAGE)
+  const countAbove = presence['countAbove'] === false ? Number.POSITIVE_INFINITY : positiveInt('presence.countAbove', presence['countAbove'], snapshotLimit)
   const signals = section('signals', options.signals, ['defaultTtlMs', 'minIntervalMs'])
   const shutdown = section('shutdown', options.shutdown, ['batchSize', 'batchIntervalMs', 'timeoutMs'])
   const maxBufferedBytes = positiveInt('backpressure.maxBufferedBytes', backpressure['maxBufferedBytes'], 1024 * 1024)
@@ -434,7 +456,9 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     },
     presence: {
       graceMs: positiveInt('presence.graceMs', presence['graceMs'], 5_000, true),
-      snapshotLimit: Math.min(positiveInt('presence.snapshotLimit', presence['snapshotLimit'], 100), MAX_MEMBERS_PAGE),
+      snapshotLimit,
+      countAbove,
+      countMs: positiveInt('presence.countMs', presence['countMs'], 1_000),
       announce: typeof announce === 'function' ? (announce as (room: string) => PresenceAnnouncements) : () => announce as PresenceAnnouncements,
       batchMs: positiveInt('presence.batchMs', presence['batchMs'], 50, true),
     },

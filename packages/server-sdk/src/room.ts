@@ -114,6 +114,12 @@ interface LocalRoom {
   /** Numbers the room's presence changes, for the members that went live in the middle of a batch. */
   nextChange: number
   batchTimer: ReturnType<typeof setTimeout> | undefined
+  /**
+   * The room's members (users, every node) as last known: each local join's snapshot count, moved by the presence
+   * changes since. Only decides whether batches go out as counts (`presence.countAbove`) for an adapter without
+   * `memberSnapshot`, which gives the exact count.
+   */
+  members: number
 }
 
 /** One room with members on this node, as `Rooms.list()` reports it. */
@@ -207,7 +213,7 @@ export class Rooms {
         let local = this.#rooms.get(room)
         if (local === undefined) {
           // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
-          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0, batch: [], nextChange: 0, batchTimer: undefined }
+          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0, batch: [], nextChange: 0, batchTimer: undefined, members: 0 }
           this.#rooms.set(room, local)
         }
         local.sessions.add(session)
@@ -451,6 +457,8 @@ export class Rooms {
     const [position, listed] = await Promise.all([this.#node.resume(room, from), snapshot === undefined ? this.#node.members(room) : undefined])
     const members = snapshot?.first ?? listed ?? []
     const memberCount = snapshot?.count ?? members.length
+    const local = this.#rooms.get(room)
+    if (local !== undefined) local.members = memberCount
     timing?.adapter?.('resume', performance.now() - started)
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
@@ -515,7 +523,8 @@ export class Rooms {
     if (local === undefined) return
     local.messages++
     // Presence changes gathered so far go first: a member who joined and then spoke is known before its message.
-    if (local.batch.length > 0) this.#flushNow(message.room, local)
+    // Named changes go out before what follows them (causal order); counts name nobody and keep their window.
+    if (local.batch.length > 0 && !this.#countsOnly(message.room, local)) this.#flushNow(message.room, local)
     // Encoded once; every member gets the same Frame (and so the same bytes).
     let frame: Frame | undefined
     // The session's own lookup finds the membership (the first room is held inline).
@@ -564,7 +573,10 @@ export class Rooms {
 
   deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {
     const local = this.#rooms.get(room)
-    if (local === undefined || this.#options.presence.announce(room) === 'none') return
+    if (local === undefined) return
+    if (event === 'join') local.members++
+    else if (event === 'leave') local.members = Math.max(0, local.members - 1)
+    if (this.#options.presence.announce(room) === 'none') return
     let frame: Frame | undefined
     let batched = false
     for (const session of local.sessions) {
@@ -582,7 +594,12 @@ export class Rooms {
       }
     }
     if (batched) {
-      if (local.batch.length === 0) local.batchTimer = setTimeout(() => this.#flushPresence(room, local), this.#options.presence.batchMs)
+      if (local.batch.length === 0) {
+        // A room told counts gathers them over `countMs` (a second): "N online" moving once a second costs every
+        // member one small frame a second, however fast the room fills.
+        const { batchMs, countMs } = this.#options.presence
+        local.batchTimer = setTimeout(() => this.#flushPresence(room, local), this.#countsOnly(room, local) ? Math.max(batchMs, countMs) : batchMs)
+      }
       local.batch.push({ n: local.nextChange, change: { event, member } })
     }
     local.nextChange++
@@ -605,17 +622,37 @@ export class Rooms {
     local.batchTimer = undefined
     const first = batch[0]
     if (this.#rooms.get(room) !== local || first === undefined) return
+    const counting = this.#countsOnly(room, local)
+    const framesFor = (changes: readonly PresenceChange[]): Frame[] => (counting ? [this.#countsFrame(room, changes)] : this.#presenceFrames(room, changes))
     let shared: Frame[] | undefined
     for (const session of local.sessions) {
       const membership = session.memberships.get(room)
       if (membership === undefined || !membership.batched || membership.heldPresence !== null) continue
       if (membership.liveFrom <= first.n) {
-        for (const frame of (shared ??= this.#presenceFrames(room, batch.map((entry) => entry.change)))) session.sendFrame(frame)
+        for (const frame of (shared ??= framesFor(batch.map((entry) => entry.change)))) session.sendFrame(frame)
         continue
       }
       const own = batch.filter((entry) => entry.n >= membership.liveFrom).map((entry) => entry.change)
-      if (own.length > 0) for (const frame of this.#presenceFrames(room, own)) session.sendFrame(frame)
+      if (own.length > 0) for (const frame of framesFor(own)) session.sendFrame(frame)
     }
+  }
+
+  /** Whether a room's batches go out as counts: `announce: 'count'`, or a room past `presence.countAbove` members. */
+  #countsOnly(room: string, local: LocalRoom): boolean {
+    const announce = this.#options.presence.announce(room)
+    if (announce === 'count') return true
+    const { countAbove } = this.#options.presence
+    if (countAbove === Number.POSITIVE_INFINITY) return false
+    // The adapter's count when it has it at hand (exact); else the count this node keeps.
+    const members = this.#node.memberSnapshot?.(room, 0, []).count ?? local.members
+    return members > countAbove
+  }
+
+  /** The `presences` frame that counts `changes` without listing them (protocol.md §7.15). */
+  #countsFrame(room: string, changes: readonly PresenceChange[]): Frame {
+    const omitted = { join: 0, leave: 0, update: 0 }
+    for (const change of changes) omitted[change.event]++
+    return new Frame(encode({ type: 'presences', room, events: [], omitted }, this.#encodeOptions))
   }
 
   /** `presences` frames for `changes`, in order, each within the frame budget. */
@@ -640,7 +677,8 @@ export class Rooms {
   deliverSignal(message: SignalBroadcastMessage): void {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
-    if (local.batch.length > 0) this.#flushNow(message.room, local)
+    // Named changes go out before what follows them (causal order); counts name nobody and keep their window.
+    if (local.batch.length > 0 && !this.#countsOnly(message.room, local)) this.#flushNow(message.room, local)
     const frame = new Frame(encode(message, this.#encodeOptions))
     for (const session of local.sessions) {
       if (session.user.id === message.from) continue

@@ -237,6 +237,86 @@ describe('presence batches (issue 20)', () => {
   })
 })
 
+describe('presence told as counts in a large room (issue 20)', () => {
+  /** What a raw client makes of the room's size: joined's count, moved by every change and every count it was told. */
+  const countOf = (client: RawClient): number => {
+    const joined = client.received.find((m) => m.type === 'joined') as unknown as { members: unknown[]; memberCount?: number }
+    let n = joined.memberCount ?? joined.members.length
+    for (const m of client.received) {
+      if (m.type !== 'presence' && m.type !== 'presences') continue
+      for (const change of m.type === 'presence' ? [m] : m.events) n += change.event === 'join' ? 1 : change.event === 'leave' ? -1 : 0
+      if (m.type === 'presences' && m.omitted !== undefined) n += m.omitted.join - m.omitted.leave
+    }
+    return n
+  }
+
+  it('past presence.countAbove batching members get counts, not who; each count ends exact; unbatched members still get each change', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { batchMs: 20, countAbove: 5 } })
+    const sdk = createClient(url, { token: 'aa-sdk', reconnect: false })
+    const counts: number[] = []
+    try {
+      const room = sdk.join('hall')
+      room.on('count', (event) => counts.push(event.memberCount))
+      await new Promise<void>((resolve) => room.on('joined', () => resolve()))
+      const old = await connectAs(url, 'ab-old')
+      await join(old, 'hall')
+      const clients: RawClient[] = []
+      for (let i = 0; i < 12; i++) {
+        const client = await connectAs(url, `fan-${pad(i)}`)
+        client.send({ type: 'join', room: 'hall', id: 'j', batch: true })
+        await client.next('joined')
+        clients.push(client)
+      }
+      clients[0]!.send({ type: 'leave', room: 'hall', id: 'l' })
+      await clients[0]!.next('left')
+      // 2 + 12 - 1 members; the last window is flushed 20 ms after the leave.
+      await waitUntil(() => clients.slice(1).every((client) => countOf(client) === 13) && countOf(old) === 13 && room.memberCount === 13, 'every count is 13', 5_000)
+      // Batching members were told counts once the room passed 5: the 11th joiner's announcement was a count, and
+      // no batch lists anyone once counting (events is empty in every frame that counts).
+      const batches = clients[1]!.received.filter((m) => m.type === 'presences')
+      expect(batches.some((m) => m.type === 'presences' && m.omitted !== undefined && m.omitted.join > 0)).toBe(true)
+      expect(batches.every((m) => m.type === 'presences' && (m.omitted === undefined || m.events.length === 0))).toBe(true)
+      expect(clients[1]!.received.filter((m) => m.type === 'presences' && m.omitted !== undefined && m.omitted.leave === 1)).toHaveLength(1)
+      // The old client (no batch) got each join and the leave, by name.
+      expect(old.received.filter((m) => m.type === 'presence').map((m) => (m.type === 'presence' ? `${m.event}:${m.member.user}` : ''))).toEqual([
+        ...Array.from({ length: 12 }, (_, i) => `join:fan-${pad(i)}`),
+        'leave:fan-000',
+      ])
+      // The SDK kept memberCount with the counts and said so; its list holds those it was told of by name.
+      expect(counts.at(-1)).toBe(13)
+      expect(room.members().length).toBeLessThan(13)
+    } finally {
+      await sdk.close()
+    }
+  })
+
+  it("announce 'count' counts from the first member on; countAbove: false never counts", async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { batchMs: 10, announce: (room) => (room === 'quiet' ? 'count' : 'all'), countAbove: false } })
+    const watcher = await connectAs(url, 'aa-watch')
+    watcher.send({ type: 'join', room: 'quiet', id: 'q', batch: true })
+    await watcher.next('joined')
+    watcher.send({ type: 'join', room: 'loud', id: 'l', batch: true })
+    await watcher.next('joined')
+    for (let i = 0; i < 3; i++) {
+      const client = await connectAs(url, `m-${i}`)
+      await join(client, 'quiet')
+      await join(client, 'loud')
+    }
+    const batches = (room: string) => watcher.received.filter((m) => m.type === 'presences' && m.room === room) as Array<Extract<(typeof watcher.received)[number], { type: 'presences' }>>
+    const counted = (): number => batches('quiet').reduce((sum, m) => sum + (m.omitted?.join ?? 0), 0)
+    const named = (): number => batches('loud').reduce((sum, m) => sum + m.events.filter((e) => e.event === 'join').length, 0)
+    await waitUntil(() => counted() === 3 && named() === 3, 'three joins counted in quiet and named in loud', 3_000)
+    expect(batches('quiet').every((m) => m.events.length === 0 && m.omitted !== undefined)).toBe(true)
+    expect(batches('loud').every((m) => m.omitted === undefined && m.events.length > 0)).toBe(true)
+  })
+
+  it('refuses a countAbove that is neither a positive integer nor false', async () => {
+    for (const countAbove of [0, -1, 1.5, 'many', true]) {
+      await expect(servers.start({ presence: { countAbove } as never })).rejects.toThrow(/presence\.countAbove/)
+    }
+  })
+})
+
 describe('presence batches keep causal order', () => {
   it('a member who joins and speaks at once is announced before its message, well inside the batch window', async () => {
     const { url } = await servers.start({ authenticate: tokenAuth, presence: { batchMs: 5_000 } })
