@@ -163,11 +163,20 @@ export class Rooms {
   readonly #stats: StatsCounters
   /** JSON bytes a member list may take in one frame, with room for the rest of the message. */
   readonly #membersBudget: number
+  /** The largest frame this server sends (`maxPayload` plus the envelope headroom clients allow). */
+  readonly #frameLimit: number
+  /**
+   * The encoded member list of a `joined`, by the snapshot list it came from: an adapter with `memberSnapshot` hands
+   * consecutive joins of a large room the same list while its first page stands, so the page is checked and
+   * serialised once, not once per join.
+   */
+  readonly #joinedMembers = new WeakMap<readonly PresenceMember[], { readonly json: string; readonly partial: boolean }>()
 
   constructor(options: ResolvedOptions, node: AdapterNode, history: RoomHistory, events: RoomEvents, stats: StatsCounters) {
     this.#options = options
     this.#stats = stats
-    this.#membersBudget = serverFrameLimit(options.limits.maxPayload) - 1_024
+    this.#frameLimit = serverFrameLimit(options.limits.maxPayload)
+    this.#membersBudget = this.#frameLimit - 1_024
     this.#node = node
     this.#history = history
     this.#events = events
@@ -307,16 +316,27 @@ export class Rooms {
    */
   #joinedFrame(base: Omit<JoinedMessage, 'members' | 'memberCount'>, members: readonly PresenceMember[], count: number): Frame {
     const limit = this.#options.presence.snapshotLimit
+    const known = this.#joinedMembers.get(members)
+    if (known !== undefined && known.partial === count > limit) {
+      // The rest of the message is checked and encoded as usual; the list, checked when it was first encoded, goes
+      // in place of the empty one. Room names and ids cannot hold a quote, so the first `"members":[]` is the field.
+      const text = encode({ ...base, members: [], ...(known.partial ? { memberCount: count } : {}) }, this.#encodeOptions).replace('"members":[]', () => `"members":${known.json}`)
+      if (Buffer.byteLength(text) <= this.#frameLimit) return new Frame(text)
+    }
     if (count <= limit) {
       try {
-        return new Frame(encode({ ...base, members }, this.#encodeOptions))
+        const frame = new Frame(encode({ ...base, members }, this.#encodeOptions))
+        this.#joinedMembers.set(members, { json: JSON.stringify(members), partial: false })
+        return frame
       } catch (error) {
         // Too large for one frame (large presence metadata): the first page then, below.
         if (!(error instanceof ProtocolError && error.code === 'PAYLOAD_TOO_LARGE')) throw error
       }
     }
     const listed = membersPage(members, undefined, limit, this.#membersBudget).members
-    return new Frame(encode({ ...base, members: listed, memberCount: count }, this.#encodeOptions))
+    const frame = new Frame(encode({ ...base, members: listed, memberCount: count }, this.#encodeOptions))
+    if (count > limit) this.#joinedMembers.set(members, { json: JSON.stringify(listed), partial: true })
+    return frame
   }
 
   /**

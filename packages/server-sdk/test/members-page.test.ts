@@ -237,6 +237,26 @@ describe('presence batches (issue 20)', () => {
   })
 })
 
+describe('joined snapshots of a large room, encoded once while the first page stands', () => {
+  it('each joiner gets the current first page and count: a change in the page shows at once, joins after it only move the count', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { snapshotLimit: 3, announce: 'none' } })
+    for (const name of ['a', 'b', 'c', 'd']) await join(await connectAs(url, name), 'big', { presence: { n: 0 } })
+    const snapshot = async (name: string) => {
+      const joined = await join(await connectAs(url, name), 'big', { presence: { n: 0 } })
+      return { members: joined.members.map((m) => `${m.user}:${JSON.stringify(m.presence)}`), count: joined.memberCount }
+    }
+    // Joins that sort after the page: the same page (served from the kept encoding), the count moving.
+    expect(await snapshot('x1')).toEqual({ members: ['a:{"n":0}', 'b:{"n":0}', 'c:{"n":0}'], count: 5 })
+    expect(await snapshot('x2')).toEqual({ members: ['a:{"n":0}', 'b:{"n":0}', 'c:{"n":0}'], count: 6 })
+    // A member of the page changes its presence: the next joiner sees it.
+    const b = await connectAs(url, 'b')
+    await join(b, 'big', { presence: { n: 7 } })
+    expect(await snapshot('x3')).toEqual({ members: ['a:{"n":0}', 'b:{"n":7}', 'c:{"n":0}'], count: 7 })
+    // A user who sorts first joins: the page moves.
+    expect(await snapshot('0first')).toEqual({ members: ['0first:{"n":0}', 'a:{"n":0}', 'b:{"n":7}'], count: 8 })
+  })
+})
+
 describe('presence told as counts in a large room (issue 20)', () => {
   /** What a raw client makes of the room's size: joined's count, moved by every change and every count it was told. */
   const countOf = (client: RawClient): number => {

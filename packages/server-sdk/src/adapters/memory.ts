@@ -40,6 +40,12 @@ interface RoomState {
   readonly presence: Map<string, PresenceUser>
   /** The users of `presence`, ordered by user id: a join's first page without reading the room. */
   readonly sorted: string[]
+  /**
+   * The last `memberSnapshot` list, kept (the same array) until a change touches it: a user within the first
+   * `limit`, or any change while the room is that small. Joins in a row then hand the room the same array, whose
+   * encoded JSON it keeps.
+   */
+  firstPage: { readonly limit: number; readonly list: readonly PresenceMember[] } | undefined
   readonly subscribers: Set<MemoryNode>
   lastActiveAt: number
 }
@@ -100,6 +106,7 @@ class MemoryAdapter implements Adapter {
         history: new History(config.history.size, config.history.ttlMs, this.now),
         presence: new Map(),
         sorted: [],
+        firstPage: undefined,
         subscribers: new Set(),
         lastActiveAt: this.now(),
       }
@@ -200,8 +207,10 @@ class MemoryNode implements AdapterNode {
       user = { presence: entry.presence, sessions: entry.session }
       state.presence.set(entry.user, user)
       state.sorted.splice(sortedIndex(state.sorted, entry.user), 0, entry.user)
+      touchFirstPage(state, entry.user)
     } else {
       user.listed = undefined
+      touchFirstPage(state, entry.user)
       if (entry.presence !== null) user.presence = entry.presence
       if (user.sessions instanceof Set) user.sessions.add(entry.session)
       else if (user.sessions !== entry.session) user.sessions = user.sessions === null ? entry.session : new Set([user.sessions, entry.session])
@@ -214,6 +223,7 @@ class MemoryNode implements AdapterNode {
     const user = state?.presence.get(userId)
     if (state === undefined || user === undefined) return
     user.listed = undefined
+    touchFirstPage(state, userId)
     const sessions = user.sessions
     if (sessions === session) user.sessions = null
     else if (!(sessions instanceof Set) || !sessions.delete(session) || sessions.size > 0) return
@@ -229,6 +239,7 @@ class MemoryNode implements AdapterNode {
     const user = state?.presence.get(userId)
     if (state === undefined || user === undefined) return
     user.listed = undefined
+    touchFirstPage(state, userId)
     user.presence = presence
     this.#announce(state, room, 'update', userId, user)
   }
@@ -251,10 +262,13 @@ class MemoryNode implements AdapterNode {
     }
     if (state === undefined) return { first: [], count: 0, lookup: found }
     const count = state.presence.size
+    const cached = state.firstPage
+    if (cached !== undefined && cached.limit === limit) return { first: cached.list, count, lookup: found }
     const first: PresenceMember[] = []
     // A small room in join order, as members() lists it; a large one's first page from the ordered index.
     if (count <= limit) for (const [user, entry] of state.presence) first.push(member(user, entry))
     else for (let i = 0; i < limit; i++) first.push(member(state.sorted[i] as string, state.presence.get(state.sorted[i] as string) as PresenceUser))
+    state.firstPage = { limit, list: Object.freeze(first) }
     return { first, count, lookup: found }
   }
 
@@ -323,6 +337,16 @@ class MemoryNode implements AdapterNode {
     const snapshot = member(user, entry)
     for (const node of state.subscribers) node.hooks.presence(room, event, snapshot)
   }
+}
+
+/**
+ * Drops a room's kept first page when a change to `user` can alter it: the user is (or goes) within the first
+ * `limit` by user id, or the room is small enough that its first page is every member (a join or a last leave there
+ * also moves it between the two forms).
+ */
+function touchFirstPage(state: RoomState, user: string): void {
+  const page = state.firstPage
+  if (page !== undefined && (state.presence.size <= page.limit + 1 || sortedIndex(state.sorted, user) < page.limit)) state.firstPage = undefined
 }
 
 /** Where `user` is, or would go, in an array of user ids ordered by user id (binary search). */
