@@ -23,6 +23,9 @@ export function attach(server: HttpServer | HttpsServer, options: ServerOptions 
   const { path, limits, tokenCookie, logger, transports, httpStream, compression } = parley.options
   const accept = (connection: Connection, handshake: Handshake): Promise<unknown> => parley.accept(connection, handshake)
   try {
+    if (compression !== undefined && !transports.includes('websocket')) {
+      throw optionError("Parley: option \"compression\" is permessage-deflate on the WebSocket transport, and \"transports\" leaves WebSocket out (the HTTP stream is never compressed)")
+    }
     if (transports.includes('websocket')) {
       const ws = attachWebSocketTransport(server, { path, maxPayload: limits.maxPayload, tokenCookie, logger, compression, compressionCounters: parley.compressionCounters, accept })
       parley.addDetacher(() => ws.detach())

@@ -187,6 +187,8 @@ describe('compression (permessage-deflate, opt-in)', () => {
     ] as const) {
       expect(() => attach(server, { compression } as unknown as ServerOptions)).toThrow(message)
     }
+    // Compression without the transport it applies to is a mistake, said at once.
+    expect(() => attach(server, { compression: true, transports: ['http-stream'] })).toThrow(/compression.*WebSocket/)
     // ws keeps maxPayload in 32 bits: a larger one would silently mean no bound on inflating, so it is refused.
     expect(() => attach(server, { compression: true, limits: { maxPayload: 2 ** 31 } })).toThrow(/limits\.maxPayload.*up to 2147483647/)
   })

@@ -93,6 +93,24 @@ describe.skipIf(missing !== undefined)('parleyMetrics (prom-client)', () => {
     expect(families.find((f) => f.name === 'parley_deliveries')?.type).toBe('counter')
   })
 
+  it('exposes what compression did: frames compressed and their bytes before and after, as stats() counts them', async () => {
+    const { url, parley } = await servers.start({ authenticate: tokenAuth, compression: { threshold: 512 } })
+    const members = await Promise.all(['ann', 'ben'].map((user) => connectAs(url, user)))
+    for (const member of members) await join(member, 'zip')
+    await parley.room('zip').publish({ text: 'compress me '.repeat(200) })
+    for (const member of members) await member.next('message')
+    const registry = new Registry()
+    const metrics = parleyMetrics(parley, { registry })
+    servers.defer(async () => metrics.stop())
+    const text = await registry.metrics()
+    const { frames, bytesBefore, bytesAfter } = parley.stats().compression
+    expect(frames).toBeGreaterThanOrEqual(1)
+    expect(bytesAfter).toBeLessThan(bytesBefore / 5)
+    expect(sample(text, 'parley_compressed_frames_total')).toBe(frames)
+    expect(sample(text, 'parley_compression_in_bytes_total')).toBe(bytesBefore)
+    expect(sample(text, 'parley_compression_out_bytes_total')).toBe(bytesAfter)
+  })
+
   it('scope cluster sums the nodes sharing an adapter; stop() takes the metrics off the registry', async () => {
     const adapter = createMemoryAdapter()
     const a = await servers.start({ adapter })
