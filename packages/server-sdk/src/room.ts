@@ -116,10 +116,12 @@ interface LocalRoom {
   batchTimer: ReturnType<typeof setTimeout> | undefined
   /**
    * The room's members (users, every node) as last known: each local join's snapshot count, moved by the presence
-   * changes since. Only decides whether batches go out as counts (`presence.countAbove`) for an adapter without
-   * `memberSnapshot`, which gives the exact count.
+   * changes since (exact with an adapter that answers `memberSnapshot` at once). Decides whether a window's batch
+   * goes out as counts (`presence.countAbove`).
    */
   members: number
+  /** The current window was opened as counts (so is its length); it may still end as counts if opened as names. */
+  counting: boolean
 }
 
 /** One room with members on this node, as `Rooms.list()` reports it. */
@@ -222,7 +224,7 @@ export class Rooms {
         let local = this.#rooms.get(room)
         if (local === undefined) {
           // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
-          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0, batch: [], nextChange: 0, batchTimer: undefined, members: 0 }
+          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0, batch: [], nextChange: 0, batchTimer: undefined, members: 0, counting: false }
           this.#rooms.set(room, local)
         }
         local.sessions.add(session)
@@ -474,11 +476,13 @@ export class Rooms {
     const heldSoFar = membership.heldPresence ?? []
     const readAt = heldSoFar.length
     const snapshot = this.#node.memberSnapshot?.(room, this.#options.presence.snapshotLimit, heldSoFar.map((change) => change.member.user))
+    const local = this.#rooms.get(room)
+    // Taken at once, the count is exact now; a listed one is as of a read changes may have overtaken.
+    if (snapshot !== undefined && local !== undefined) local.members = snapshot.count
     const [position, listed] = await Promise.all([this.#node.resume(room, from), snapshot === undefined ? this.#node.members(room) : undefined])
     const members = snapshot?.first ?? listed ?? []
     const memberCount = snapshot?.count ?? members.length
-    const local = this.#rooms.get(room)
-    if (local !== undefined) local.members = memberCount
+    if (snapshot === undefined && local !== undefined && this.#rooms.get(room) === local) local.members = memberCount
     timing?.adapter?.('resume', performance.now() - started)
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
@@ -542,9 +546,7 @@ export class Rooms {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
     local.messages++
-    // Presence changes gathered so far go first: a member who joined and then spoke is known before its message.
-    // Named changes go out before what follows them (causal order); counts name nobody and keep their window.
-    if (local.batch.length > 0 && !this.#countsOnly(message.room, local)) this.#flushNow(message.room, local)
+    this.#flushBefore(message.room, local)
     // Encoded once; every member gets the same Frame (and so the same bytes).
     let frame: Frame | undefined
     // The session's own lookup finds the membership (the first room is held inline).
@@ -615,18 +617,23 @@ export class Rooms {
     }
     if (batched) {
       if (local.batch.length === 0) {
-        // A room told counts gathers them over `countMs` (a second): "N online" moving once a second costs every
-        // member one small frame a second, however fast the room fills.
-        const { batchMs, countMs } = this.#options.presence
-        local.batchTimer = setTimeout(() => this.#flushPresence(room, local), this.#countsOnly(room, local) ? Math.max(batchMs, countMs) : batchMs)
+        // A window opens: counts or names for all of it. A room told counts gathers them over `countMs` (a second):
+        // "N online" moving once a second costs every member one small frame a second, however fast the room fills.
+        const { batchMs, countMs, countAbove } = this.#options.presence
+        local.counting = this.#options.presence.announce(room) === 'count' || local.members > countAbove
+        local.batchTimer = setTimeout(() => this.#flushPresence(room, local), local.counting ? Math.max(batchMs, countMs) : batchMs)
       }
       local.batch.push({ n: local.nextChange, change: { event, member } })
     }
     local.nextChange++
   }
 
-  /** Sends a room's gathered presence changes now, before the window ends. */
-  #flushNow(room: string, local: LocalRoom): void {
+  /**
+   * Before a room message or signal: named presence changes gathered so far go first, so a member who joined and
+   * then spoke is known before what it said. Counts name nobody and keep their window.
+   */
+  #flushBefore(room: string, local: LocalRoom): void {
+    if (local.batch.length === 0 || local.counting) return
     clearTimeout(local.batchTimer)
     this.#flushPresence(room, local)
   }
@@ -642,7 +649,9 @@ export class Rooms {
     local.batchTimer = undefined
     const first = batch[0]
     if (this.#rooms.get(room) !== local || first === undefined) return
-    const counting = this.#countsOnly(room, local)
+    // A named window that ends past the threshold goes out as counts; a counting one never turns to names (a message
+    // may have come meanwhile, and names must not follow what their members said).
+    const counting = local.counting || local.members > this.#options.presence.countAbove
     const framesFor = (changes: readonly PresenceChange[]): Frame[] => (counting ? [this.#countsFrame(room, changes)] : this.#presenceFrames(room, changes))
     let shared: Frame[] | undefined
     for (const session of local.sessions) {
@@ -655,17 +664,6 @@ export class Rooms {
       const own = batch.filter((entry) => entry.n >= membership.liveFrom).map((entry) => entry.change)
       if (own.length > 0) for (const frame of framesFor(own)) session.sendFrame(frame)
     }
-  }
-
-  /** Whether a room's batches go out as counts: `announce: 'count'`, or a room past `presence.countAbove` members. */
-  #countsOnly(room: string, local: LocalRoom): boolean {
-    const announce = this.#options.presence.announce(room)
-    if (announce === 'count') return true
-    const { countAbove } = this.#options.presence
-    if (countAbove === Number.POSITIVE_INFINITY) return false
-    // The adapter's count when it has it at hand (exact); else the count this node keeps.
-    const members = this.#node.memberSnapshot?.(room, 0, []).count ?? local.members
-    return members > countAbove
   }
 
   /** The `presences` frame that counts `changes` without listing them (protocol.md §7.15). */
@@ -697,8 +695,7 @@ export class Rooms {
   deliverSignal(message: SignalBroadcastMessage): void {
     const local = this.#rooms.get(message.room)
     if (local === undefined) return
-    // Named changes go out before what follows them (causal order); counts name nobody and keep their window.
-    if (local.batch.length > 0 && !this.#countsOnly(message.room, local)) this.#flushNow(message.room, local)
+    this.#flushBefore(message.room, local)
     const frame = new Frame(encode(message, this.#encodeOptions))
     for (const session of local.sessions) {
       if (session.user.id === message.from) continue

@@ -151,6 +151,16 @@ class WsTransport {
     }
   }
 
+  /**
+   * Upgrades on `protocol`: the one way both ends of a connection's handshake (open, and the negotiation-only 4406)
+   * reach ws, so an extension offer ws would fail with 400 is declined first, whichever end it is.
+   */
+  upgrade(request: IncomingMessage, protocol: string, socket: Duplex, head: Buffer, done: (ws: WebSocket) => void): void {
+    this.chosen.set(request, protocol)
+    if (this.host.compression !== undefined) declineUnacceptableOffer(request, this.host.maxPayload)
+    this.wss.handleUpgrade(request, socket, head, done)
+  }
+
   /** The frames for a connection whose permessage-deflate response granted `windowBits`. */
   deflatedFor(windowBits: number): FrameBytes {
     const compression = this.host.compression
@@ -226,9 +236,7 @@ class WsConnection extends BatchedWriter implements Connection {
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
     if (refusal.closeCode === CloseCode.UnsupportedVersion && offered.includes(NEGOTIATE_SUBPROTOCOL) && !this.#socket.destroyed) {
       // Browsers cannot read a 426: upgrade on the negotiation entry, then say in a 4406 what this server speaks.
-      this.#transport.chosen.set(request, NEGOTIATE_SUBPROTOCOL)
-      if (this.#transport.host.compression !== undefined) declineUnacceptableOffer(request, this.#transport.host.maxPayload)
-      this.#transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
+      this.#transport.upgrade(request, NEGOTIATE_SUBPROTOCOL, this.#socket, head, (ws) => {
         ws.on('error', this.#transport.onSocketError)
         ws.close(CloseCode.UnsupportedVersion, unsupportedVersionReason(SUBPROTOCOLS))
       })
@@ -243,10 +251,8 @@ class WsConnection extends BatchedWriter implements Connection {
     this.#request = this.#head = undefined
     if (request === undefined || head === undefined || this.#socket.destroyed) return false
     const transport = this.#transport
-    transport.chosen.set(request, protocol)
-    if (transport.host.compression !== undefined) declineUnacceptableOffer(request, transport.host.maxPayload)
-    // handleUpgrade completes synchronously (no verifyClient), so the session opens in this same tick.
-    transport.wss.handleUpgrade(request, this.#socket, head, (ws) => {
+    // The upgrade completes synchronously (no verifyClient), so the session opens in this same tick.
+    transport.upgrade(request, protocol, this.#socket, head, (ws) => {
       this.#ws = ws
       if (ws.extensions.includes('permessage-deflate')) this.#frames = transport.deflatedFor(transport.windowBits.get(request) ?? DEFAULT_WINDOW_BITS)
       transport.sockets.add(ws)
