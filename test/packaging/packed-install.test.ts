@@ -474,7 +474,7 @@ describe('the packed packages in fresh Express 5 and Koa 3 apps', () => {
       [outcome(esm), 'dist/index.js', 'hi from cjs-user'],
       [outcome(cjs), 'dist/index.cjs', 'hi from esm-user'],
     ] as const) {
-      expect(result).toMatchObject({ ok: true, heard, protocol: 'parley.v1.json', ack: { duplicate: false } })
+      expect(result).toMatchObject({ ok: true, heard, protocol: 'parley.v2.json', ack: { duplicate: false } })
       // The packed copy in this app answered, through the right condition of its exports map.
       expect(fileURLToPath(result.resolved)).toBe(join(dir, 'node_modules', '@parley', 'client-sdk', entry))
     }

@@ -1,4 +1,4 @@
-import { CloseCode, decode, encode, NEGOTIATE_SUBPROTOCOL, type HeartbeatSettings, type ProtocolLimits, type ServerMessage, type WelcomeMessage } from '@parley/protocol'
+import { CloseCode, decode, encode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, type HeartbeatSettings, type ProtocolLimits, type ServerMessage, type WelcomeMessage } from '@parley/protocol'
 import { ParleyClientError, UnsupportedProtocolError, toParleyClientError } from './client-error.js'
 import { startHeartbeat, type Heartbeat } from './heartbeat.js'
 import type { TransportFactory, TransportRequest } from './transports/transport.js'
@@ -30,7 +30,9 @@ export interface Connection {
   /** The transport's name, when it says (`'websocket'`, `'http-stream'`). */
   readonly transportName: string | undefined
   readonly bufferedAmount: number
-  send(frame: string): void
+  /** Whether the transport carries binary frames (WebSocket): a v2 publish with bytes goes as one. */
+  readonly binary: boolean
+  send(frame: string | Uint8Array): void
   /** Ends the connection from this side; resolves once the transport closed (or after 1 s, for a dead peer). */
   close(code: number, reason: string): Promise<void>
 }
@@ -45,6 +47,7 @@ export function openConnection(options: ConnectionOptions, handlers: ConnectionH
   const offered = options.request.protocols
   let done = false
   let welcomed = false
+  let welcomedVersion: number | undefined
   let lastError: ParleyClientError | undefined
   let heartbeat: Heartbeat | undefined
   let transportClosed: () => void = () => undefined
@@ -84,11 +87,14 @@ export function openConnection(options: ConnectionOptions, handlers: ConnectionH
   transport.onMessage((frame) => {
     if (done) return
     heartbeat?.received()
-    const result = decode(frame, { from: 'server', limits: options.inboundLimits })
+    // The welcome's version, else the selected subprotocol's, else 1: a binary frame is read only once v2 is agreed.
+    const version = welcomedVersion ?? parseSubprotocol(transport.protocol)?.version ?? 1
+    const result = decode(frame, { from: 'server', limits: options.inboundLimits, version })
     if (!result.ok) return handlers.invalid(toParleyClientError(result.error))
     const message = result.message
     if (message.type === 'welcome') {
       if (!offered.includes(message.protocol)) return mismatch(message.protocol)
+      welcomedVersion = message.version
       if (!welcomed) {
         welcomed = true
         clearTimeout(connectTimer)
@@ -124,6 +130,9 @@ export function openConnection(options: ConnectionOptions, handlers: ConnectionH
     },
     get bufferedAmount() {
       return transport.bufferedAmount
+    },
+    get binary() {
+      return transport.binary === true
     },
     send(frame) {
       if (!done) transport.send(frame)

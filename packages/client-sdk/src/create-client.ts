@@ -2,7 +2,9 @@ import {
   CloseCode,
   DEFAULT_LIMITS,
   describeIssues,
+  BYTES_VERSION,
   encode,
+  encodeBinary,
   validateWith,
   type Contract,
   type MessageOf,
@@ -136,9 +138,9 @@ interface Outgoing {
   readonly id: string
   readonly room: string
   readonly message: PublishMessage
-  readonly frame: string
-  /** The `maxPayload` the frame was checked against. */
-  readonly maxPayload: number
+  readonly frame: string | Uint8Array
+  /** The form the frame was made in (see `formOf`): made again when the connection wants another. */
+  readonly form: string
 }
 
 /**
@@ -201,6 +203,23 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     }
   }
   const send = (message: ClientMessage): void => connection?.send(encodeOrThrow(message))
+  /** A publish with bytes goes as a binary frame where the connection speaks v2 and carries them (WebSocket). */
+  const binaryFor = (message: PublishMessage): boolean =>
+    message.bytes !== undefined && connection?.binary === true && (welcome?.version ?? 0) >= BYTES_VERSION
+  /** The form a publish's frame takes on the current connection: the `maxPayload` it is checked against, binary or text. */
+  const formOf = (message: PublishMessage): string => `${maxPayload()}${binaryFor(message) ? 'b' : 't'}`
+  /** Encodes a publish in the form the connection wants; with bytes to a v1 server, a typed error. */
+  const encodePublish = (message: PublishMessage): string | Uint8Array => {
+    if (message.bytes !== undefined && welcome !== undefined && welcome.version < BYTES_VERSION) {
+      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${welcome.protocol}, which carries no bytes (protocol v2 does)`, { room: message.room, ...(message.id === undefined ? {} : { id: message.id }) })
+    }
+    if (!binaryFor(message)) return encodeOrThrow(message)
+    try {
+      return encodeBinary(message, { limits: { maxPayload: maxPayload() } })
+    } catch (error) {
+      throw toParleyClientError(error)
+    }
+  }
   const isOpen = (): boolean => state === 'open' && connection !== undefined
   const onCleanup = (cleanup: () => void): void => void onDisconnect.push(cleanup)
 
@@ -470,9 +489,9 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     if (!ready || !isOpen()) return
     for (const item of queue.take((queued) => rooms.get(queued.room)?.state === 'joined')) {
       let frame = item.frame
-      if (item.maxPayload !== maxPayload()) {
+      if (item.form !== formOf(item.message)) {
         try {
-          frame = encodeOrThrow(item.message)
+          frame = encodePublish(item.message)
         } catch (error) {
           pending.reject(item.id, toParleyClientError(error))
           continue
@@ -629,20 +648,24 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         if (room.state === 'left') return reject(new ParleyClientError('NOT_JOINED', `Room ${room.name} was left`, { room: room.name }))
         const id = publishOptions.id ?? nextId()
         if (pending.has(id)) return reject(new ParleyClientError('INVALID_FIELD', `A request with id ${id} is already pending`, { id }))
+        const bytes = publishOptions.bytes
+        if (bytes !== undefined && !(bytes instanceof Uint8Array)) return reject(new ParleyClientError('INVALID_FIELD', 'bytes: expected a Uint8Array', { id, room: room.name }))
         const message: PublishMessage = {
           type: 'publish',
           room: room.name,
           data: data as JsonValue,
           id,
           ...(publishOptions.echo === undefined ? {} : { echo: publishOptions.echo }),
+          // A copy: the app may reuse its buffer while the publish waits in the queue.
+          ...(bytes === undefined ? {} : { bytes: bytes.slice() }),
         }
-        let frame: string
+        let frame: string | Uint8Array
         try {
-          frame = encodeOrThrow(message)
+          frame = encodePublish(message)
         } catch (error) {
           return reject(error)
         }
-        const item: Outgoing = { id, room: room.name, message, frame, maxPayload: maxPayload() }
+        const item: Outgoing = { id, room: room.name, message, frame, form: formOf(message) }
         // Straight out when nothing waits before it; otherwise behind the others, in the bounded queue.
         const now = ready && isOpen() && room.state === 'joined' && queue.size === 0
         if (!now && !queue.push(item)) {

@@ -44,9 +44,10 @@ describe('browser bundle', () => {
     // HTTP stream fallback since the latter landed: 12.4 KB before it, 14.2 KB with it, 15.2 KB (14.8 for createClient only) with the option
     // suggestions and URL checks, 16.7 KB (16.4) with history (history, search, join's last: their messages in the
     // decoder too) and the contract (checks of what arrives, requests), 17.2 KB (16.8) with the `logger` option, 17.5
-    // KB (17.2) with bounded member snapshots (`memberCount`, `loadMembers()`, the `members` messages).
+    // KB (17.2) with bounded member snapshots (`memberCount`, `loadMembers()`, the `members` messages), 19.0 KB (18.6)
+    // with protocol v2's bytes (binary frames, base64, the version a frame is decoded at).
     // Splitting the transports and the decoder's tables into entry points of their own is the way back down (issue 20).
-    expect(gzip).toBeLessThan(18 * 1024)
+    expect(gzip).toBeLessThan(19.5 * 1024)
   })
 
   it('the check would catch ws: bundling ws for the browser does pull it in', async () => {

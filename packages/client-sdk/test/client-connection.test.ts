@@ -163,17 +163,17 @@ describe('fatal failures surface as typed errors and are never retried', () => {
     server.handshake = () => ({
       accept: false,
       status: 426,
-      body: { code: 'UNSUPPORTED_VERSION', message: 'no common version', supported: ['parley.v3.json', 'parley.v2.json'], offered: ['parley.v1.json'] },
+      body: { code: 'UNSUPPORTED_VERSION', message: 'no common version', supported: ['parley.v3.json', 'parley.v9.json'], offered: ['parley.v1.json'] },
     })
     const client = connect(server)
     const error = await nextEvent(client, 'error')
     expect(error).toBeInstanceOf(UnsupportedProtocolError)
     const mismatch = error as UnsupportedProtocolError
     expect(mismatch.code).toBe('UNSUPPORTED_VERSION')
-    expect(mismatch.offered).toEqual(['parley.v1.json'])
-    expect(mismatch.supported).toEqual(['parley.v3.json', 'parley.v2.json'])
+    expect(mismatch.offered).toEqual(['parley.v2.json', 'parley.v1.json'])
+    expect(mismatch.supported).toEqual(['parley.v3.json', 'parley.v9.json'])
     expect(mismatch.message).toContain('parley.v1.json')
-    expect(mismatch.message).toContain('parley.v3.json, parley.v2.json')
+    expect(mismatch.message).toContain('parley.v3.json, parley.v9.json')
     await vi.advanceTimersByTimeAsync(120_000)
     expect(client.state).toBe('closed')
     expect(server.requests).toHaveLength(1)
@@ -194,7 +194,7 @@ describe('fatal failures surface as typed errors and are never retried', () => {
   })
 
   it('a welcome announcing a protocol never offered → UnsupportedProtocolError', async () => {
-    const server = createFakeServer({ protocol: 'parley.v2.json', version: 2 })
+    const server = createFakeServer({ protocol: 'parley.v9.json', version: 2 })
     const client = connect(server)
     const error = await nextEvent(client, 'error')
     expect(error).toBeInstanceOf(UnsupportedProtocolError)

@@ -474,7 +474,7 @@ describe('version mismatch', () => {
 
   it('with ws: the 426 is read, UnsupportedProtocolError names both sides, closed after exactly one attempt', async () => {
     const server = await live.server()
-    const client = live.client(server.url, { transport: websocketTransport({ preferWs: true }), subprotocols: ['parley.v2.json'], reconnect })
+    const client = live.client(server.url, { transport: websocketTransport({ preferWs: true }), subprotocols: ['parley.v9.json'], reconnect })
     const states = collect(client, 'state')
     const reconnects = collect(client, 'reconnect')
     const error = await nextEvent(client, 'error')
@@ -482,10 +482,10 @@ describe('version mismatch', () => {
     expect(error).toBeInstanceOf(UnsupportedProtocolError)
     const mismatch = error as UnsupportedProtocolError
     expect(mismatch).toMatchObject({ code: 'UNSUPPORTED_VERSION', closeCode: 4406, status: 426 })
-    expect(mismatch.offered).toEqual(['parley.v2.json'])
-    expect(mismatch.supported).toEqual(['parley.v1.json'])
-    expect(mismatch.message).toContain('the client speaks parley.v2.json')
-    expect(mismatch.message).toContain('the server speaks parley.v1.json')
+    expect(mismatch.offered).toEqual(['parley.v9.json'])
+    expect(mismatch.supported).toEqual(['parley.v2.json', 'parley.v1.json'])
+    expect(mismatch.message).toContain('the client speaks parley.v9.json')
+    expect(mismatch.message).toContain('the server speaks parley.v2.json, parley.v1.json')
     expect(client.state).toBe('closed')
     await sleep(2 * reconnect.maxDelayMs)
     expect(states).toEqual(['closed'])
@@ -499,15 +499,15 @@ describe('version mismatch', () => {
     // common upgrades on it and closes 4406 with "supported: ..." in the reason, which the client turns into a typed
     // error and never retries.
     const server = await live.server()
-    const client = live.client(server.url, { subprotocols: ['parley.v2.json'], reconnect })
+    const client = live.client(server.url, { subprotocols: ['parley.v9.json'], reconnect })
     const reconnects = collect(client, 'reconnect')
     const error = await nextEvent(client, 'error')
 
     expect(error).toBeInstanceOf(UnsupportedProtocolError)
     const mismatch = error as UnsupportedProtocolError
     expect(mismatch).toMatchObject({ code: 'UNSUPPORTED_VERSION', closeCode: 4406 })
-    expect(mismatch.offered).toEqual(['parley.v2.json'])
-    expect(mismatch.supported).toEqual(['parley.v1.json'])
+    expect(mismatch.offered).toEqual(['parley.v9.json'])
+    expect(mismatch.supported).toEqual(['parley.v2.json', 'parley.v1.json'])
     await waitUntil(() => client.state === 'closed', 'closed')
     await sleep(2 * reconnect.maxDelayMs)
     expect(reconnects).toEqual([])

@@ -47,8 +47,8 @@ describe('client loopback transport ↔ server loopback connection', () => {
     const alice = connect('alice')
     const welcome = await nextEvent(alice, 'welcome')
     expect(alice.state).toBe('open')
-    expect(welcome.protocol).toBe('parley.v1.json')
-    expect(alice.version).toBe(1)
+    expect(welcome.protocol).toBe('parley.v2.json')
+    expect(alice.version).toBe(2)
     expect(alice.user).toBe('alice')
     expect(tokensSeen).toEqual(['no-request'])
     expect(parley.sessions().map((session) => session.user.id)).toEqual(['alice'])
@@ -229,19 +229,19 @@ describe('client loopback transport ↔ server loopback connection', () => {
     expect(authError.closeCode).toBe(4401)
     expect(rejected.state).toBe('closed')
 
-    const mismatched = connect('good', { subprotocols: ['parley.v2.json'], reconnect: { initialDelayMs: 1 } }, {
+    const mismatched = connect('good', { subprotocols: ['parley.v9.json'], reconnect: { initialDelayMs: 1 } }, {
       beforeAccept: (r) => void attempts.push(`protocols:${r.protocols.join(',')}`),
     })
     const versionError = await nextEvent(mismatched, 'error')
     expect(versionError).toBeInstanceOf(UnsupportedProtocolError)
     expect(versionError.closeCode).toBe(4406)
-    expect((versionError as UnsupportedProtocolError).offered).toEqual(['parley.v2.json'])
+    expect((versionError as UnsupportedProtocolError).offered).toEqual(['parley.v9.json'])
     // The close reason is all a transport without an HTTP answer has: it names both sides' versions.
-    expect(versionError.message).toContain('parley.v2.json')
-    expect(versionError.message).toContain('parley.v1.json')
+    expect(versionError.message).toContain('parley.v9.json')
+    expect(versionError.message).toContain('parley.v2.json, parley.v1.json')
     expect(mismatched.state).toBe('closed')
     await flush()
-    expect(attempts).toEqual(['token:bad', 'protocols:parley.v2.json'])
+    expect(attempts).toEqual(['token:bad', 'protocols:parley.v9.json'])
     expect(parley.sessions()).toEqual([])
   })
 })

@@ -255,7 +255,8 @@ describe('every invalid server frame is reported as an error event, never thrown
       peer.send(encode(welcomeMessage()))
       peer.send(encode({ type: 'direct', from: null, ts: 1, data: 'after' }))
     })
-    const client = connect(vector.limits === undefined ? {} : { inboundLimits: vector.limits })
+    // These are v1's vectors: offered v1 alone, the mock selects it, and a binary frame is refused as v1 refuses it.
+    const client = connect(vector.limits === undefined ? { subprotocols: ['parley.v1.json'] } : { inboundLimits: vector.limits, subprotocols: ['parley.v1.json'] })
     const direct = nextEvent(client, 'direct')
     const error = await nextEvent(client, 'error')
     expect(error).toBeInstanceOf(ParleyClientError)

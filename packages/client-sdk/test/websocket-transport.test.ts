@@ -35,7 +35,7 @@ beforeAll(async () => {
     upgrades.push({ path, headers: request.headers })
     if (path === '/401') return refuse(socket, 401, { code: 'UNAUTHORIZED', message: 'bad token' })
     if (path === '/426') {
-      return refuse(socket, 426, { code: 'UNSUPPORTED_VERSION', message: 'no common version', supported: ['parley.v2.json'], offered: ['parley.v1.json'] })
+      return refuse(socket, 426, { code: 'UNSUPPORTED_VERSION', message: 'no common version', supported: ['parley.v9.json'], offered: ['parley.v2.json', 'parley.v1.json'] })
     }
     if (path === '/503') return refuse(socket, 503, { code: 'TRY_AGAIN_LATER' })
     wss.handleUpgrade(request, socket, head, (ws) => {
@@ -81,7 +81,7 @@ describe('websocket transport over ws (Node, no global WebSocket)', () => {
     await nextEvent(client, 'welcome')
     expect(client.protocol).toBe('parley.v1.json')
     expect(upgrades[0]?.headers['authorization']).toBe('Bearer secret-token')
-    expect(upgrades[0]?.headers['sec-websocket-protocol']).toBe('parley.v1.json')
+    expect(upgrades[0]?.headers['sec-websocket-protocol']).toBe('parley.v2.json,parley.v1.json')
     const room = client.join('general')
     await vi.waitFor(() => expect(received.map((m) => m.type)).toContain('join'))
     expect(received.find((m) => m.type === 'join')).toMatchObject({ room: 'general' })
@@ -110,7 +110,7 @@ describe('websocket transport over ws (Node, no global WebSocket)', () => {
     const client = connect('/426', { reconnect: { initialDelayMs: 1 } })
     const error = await nextEvent(client, 'error')
     expect(error).toBeInstanceOf(UnsupportedProtocolError)
-    expect(error).toMatchObject({ code: 'UNSUPPORTED_VERSION', status: 426, supported: ['parley.v2.json'], offered: ['parley.v1.json'] })
+    expect(error).toMatchObject({ code: 'UNSUPPORTED_VERSION', status: 426, supported: ['parley.v9.json'], offered: ['parley.v2.json', 'parley.v1.json'] })
     expect(error.message).toContain('parley.v2.json')
     await new Promise((resolve) => setTimeout(resolve, 30))
     expect(upgrades).toHaveLength(1)
@@ -153,7 +153,7 @@ describe('websocket transport over the global WebSocket (WHATWG)', () => {
     const client = createClient(`${base}/ok`, { token: 'tok-9', transport: websocketTransport(), reconnect: false })
     clients.push(client)
     await nextEvent(client, 'welcome')
-    expect(upgrades[0]?.headers['sec-websocket-protocol']).toBe('parley.v1.json, parley.negotiate, parley.token.tok-9')
+    expect(upgrades[0]?.headers['sec-websocket-protocol']).toBe('parley.v2.json, parley.v1.json, parley.negotiate, parley.token.tok-9')
     expect(upgrades[0]?.headers['authorization']).toBeUndefined()
     expect(client.protocol).toBe('parley.v1.json')
   })

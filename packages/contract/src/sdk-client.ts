@@ -108,7 +108,12 @@ export function sdkClient(
       get bufferedAmount() {
         return inner.bufferedAmount
       },
+      get binary() {
+        return inner.binary
+      },
       send(frame) {
+        // A binary frame (v2 bytes) goes through untouched: fault injection works on text.
+        if (typeof frame !== 'string') return inner.send(frame)
         const out = context.outgoing === undefined ? frame : context.outgoing(frame)
         if (options.refreshTo !== undefined && refreshId === undefined) {
           const sent = decode(frame, { from: 'client', limits: { maxPayload: 16 * 1024 * 1024 } })

@@ -141,8 +141,8 @@ describe('attachInspector', () => {
     expect(last.totals).toMatchObject({ connections: 2, rooms: 2, members: 3 })
     expect(last.rooms.map((r) => [r.room, r.members])).toEqual([['lobby', 2], ['random', 1]])
     expect(last.sessions.map((s) => [s.user, s.transport, s.protocol, [...s.rooms].sort()]).sort()).toEqual([
-      ['alice', 'websocket', 'parley.v1.json', ['lobby', 'random']],
-      ['bob', 'websocket', 'parley.v1.json', ['lobby']],
+      ['alice', 'websocket', 'parley.v2.json', ['lobby', 'random']],
+      ['bob', 'websocket', 'parley.v2.json', ['lobby']],
     ])
     expect(last.errors).toEqual([expect.objectContaining({ code: 'UNKNOWN_REQUEST', user: 'bob', node: app.parley.nodeId })])
     expect(last.nodes).toEqual([expect.objectContaining({ node: app.parley.nodeId, connections: 2 })])

@@ -36,13 +36,18 @@ const PRUNE_SLICE = 10_000
 /** A position after every message: (ordinal, seq) beyond any real one (seq as text: it is past 2^53). */
 const END: readonly [number, string] = [2_147_483_647, '9223372036854775807']
 
+/** PostgreSQL's type oid of bytea. */
+const BYTEA_OID = 17
+
 /**
  * Our own result parsing, whatever type parsers the process has set globally on node-postgres: numbers (int4, int8,
- * float8) as JS numbers (seq and ts stay far below 2^53), everything else as the text the database sent (`data` is
- * selected as text and parsed here).
+ * float8) as JS numbers (seq and ts stay far below 2^53), bytea (`bytes`) from its hex output (`\x...`, the default
+ * since PostgreSQL 9.0) as bytes, everything else as the text the database sent (`data` is selected as text and
+ * parsed here).
  */
 const TYPES: CustomTypesConfig = {
-  getTypeParser: ((oid: number) => (oid === 20 || oid === 23 || oid === 701 ? Number : (value: string) => value)) as CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number) =>
+    oid === 20 || oid === 23 || oid === 701 ? Number : oid === BYTEA_OID ? (value: string) => Buffer.from(value.slice(2), 'hex') : (value: string) => value) as CustomTypesConfig['getTypeParser'],
 }
 
 interface MessageRow {
@@ -51,6 +56,8 @@ interface MessageRow {
   readonly sender: string | null
   readonly ts: number
   readonly data: string
+  /** bytea, as node-postgres reads it; null for a message without bytes. */
+  readonly bytes?: Buffer | null
 }
 
 /** The search text of a message as stored: cut to the limit, and without NUL, which PostgreSQL text cannot hold. */
@@ -197,15 +204,13 @@ export function createPostgresHistory(options: PostgresHistoryOptions): Postgres
     return byRoom
   }
 
-  const toMessage = (room: string, row: MessageRow): RoomMessage => ({
-    type: 'message',
-    room,
-    seq: row.seq,
-    epoch: row.epoch,
-    from: row.sender,
-    ts: row.ts,
-    data: JSON.parse(row.data) as RoomMessage['data'],
-  })
+  const toMessage = (room: string, row: MessageRow): RoomMessage => {
+    const data = JSON.parse(row.data) as RoomMessage['data']
+    const stored = row.bytes
+    if (stored === null || stored === undefined) return { type: 'message', room, seq: row.seq, epoch: row.epoch, from: row.sender, ts: row.ts, data }
+    const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength)
+    return { type: 'message', room, seq: row.seq, epoch: row.epoch, from: row.sender, ts: row.ts, bytes, data }
+  }
 
   /** A page from rows read newest first (one more than `limit`, to know whether there are more). */
   const pageBack = (room: string, rows: readonly MessageRow[], limit: number): HistoryRows => ({
@@ -279,6 +284,7 @@ export function createPostgresHistory(options: PostgresHistoryOptions): Postgres
           rows.map(({ message }) => message.ts),
           rows.map(({ message }) => message.dataJson),
           rows.map(({ text }) => text),
+          rows.map(({ message }) => (message.bytes === undefined ? null : Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength))),
         ])
         if (maxPerRoom !== undefined) for (const { message } of rows) grown.add(message.room)
       })

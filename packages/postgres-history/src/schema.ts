@@ -72,6 +72,11 @@ const MIGRATIONS: readonly Migration[] = [
       `COMMENT ON TABLE ${t.messages} IS 'Parley room history (@parley/postgres-history). Schema "${schema}".'`,
     ],
   },
+  {
+    version: 2,
+    description: 'bytes published with a message (protocol v2)',
+    statements: (t) => [`ALTER TABLE ${t.messages} ADD COLUMN IF NOT EXISTS bytes bytea`],
+  },
 ]
 
 /** The schema version this release reads and writes. */

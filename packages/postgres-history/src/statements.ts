@@ -7,7 +7,7 @@ export interface Statement {
   readonly text: string
 }
 
-const COLUMNS = 'epoch, seq, sender, ts, data::text AS data'
+const COLUMNS = 'epoch, seq, sender, ts, data::text AS data, bytes'
 
 function statement(key: string, text: string): Statement {
   // The name covers the text: two stores on one pool with different schemas get different statements, and node-postgres
@@ -45,10 +45,10 @@ export function statementsFor(t: TableNames) {
      */
     insert: statement(
       'insert',
-      `INSERT INTO ${t.messages} (room, ordinal, seq, epoch, sender, ts, data, search_text)
-       SELECT room, ordinal, seq, epoch, sender, ts, data::json, search_text
-       FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[])
-         AS batch(room, ordinal, seq, epoch, sender, ts, data, search_text)
+      `INSERT INTO ${t.messages} (room, ordinal, seq, epoch, sender, ts, data, search_text, bytes)
+       SELECT room, ordinal, seq, epoch, sender, ts, data::json, search_text, bytes
+       FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::bytea[])
+         AS batch(room, ordinal, seq, epoch, sender, ts, data, search_text, bytes)
        ON CONFLICT DO NOTHING`,
     ),
     /** $1 room, $2 limit → the newest messages, newest first. */
@@ -83,15 +83,15 @@ export function statementsFor(t: TableNames) {
      */
     searchRecent: statement(
       'search_recent',
-      `(SELECT w.epoch, w.seq, w.sender, w.ts, w.data::text AS data, w.ordinal
+      `(SELECT w.epoch, w.seq, w.sender, w.ts, w.data::text AS data, w.bytes, w.ordinal
         FROM (
-          SELECT ordinal, seq, epoch, sender, ts, data, search FROM ${t.messages}
+          SELECT ordinal, seq, epoch, sender, ts, data, bytes, search FROM ${t.messages}
           WHERE room = $1 AND (ordinal, seq) < ($4::int, $5::bigint) ORDER BY ordinal DESC, seq DESC LIMIT $6
         ) AS w, websearch_to_tsquery($2::regconfig, $3::text) AS q
         WHERE numnode(q) > 0 AND w.search @@ q
         ORDER BY w.ordinal DESC, w.seq DESC LIMIT $7)
        UNION ALL
-       (SELECT NULL, seq, NULL, NULL, NULL, ordinal FROM ${t.messages}
+       (SELECT NULL, seq, NULL, NULL, NULL, NULL, ordinal FROM ${t.messages}
         WHERE room = $1 AND (ordinal, seq) < ($4::int, $5::bigint) ORDER BY ordinal DESC, seq DESC OFFSET $6 LIMIT 1)`,
     ),
     /**
@@ -107,7 +107,7 @@ export function statementsFor(t: TableNames) {
          SELECT ordinal, seq FROM ${t.messages}, websearch_to_tsquery($2::regconfig, $3::text) AS q
          WHERE room || '' = $1 AND numnode(q) > 0 AND search @@ q AND (ordinal, seq) <= ($4::int, $5::bigint)
        )
-       SELECT m.epoch, m.seq, m.sender, m.ts, m.data::text AS data
+       SELECT m.epoch, m.seq, m.sender, m.ts, m.data::text AS data, m.bytes
        FROM (SELECT ordinal, seq FROM hits ORDER BY ordinal DESC, seq DESC LIMIT $6) AS top
        JOIN ${t.messages} m ON m.room = $1 AND m.ordinal = top.ordinal AND m.seq = top.seq
        ORDER BY m.ordinal DESC, m.seq DESC`,

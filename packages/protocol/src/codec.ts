@@ -1,8 +1,10 @@
+import { asBytes, base64ToBytes, bytesToBase64, joinBinaryFrame, splitBinaryFrame } from './binary-frame.js'
 import { describeType, isWellFormedString, utf8ByteLength } from './guards.js'
 import { ID_PATTERN, limitsFor, type ProtocolLimits } from './limits.js'
-import type { ClientMessage, Direction, Message, ServerMessage } from './messages.js'
+import type { ClientMessage, Direction, HistoryEntry, Message, ServerMessage } from './messages.js'
 import { ProtocolError } from './protocol-error.js'
 import { checkTree, parsedFramePassesTreeCheck, validateShape } from './validate.js'
+import { BYTES_VERSION, PROTOCOL_VERSION } from './version.js'
 
 /** Options of {@link decode}. */
 export interface DecodeOptions<D extends Direction = Direction> {
@@ -10,6 +12,12 @@ export interface DecodeOptions<D extends Direction = Direction> {
   readonly from: D
   /** Limits to enforce; missing ones default to {@link DEFAULT_LIMITS}. */
   readonly limits?: Partial<ProtocolLimits> | undefined
+  /**
+   * The negotiated protocol version. From 2 on, binary frames carry messages with bytes; under 2 a binary frame is
+   * `UNSUPPORTED_DATA` and a publish's `bytes` is ignored, as v1 ignores fields it does not know. A server's
+   * `message` keeps its base64 `bytes` at any version: that is the v1 fallback form. @default PROTOCOL_VERSION
+   */
+  readonly version?: number | undefined
 }
 
 /** The outcome of {@link decode}: a typed message, or the fault with its stable code. */
@@ -26,10 +34,67 @@ type MessageFrom<D extends Direction> = D extends 'client' ? ClientMessage : D e
  */
 export function decode<D extends Direction>(frame: unknown, options: DecodeOptions<D>): DecodeResult<MessageFrom<D>> {
   const limits = limitsFor(options.limits)
+  const version = options.version ?? PROTOCOL_VERSION
   if (typeof frame !== 'string') {
-    const what = frame instanceof ArrayBuffer || ArrayBuffer.isView(frame) ? 'a binary frame' : typeof frame
+    const binary = asBytes(frame)
+    if (binary !== undefined && version >= BYTES_VERSION) return decodeBinary(binary, options.from, limits)
+    const what = binary !== undefined ? 'a binary frame' : typeof frame
     return failed(new ProtocolError('UNSUPPORTED_DATA', `Expected a text frame, got ${what}`, { expected: 'a text frame', received: what }))
   }
+  const result = decodeText(frame, options.from, limits)
+  return result.ok ? (bytesOfTextForm(result.message, version) as DecodeResult<MessageFrom<D>>) : result
+}
+
+/**
+ * A binary frame (v2): the length-prefixed header is decoded as a text frame would be, and must be the one message
+ * of its direction that carries bytes (`publish` from a client, `message` from a server) without a `bytes` of its
+ * own; the rest of the frame is its bytes, copied so the message holds nothing of the frame.
+ */
+function decodeBinary<D extends Direction>(frame: Uint8Array, from: D, limits: ProtocolLimits): DecodeResult<MessageFrom<D>> {
+  if (frame.byteLength > limits.maxPayload) {
+    return failed(
+      new ProtocolError('PAYLOAD_TOO_LARGE', `Frame is larger than maxPayload (${limits.maxPayload} bytes)`, {
+        expected: `at most ${limits.maxPayload} bytes`,
+        received: `${frame.byteLength} bytes`,
+      }),
+    )
+  }
+  const split = splitBinaryFrame(frame)
+  if (!split.ok) return failed(new ProtocolError('INVALID_BINARY_FRAME', `Binary frame: ${split.reason}`, { received: split.reason }))
+  const result = decodeText(split.header, from, limits)
+  if (!result.ok) return result
+  const message = result.message
+  const carrier = from === 'client' ? 'publish' : 'message'
+  if (message.type !== carrier || 'bytes' in message) {
+    return failed(new ProtocolError('INVALID_BINARY_FRAME', `Binary frame: the header must be a ${carrier} without "bytes"`, { messageType: message.type }))
+  }
+  return { ok: true, message: { ...message, bytes: split.bytes.slice() } as MessageFrom<D> }
+}
+
+/** A text frame's message with its base64 `bytes` (checked by the shape) turned into bytes. */
+function bytesOfTextForm(message: Message, version: number): DecodeResult {
+  if (message.type === 'publish') {
+    const text = message.bytes as unknown as string | undefined
+    if (text === undefined) return { ok: true, message }
+    if (version < BYTES_VERSION) {
+      const { bytes: _ignored, ...v1 } = message
+      return { ok: true, message: v1 }
+    }
+    return { ok: true, message: { ...message, bytes: base64ToBytes(text) as Uint8Array } }
+  }
+  if (message.type === 'message') {
+    const text = message.bytes as unknown as string | undefined
+    return { ok: true, message: text === undefined ? message : { ...message, bytes: base64ToBytes(text) as Uint8Array } }
+  }
+  if (message.type === 'history' && 'messages' in message && message.messages.some((entry) => entry.bytes !== undefined)) {
+    const messages = message.messages.map((entry): HistoryEntry => (entry.bytes === undefined ? entry : { ...entry, bytes: base64ToBytes(entry.bytes as unknown as string) as Uint8Array }))
+    return { ok: true, message: { ...message, messages } }
+  }
+  return { ok: true, message }
+}
+
+/** A text frame's checks (size, JSON, tree, shape), leaving a `bytes` field as the base64 text it arrived as. */
+function decodeText<D extends Direction>(frame: string, from: D, limits: ProtocolLimits): DecodeResult<MessageFrom<D>> {
   // Each UTF-16 unit is at least one UTF-8 byte, so the cheap length test rejects most oversized frames unscanned.
   if (frame.length > limits.maxPayload || (frame.length * 3 > limits.maxPayload && utf8ByteLength(frame) > limits.maxPayload)) {
     return failed(
@@ -51,12 +116,12 @@ export function decode<D extends Direction>(frame: unknown, options: DecodeOptio
     // An overflowing number in a protocol field (`ts`, `seq`, ...) is better named by the shape check, which knows
     // the field; the tree walk only knows that some number somewhere overflowed.
     if (treeError.code === 'INVALID_FIELD') {
-      const shape = validateShape(parsed, options.from, limits)
+      const shape = validateShape(parsed, from, limits)
       if (shape instanceof ProtocolError) return failed(shape)
     }
     return failed(withMessageContext(treeError, parsed, limits))
   }
-  const result = validateShape(parsed, options.from, limits)
+  const result = validateShape(parsed, from, limits)
   if (result instanceof ProtocolError) return failed(result)
   return { ok: true, message: result as MessageFrom<D> }
 }
@@ -120,6 +185,18 @@ export function directionOf(message: Message): Direction {
   }
 }
 
+/** A message with its bytes as base64 text (the text form), for a text frame. */
+function textForm(message: Message): Message {
+  if ((message.type === 'publish' || message.type === 'message') && message.bytes instanceof Uint8Array) {
+    return { ...message, bytes: bytesToBase64(message.bytes) as unknown as Uint8Array }
+  }
+  if (message.type === 'history' && 'messages' in message && Array.isArray(message.messages) && message.messages.some((entry) => entry.bytes instanceof Uint8Array)) {
+    const messages = message.messages.map((entry) => (entry.bytes instanceof Uint8Array ? { ...entry, bytes: bytesToBase64(entry.bytes) as unknown as Uint8Array } : entry))
+    return { ...message, messages }
+  }
+  return message
+}
+
 /**
  * Validates a message and turns it into a frame. Throws a {@link ProtocolError} when the message is invalid (a bug
  * in the sender, never the peer's input): a missing field, a value JSON cannot carry, a frame over `maxPayload`.
@@ -135,7 +212,7 @@ export function encode(message: Message, options: EncodeOptions = {}): string {
   }
   const dataJson = options.dataJson
   const spliced = dataJson !== undefined && 'data' in message
-  const checked = spliced ? ({ ...message, data: null } as Message) : message
+  const checked = textForm(spliced ? ({ ...message, data: null } as Message) : message)
   const treeError = checkTree(checked, limits, true)
   if (treeError !== undefined) throw treeError
   const valid = validateShape(checked, directionOf(message), limits)
@@ -150,6 +227,28 @@ export function encode(message: Message, options: EncodeOptions = {}): string {
       messageType: message.type,
       expected: `at most ${limits.maxPayload} bytes`,
       received: `${utf8ByteLength(frame)} bytes`,
+    })
+  }
+  return frame
+}
+
+/**
+ * Protocol v2: a `publish` or `message` with `bytes` as one binary frame (binary-frame.ts): the message without its
+ * bytes, validated and serialised as {@link encode} does (with `dataJson` too), then the bytes. Throws a
+ * {@link ProtocolError} as encode does, and when the message carries no bytes or the frame passes `maxPayload`.
+ */
+export function encodeBinary(message: Message, options: EncodeOptions = {}): Uint8Array {
+  if ((message.type !== 'publish' && message.type !== 'message') || !(message.bytes instanceof Uint8Array)) {
+    throw new ProtocolError('INVALID_FIELD', `encodeBinary takes a publish or message with bytes, got ${describeType(message)}`, { field: 'bytes', expected: 'a Uint8Array' })
+  }
+  const { bytes, ...header } = message
+  const frame = joinBinaryFrame(encode(header as Message, options), bytes)
+  const limits = limitsFor(options.limits)
+  if (frame.byteLength > limits.maxPayload) {
+    throw new ProtocolError('PAYLOAD_TOO_LARGE', `Encoded ${message.type} is larger than maxPayload (${limits.maxPayload} bytes)`, {
+      messageType: message.type,
+      expected: `at most ${limits.maxPayload} bytes`,
+      received: `${frame.byteLength} bytes`,
     })
   }
   return frame

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'INVALID_JSON'
   /** A binary frame, or a value that is not a frame at all. */
   | 'UNSUPPORTED_DATA'
+  /** Protocol v2: a binary frame whose header is cut short, runs past the frame, is not UTF-8, or names a message that carries no bytes. */
+  | 'INVALID_BINARY_FRAME'
   /** The frame is JSON but not an object with a known `type`. */
   | 'UNKNOWN_TYPE'
   /** A required field is absent. */
@@ -65,6 +67,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, { readonly message: string;
   Object.freeze({
     INVALID_JSON: { message: 'Frame is not valid JSON', closeCode: CloseCode.InvalidPayload },
     UNSUPPORTED_DATA: { message: 'Frame is not a text frame', closeCode: CloseCode.UnsupportedData },
+    INVALID_BINARY_FRAME: { message: 'Binary frame header is corrupt', closeCode: CloseCode.InvalidPayload },
     UNKNOWN_TYPE: { message: 'Unknown message type' },
     MISSING_FIELD: { message: 'A required field is missing' },
     INVALID_FIELD: { message: 'A field has an invalid value' },

@@ -1,6 +1,16 @@
 export { CloseCode, CLOSE_CODES, closeCodeInfo, isRetryableClose, type CloseCodeInfo } from './close-codes.js'
 export { limitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js'
-export { decode, encode, directionOf, type DecodeOptions, type DecodeResult, type EncodeOptions } from './codec.js'
+export {
+  asBytes,
+  base64Length,
+  base64ToBytes,
+  bytesToBase64,
+  joinBinaryFrame,
+  splitBinaryFrame,
+  BINARY_HEADER_PREFIX_BYTES,
+  type SplitBinaryFrame,
+} from './binary-frame.js'
+export { decode, encode, encodeBinary, directionOf, type DecodeOptions, type DecodeResult, type EncodeOptions } from './codec.js'
 export { ERROR_CODES, ERROR_CODE_LIST, isErrorCode, type ErrorCode } from './error-codes.js'
 export { HEARTBEAT_RULES, DEFAULT_HEARTBEAT, heartbeatDeadlineMs } from './heartbeat.js'
 export {
@@ -53,6 +63,8 @@ export {
   PROTOCOL_VERSION,
   SUBPROTOCOLS,
   SUBPROTOCOL_V1_JSON,
+  SUBPROTOCOL_V2_JSON,
+  BYTES_VERSION,
   TOKEN_SUBPROTOCOL_PREFIX,
   NEGOTIATE_SUBPROTOCOL,
   negotiate,

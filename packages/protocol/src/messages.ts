@@ -68,6 +68,8 @@ export interface LeaveMessage {
 export interface PublishMessage {
   readonly type: 'publish'
   readonly room: string
+  /** Protocol v2: bytes carried with `data` (a binary frame, or base64 in a text frame; see binary-frame.ts). */
+  readonly bytes?: Uint8Array
   readonly data: JsonValue
   readonly id?: string
   readonly echo?: boolean
@@ -248,6 +250,8 @@ export interface RoomMessage {
   readonly from: string | null
   /** Server time in ms since the Unix epoch. */
   readonly ts: number
+  /** Bytes published with the message (protocol v2; sent to v1 sessions as base64, see docs/protocol.md §16). */
+  readonly bytes?: Uint8Array
   readonly data: JsonValue
 }
 
@@ -309,6 +313,8 @@ export interface HistoryEntry {
   readonly seq: number
   readonly from: string | null
   readonly ts: number
+  /** The message's bytes, if it had any: always base64 on the wire, since a history answer is a text frame. */
+  readonly bytes?: Uint8Array
   readonly data: JsonValue
 }
 

@@ -1,3 +1,4 @@
+import { BASE64_PATTERN } from './binary-frame.js'
 import type { ErrorCode } from './error-codes.js'
 import { describeType, isObject, isWellFormedString } from './guards.js'
 import { isId, isRoomName, MAX_HISTORY_LIMIT, MAX_MEMBERS_PAGE, MAX_SEARCH_LENGTH, type ProtocolLimits } from './limits.js'
@@ -106,6 +107,16 @@ const boolean: Reader<boolean> = (value, path, ctx) => {
   return value
 }
 
+/**
+ * A message's bytes: a Uint8Array in memory (what encode turns into either form), base64 text in a text frame
+ * (decode turns it into bytes once the shape is valid).
+ */
+const bytes: Reader<Uint8Array | string> = (value, path, ctx) => {
+  if (value instanceof Uint8Array) return value
+  if (typeof value !== 'string' || !BASE64_PATTERN.test(value)) fail(ctx, 'INVALID_FIELD', path, 'padded base64', value)
+  return value
+}
+
 /** Any JSON value; its strings, keys and depth were already checked by {@link checkTree}. */
 const json: Reader<JsonValue> = (value) => value as JsonValue
 
@@ -189,6 +200,7 @@ const historyEntry = object({
   seq: required(integer(1)),
   from: required(nullable(id)),
   ts: required(timestamp),
+  bytes: optional(bytes),
   data: required(json),
 })
 const historyGap = object({ epoch: required(id), from: required(integer(1)), to: required(integer(1)) })
@@ -204,7 +216,7 @@ const CLIENT_FIELDS: Readonly<Record<ClientMessage['type'], FieldSpecs>> = {
   authenticate: { token: required(token), id: optional(id) },
   join: { room: required(room), id: optional(id), resume: optional(resume), presence: optional(json), last: optional(historyLimit), batch: optional(boolean) },
   leave: { room: required(room), id: optional(id) },
-  publish: { room: required(room), data: required(json), id: optional(id), echo: optional(boolean) },
+  publish: { room: required(room), bytes: optional(bytes), data: required(json), id: optional(id), echo: optional(boolean) },
   signal: { room: required(room), key: required(id), value: required(json), ttlMs: optional(integer(1, MAX_SIGNAL_TTL_MS)) },
   'presence-update': { room: required(room), presence: required(json), id: optional(id) },
   ping: { id: optional(id), ts: optional(timestamp) },
@@ -248,6 +260,7 @@ const SERVER_FIELDS: Readonly<Record<ServerMessage['type'], FieldSpecs>> = {
     epoch: required(id),
     from: required(nullable(id)),
     ts: required(timestamp),
+    bytes: optional(bytes),
     data: required(json),
   },
   direct: { from: required(nullable(id)), ts: required(timestamp), data: required(json) },
@@ -417,7 +430,9 @@ export function validateMessage(value: unknown, from: 'client', limits: Protocol
 export function validateMessage(value: unknown, from: 'server', limits: ProtocolLimits): ServerMessage | ProtocolError
 export function validateMessage(value: unknown, from: Direction, limits: ProtocolLimits): Message | ProtocolError
 export function validateMessage(value: unknown, from: Direction, limits: ProtocolLimits): Message | ProtocolError {
-  const treeError = checkTree(value, limits)
+  // A message's own bytes are not JSON and need no tree walk (64 KiB of indices); the shape check still reads them.
+  const tree = isObject(value) && value['bytes'] instanceof Uint8Array ? { ...value, bytes: '' } : value
+  const treeError = checkTree(tree, limits)
   if (treeError !== undefined) return treeError
   return validateShape(value, from, limits)
 }
@@ -494,7 +509,8 @@ function publishFromClient(m: Record<string, unknown>, limits: ProtocolLimits): 
     !('data' in Object.prototype) &&
     !('id' in Object.prototype) &&
     !('echo' in Object.prototype)
-  if (!isRoomValue(room, limits) || data === undefined || (!own && (!hasOwn.call(m, 'room') || !hasOwn.call(m, 'data')))) return undefined
+  // A publish with bytes takes the table path: the hot path is for the common message, JSON alone.
+  if (!isRoomValue(room, limits) || data === undefined || m['bytes'] !== undefined || (!own && (!hasOwn.call(m, 'room') || !hasOwn.call(m, 'data')))) return undefined
   const hasId = id !== undefined && (own || hasOwn.call(m, 'id'))
   const hasEcho = echo !== undefined && (own || hasOwn.call(m, 'echo'))
   if ((hasId && !isIdValue(id, limits)) || (hasEcho && typeof echo !== 'boolean')) return undefined
@@ -520,7 +536,8 @@ function messageFromServer(m: Record<string, unknown>, limits: ProtocolLimits): 
     !isIdValue(epoch, limits) ||
     (from !== null && !isIdValue(from, limits)) ||
     !isTimestamp(ts) ||
-    data === undefined
+    data === undefined ||
+    m['bytes'] !== undefined
   ) {
     return undefined
   }

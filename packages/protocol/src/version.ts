@@ -1,5 +1,5 @@
 /** The newest protocol version this package speaks. */
-export const PROTOCOL_VERSION = 1 as const
+export const PROTOCOL_VERSION = 2 as const
 
 /** A subprotocol name: one per version and encoding, sent in `Sec-WebSocket-Protocol`. */
 export type Subprotocol = `parley.v${number}.${string}`
@@ -7,8 +7,14 @@ export type Subprotocol = `parley.v${number}.${string}`
 /** Subprotocol of protocol v1 with the JSON text encoding. */
 export const SUBPROTOCOL_V1_JSON = 'parley.v1.json' as const
 
+/** Subprotocol of protocol v2: v1's JSON text frames, plus binary frames for messages that carry bytes. */
+export const SUBPROTOCOL_V2_JSON = 'parley.v2.json' as const
+
 /** Every subprotocol this package speaks, newest first. */
-export const SUBPROTOCOLS: readonly Subprotocol[] = Object.freeze([SUBPROTOCOL_V1_JSON])
+export const SUBPROTOCOLS: readonly Subprotocol[] = Object.freeze([SUBPROTOCOL_V2_JSON, SUBPROTOCOL_V1_JSON])
+
+/** The first version whose messages may carry bytes (`bytes`, binary frames). */
+export const BYTES_VERSION = 2 as const
 
 /**
  * Prefix of a `Sec-WebSocket-Protocol` entry that carries an access token (`parley.token.<token>`): browsers cannot

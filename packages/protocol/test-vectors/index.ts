@@ -25,16 +25,29 @@ export const VECTOR_FILES = Object.freeze([
   'invalid-frame.json',
 ] as const)
 
+/**
+ * The files of protocol v2, in `./v2/`: what v2 adds to v1 (bytes in binary frames and as base64 text). Every v1
+ * vector holds under v2 too, except that a binary frame is no longer refused as such.
+ */
+export const VECTOR_FILES_V2 = Object.freeze(['valid-client.json', 'valid-server.json', 'invalid-client.json', 'invalid-frame.json'] as const)
+
 /** One of {@link VECTOR_FILES}. */
-export type VectorFile = (typeof VECTOR_FILES)[number]
+export type VectorFile = (typeof VECTOR_FILES)[number] | (typeof VECTOR_FILES_V2)[number]
+
+/** A protocol version with vectors. */
+export type VectorVersion = 1 | 2
 
 interface VectorBase {
   /** Unique (across all files) kebab-case name. */
   readonly name: string
   /** The file the vector came from. */
   readonly file: VectorFile
+  /** The protocol version of its folder: decode it with this `version`. */
+  readonly version: VectorVersion
   /** Exact frame text; for a binary vector, the frame's bytes in base64. */
   readonly frame: string
+  /** When true, `frame` is base64 and the decoder receives the bytes (a binary WebSocket frame; v2 on). */
+  readonly binary?: true
   /** Limits that override `DEFAULT_LIMITS` for this case. */
   readonly limits?: Partial<ProtocolLimits>
   /** Why the case exists or what it pins down, for implementers. */
@@ -62,8 +75,6 @@ export type ValidVector = ValidClientVector | ValidServerVector
 export interface InvalidVector extends VectorBase {
   readonly kind: 'invalid'
   readonly from: Direction
-  /** When true, `frame` is base64 and the decoder receives the bytes (a binary WebSocket frame). */
-  readonly binary?: true
   /** The `ErrorCode` of the refusal. */
   readonly error: ErrorCode
   /** `frame`: below the message structure; `message`: a structural fault a JSON Schema can see. */
@@ -88,42 +99,46 @@ const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
 
 /** The folder holding the v1 JSON files. */
 export const VECTORS_DIR = new URL('./v1/', import.meta.url)
+/** The folder holding the v2 JSON files. */
+export const VECTORS_DIR_V2 = new URL('./v2/', import.meta.url)
 
-let cache: VectorSet | undefined
+const cache = new Map<VectorVersion, VectorSet>()
 
 /**
  * Loads and checks every v1 vector file. The result is cached and deeply frozen; a malformed file (missing field,
  * duplicate name, unknown key) throws naming the file and case, so a bad hand edit fails loudly rather than
  * silently testing less.
  */
-export function loadVectors(): VectorSet {
-  if (cache !== undefined) return cache
+export function loadVectors(version: VectorVersion = 1): VectorSet {
+  const cached = cache.get(version)
+  if (cached !== undefined) return cached
   const valid: ValidVector[] = []
   const invalid: InvalidVector[] = []
   const names = new Set<string>()
-  for (const file of VECTOR_FILES) {
-    for (const vector of loadVectorFile(file)) {
+  for (const file of version === 1 ? VECTOR_FILES : VECTOR_FILES_V2) {
+    for (const vector of loadVectorFile(file, version)) {
       if (names.has(vector.name)) throw new Error(`test vector ${file}#${vector.name}: duplicate name`)
       names.add(vector.name)
       if (vector.kind === 'valid') valid.push(vector)
       else invalid.push(vector)
     }
   }
-  cache = deepFreeze({ valid, invalid })
-  return cache
+  const set = deepFreeze({ valid, invalid })
+  cache.set(version, set)
+  return set
 }
 
 /** Loads and checks one vector file (uncached). */
-export function loadVectorFile(file: VectorFile): Vector[] {
-  const raw: unknown = JSON.parse(readFileSync(new URL(file, VECTORS_DIR), 'utf8'))
+export function loadVectorFile(file: VectorFile, version: VectorVersion = 1): Vector[] {
+  const raw: unknown = JSON.parse(readFileSync(new URL(file, version === 1 ? VECTORS_DIR : VECTORS_DIR_V2), 'utf8'))
   if (!isRecord(raw) || typeof raw['description'] !== 'string' || !Array.isArray(raw['cases'])) {
     throw new Error(`test vector file ${file}: expected { "description": string, "cases": [...] }`)
   }
   const kind = file.startsWith('valid-') ? 'valid' : 'invalid'
-  return raw['cases'].map((entry: unknown, index) => parseCase(entry, file, kind, index))
+  return raw['cases'].map((entry: unknown, index) => parseCase(entry, file, version, kind, index))
 }
 
-function parseCase(entry: unknown, file: VectorFile, kind: 'valid' | 'invalid', index: number): Vector {
+function parseCase(entry: unknown, file: VectorFile, version: VectorVersion, kind: 'valid' | 'invalid', index: number): Vector {
   const where = `test vector ${file}[${index}]`
   if (!isRecord(entry)) throw new Error(`${where}: not an object`)
   const name = entry['name']
@@ -133,7 +148,7 @@ function parseCase(entry: unknown, file: VectorFile, kind: 'valid' | 'invalid', 
   }
   const allowed =
     kind === 'valid'
-      ? ['name', 'from', 'frame', 'decoded', 'limits', 'note']
+      ? ['name', 'from', 'frame', 'binary', 'decoded', 'limits', 'note']
       : ['name', 'from', 'frame', 'binary', 'limits', 'error', 'layer', 'field', 'note']
   for (const key of Object.keys(entry)) if (!allowed.includes(key)) fail(`unknown key "${key}"`)
   const from = entry['from']
@@ -148,28 +163,39 @@ function parseCase(entry: unknown, file: VectorFile, kind: 'valid' | 'invalid', 
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail(`limit ${key} must be a non-negative integer`)
     }
   }
+  if (entry['binary'] !== undefined && entry['binary'] !== true) fail('binary must be true when present')
   if (kind === 'valid') {
     if (!isRecord(entry['decoded'])) fail('decoded must be an object')
-    return { kind, file, ...entry } as unknown as ValidVector
+    return { kind, file, version, ...entry, decoded: withBytes(entry['decoded'] as Record<string, unknown>) } as unknown as ValidVector
   }
   if (typeof entry['error'] !== 'string' || !/^[A-Z][A-Z0-9_]*$/.test(entry['error'])) fail('error must be an ErrorCode')
   if (typeof entry['layer'] !== 'string' || !LAYERS.includes(entry['layer'])) fail('layer must be "frame" or "message"')
-  if (entry['binary'] !== undefined && entry['binary'] !== true) fail('binary must be true when present')
   if (entry['field'] !== undefined && typeof entry['field'] !== 'string') fail('field must be a string')
-  return { kind, file, ...entry } as unknown as InvalidVector
+  return { kind, file, version, ...entry } as unknown as InvalidVector
+}
+
+/**
+ * A decoded message as JSON writes it, with `bytes` (its own, or its history entries') as base64 text, turned into
+ * the Uint8Array `decode` gives.
+ */
+function withBytes(decoded: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...decoded }
+  if (typeof out['bytes'] === 'string') out['bytes'] = new Uint8Array(Buffer.from(out['bytes'], 'base64'))
+  if (Array.isArray(out['messages'])) out['messages'] = out['messages'].map((entry: unknown) => (isRecord(entry) ? withBytes(entry) : entry))
+  return out
 }
 
 /** The frame to hand to `decode`: the text, or for a binary vector a `Uint8Array` of its bytes. */
 export function frameOf(vector: Vector): string | Uint8Array {
-  if (vector.kind === 'invalid' && vector.binary === true) return new Uint8Array(Buffer.from(vector.frame, 'base64'))
+  if (vector.binary === true) return new Uint8Array(Buffer.from(vector.frame, 'base64'))
   return vector.frame
 }
 
-/** The options to decode a vector with: its direction and, when it has them, its limits. */
+/** The options to decode a vector with: its direction, its version and, when it has them, its limits. */
 export function decodeOptionsOf<V extends Vector>(
   vector: V,
-): { readonly from: V['from']; readonly limits?: Partial<ProtocolLimits> } {
-  return vector.limits === undefined ? { from: vector.from } : { from: vector.from, limits: vector.limits }
+): { readonly from: V['from']; readonly version: VectorVersion; readonly limits?: Partial<ProtocolLimits> } {
+  return vector.limits === undefined ? { from: vector.from, version: vector.version } : { from: vector.from, version: vector.version, limits: vector.limits }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -177,7 +203,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+  // A typed array cannot be frozen (its elements stay writable): bytes are left as they are.
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     Object.freeze(value)
     for (const item of Object.values(value)) deepFreeze(item)
   }

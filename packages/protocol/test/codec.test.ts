@@ -8,8 +8,8 @@ describe('decode input kinds', () => {
     ['Buffer', Buffer.from('{"type":"ping"}')],
     ['ArrayBuffer', new ArrayBuffer(4)],
     ['DataView', new DataView(new ArrayBuffer(4))],
-  ])('refuses a binary frame (%s) as UNSUPPORTED_DATA', (_kind, frame) => {
-    const result = decode(frame, { from: 'client' })
+  ])('refuses a binary frame (%s) as UNSUPPORTED_DATA at version 1', (_kind, frame) => {
+    const result = decode(frame, { from: 'client', version: 1 })
     expect(result.ok ? undefined : result.error).toMatchObject({ code: 'UNSUPPORTED_DATA', details: { received: 'a binary frame' } })
   })
 

@@ -178,13 +178,15 @@ describe('ProtocolError', () => {
   })
 
   it('carries the close code of the fault it reports', () => {
-    const closeOf = (frame: unknown, limits?: { maxPayload: number }): number | undefined => {
-      const result = decode(frame, limits === undefined ? { from: 'client' } : { from: 'client', limits })
+    const closeOf = (frame: unknown, limits?: { maxPayload: number }, version = 1): number | undefined => {
+      const result = decode(frame, limits === undefined ? { from: 'client', version } : { from: 'client', limits, version })
       return result.ok ? -1 : result.error.closeCode
     }
     expect(closeOf('{')).toBe(1007)
     expect(closeOf('{"type":"ping","x":"\\ud800"}')).toBe(1007)
     expect(closeOf(new Uint8Array(1))).toBe(1003)
+    expect(closeOf(new Uint8Array(1), undefined, 2)).toBe(1007)
+    expect(closeOf(new Uint8Array(8), { maxPayload: 4 }, 2)).toBe(1009)
     expect(closeOf('{"type":"ping"}', { maxPayload: 4 })).toBe(1009)
     expect(closeOf('{"type":"nope"}')).toBeUndefined()
   })

@@ -11,10 +11,10 @@ import {
 } from '@parley/protocol'
 
 describe('protocol constants', () => {
-  it('speaks v1 over JSON, with the token prefix outside the subprotocol namespace', () => {
-    expect(PROTOCOL_VERSION).toBe(1)
+  it('speaks v2 and v1 over JSON, newest first, with the token prefix outside the subprotocol namespace', () => {
+    expect(PROTOCOL_VERSION).toBe(2)
     expect(SUBPROTOCOL_V1_JSON).toBe('parley.v1.json')
-    expect(SUBPROTOCOLS).toEqual(['parley.v1.json'])
+    expect(SUBPROTOCOLS).toEqual(['parley.v2.json', 'parley.v1.json'])
     expect(TOKEN_SUBPROTOCOL_PREFIX).toBe('parley.token.')
     expect(parseSubprotocol(`${TOKEN_SUBPROTOCOL_PREFIX}v1.json`)).toBeUndefined()
   })
@@ -82,18 +82,18 @@ describe('negotiate', () => {
   })
 
   it('returns the typed no-common-version result naming both lists', () => {
-    const result = negotiate(['parley.token.secret', 'parley.v2.json', 'parley.v1.cbor', 'chat'])
+    const result = negotiate(['parley.token.secret', 'parley.v3.json', 'parley.v1.cbor', 'chat'])
     expect(result).toEqual({
       ok: false,
       reason: 'no-common-version',
-      offered: ['parley.v2.json', 'parley.v1.cbor'],
-      supported: ['parley.v1.json'],
+      offered: ['parley.v3.json', 'parley.v1.cbor'],
+      supported: ['parley.v2.json', 'parley.v1.json'],
     })
   })
 
   it('keeps tokens out of the failure report (it may be logged or sent back)', () => {
     const result = negotiate(['parley.token.s3cr3t'])
-    expect(result).toEqual({ ok: false, reason: 'no-common-version', offered: [], supported: ['parley.v1.json'] })
+    expect(result).toEqual({ ok: false, reason: 'no-common-version', offered: [], supported: ['parley.v2.json', 'parley.v1.json'] })
     expect(JSON.stringify(result)).not.toContain('s3cr3t')
   })
 

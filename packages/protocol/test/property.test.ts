@@ -47,8 +47,8 @@ function expectWellFormed(result: DecodeResult, from: Direction, limits?: Decode
 }
 
 /** Decodes without letting a throw escape unnoticed: fast-check reports the input that threw. */
-function decodeChecked(frame: unknown, from: Direction, limits?: DecodeLimits): DecodeResult {
-  const result = decode(frame, limits === undefined ? { from } : { from, limits })
+function decodeChecked(frame: unknown, from: Direction, limits?: DecodeLimits, version?: number): DecodeResult {
+  const result = decode(frame, limits === undefined ? { from, version } : { from, limits, version })
   expectWellFormed(result, from, limits)
   return result
 }
@@ -113,16 +113,37 @@ describe('decode never throws', () => {
   it('for arbitrary bytes and other non-string frames', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 100 }), directionArb, (bytes, from) => {
-        const result = decodeChecked(bytes, from)
+        const result = decodeChecked(bytes, from, undefined, 1)
         expect(result.ok ? 'ok' : result.error.code).toBe('UNSUPPORTED_DATA')
-        expect(decodeChecked(bytes.buffer, from).ok).toBe(false)
+        expect(decodeChecked(bytes.buffer, from, undefined, 1).ok).toBe(false)
+      }),
+      { numRuns: 100 },
+    )
+    // v2 reads binary frames: arbitrary bytes are refused with a code, never a throw.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), directionArb, (bytes, from) => {
+        const result = decodeChecked(bytes, from, undefined, 2)
+        if (!result.ok) expect(['INVALID_BINARY_FRAME', 'INVALID_JSON', 'INVALID_UNICODE', 'UNKNOWN_TYPE', 'MISSING_FIELD', 'INVALID_FIELD', 'ROOM_NAME_INVALID', 'NESTING_TOO_DEEP', 'FORBIDDEN_KEY']).toContain(result.error.code)
+      }),
+      { numRuns: 300 },
+    )
+    // A valid header, then arbitrary bytes: always a publish carrying exactly those bytes.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (tail) => {
+        const header = new TextEncoder().encode('{"type":"publish","room":"r","data":null}')
+        const frame = new Uint8Array(4 + header.byteLength + tail.byteLength)
+        new DataView(frame.buffer).setUint32(0, header.byteLength)
+        frame.set(header, 4)
+        frame.set(tail, 4 + header.byteLength)
+        const result = decodeChecked(frame, 'client', undefined, 2)
+        expect(result.ok && result.message.type === 'publish' ? [...(result.message.bytes ?? [])] : 'refused').toEqual([...tail])
       }),
       { numRuns: 100 },
     )
     fc.assert(
       fc.property(fc.anything({ withBoxedValues: true, withMap: true, withSet: true, withTypedArray: true }), directionArb, (value, from) => {
         if (typeof value === 'string') return
-        const result = decodeChecked(value, from)
+        const result = decodeChecked(value, from, undefined, 1)
         expect(result.ok ? 'ok' : result.error.code).toBe('UNSUPPORTED_DATA')
       }),
       { numRuns: 200 },

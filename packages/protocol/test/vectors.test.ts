@@ -65,9 +65,10 @@ describe('valid vectors re-encode and decode back equal', () => {
   }
 })
 
+// v1's here, v2's too (vectors-v2.test.ts has the rest of v2's): each decoded at its own version.
 describe('invalid vectors are refused with their error code', () => {
-  for (const vector of invalid) {
-    it(`${vector.file} ${vector.name} → ${vector.error}`, () => {
+  for (const vector of [...invalid, ...loadVectors(2).invalid]) {
+    it(`${vector.file} (v${vector.version}) ${vector.name} → ${vector.error}`, () => {
       const result = decode(frameOf(vector), decodeOptionsOf(vector))
       expect(result.ok).toBe(false)
       if (result.ok) return
@@ -231,10 +232,10 @@ describe('loader', () => {
     expect(text && frameOf(text)).toBe(text?.frame)
   })
 
-  it('passes limits through to decode options only when a vector has them', () => {
+  it('passes the version always, and limits only when a vector has them', () => {
     const limited = invalid.find((v) => v.limits !== undefined)
     const plain = invalid.find((v) => v.limits === undefined)
-    expect(limited && decodeOptionsOf(limited)).toEqual({ from: limited?.from, limits: limited?.limits })
-    expect(plain && Object.keys(decodeOptionsOf(plain))).toEqual(['from'])
+    expect(limited && decodeOptionsOf(limited)).toEqual({ from: limited?.from, version: 1, limits: limited?.limits })
+    expect(plain && Object.keys(decodeOptionsOf(plain))).toEqual(['from', 'version'])
   })
 })

@@ -1,4 +1,6 @@
 import {
+  base64ToBytes,
+  bytesToBase64,
   randomId,
   resolveLimits,
   validateMessage,
@@ -82,6 +84,21 @@ type Envelope =
 const noop = (): void => {}
 /** What an envelope's message is checked against: the protocol's defaults, as for any frame a client decodes. */
 const ENVELOPE_LIMITS = resolveLimits()
+/**
+ * A message as Redis keeps and forwards it carries its bytes in the text form (base64, as a v1 member gets them):
+ * the node's message has the bytes themselves. Anything else under `bytes` would have failed validation.
+ */
+function withBytes(message: RoomMessage): RoomMessage {
+  const text = message.bytes as unknown
+  if (typeof text !== 'string') return message
+  const bytes = base64ToBytes(text)
+  if (bytes === undefined) {
+    const { bytes: _unreadable, ...rest } = message
+    return rest
+  }
+  return { ...message, bytes }
+}
+
 /** Largest forwarded POST body: the HTTP stream transport's own cap (16 frames of the default maxPayload). */
 const MAX_FORWARD_BYTES = 16 * 1024 * 1024
 
@@ -97,7 +114,7 @@ export function checkEnvelope(parsed: unknown): Envelope | string {
   const checked = (message: unknown, type: ServerMessage['type']): ServerMessage | string => {
     const result = validateMessage(message, 'server', ENVELOPE_LIMITS)
     if (result instanceof Error) return result.message
-    return result.type === type ? result : `expected a ${type}, got ${result.type}`
+    return result.type === type ? (result.type === 'message' ? withBytes(result) : result) : `expected a ${type}, got ${result.type}`
   }
   switch (envelope['k']) {
     case 'm': {
@@ -477,7 +494,7 @@ class RedisNode implements AdapterNode {
         this.#logger.warn({ event: 'adapter.corrupt-entry', adapter: 'redis', entry: entry.id }, 'parley redis adapter: corrupt history entry left out')
         continue
       }
-      kept.push(message)
+      kept.push(withBytes(message))
     }
     return kept
   }
@@ -523,6 +540,9 @@ class RedisNode implements AdapterNode {
         this.#roomChannel(room),
         JSON.stringify(request.exceptSession ?? null),
         room,
+        // The text form: bytes as base64, in the stored and forwarded message alike (docs/adapters.md).
+        // '-' (never base64) for none: zero bytes are bytes, written as "".
+        request.bytes === undefined ? '-' : bytesToBase64(request.bytes),
       ],
     )) as [number, string]
     const position = JSON.parse(reply[1]) as { seq: number; epoch: string; ts: number }
@@ -550,7 +570,7 @@ class RedisNode implements AdapterNode {
     const cutoff = Date.now() - this.#config.history.ttlMs
     const kept: RoomMessage[] = []
     for (const entry of entries) {
-      if (Number(entry.message['t']) > cutoff) kept.push(JSON.parse(entry.message['m'] as string) as RoomMessage)
+      if (Number(entry.message['t']) > cutoff) kept.push(withBytes(JSON.parse(entry.message['m'] as string) as RoomMessage))
     }
     return kept
   }

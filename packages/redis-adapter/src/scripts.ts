@@ -22,8 +22,10 @@ end
 redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local bytes = ''
+if ARGV[11] ~= nil and ARGV[11] ~= '-' then bytes = ',"bytes":"' .. ARGV[11] .. '"' end
 local msg = '{"type":"message","room":' .. cjson.encode(ARGV[10]) .. ',"seq":' .. seq .. ',"epoch":' .. cjson.encode(epoch) ..
-  ',"from":' .. ARGV[3] .. ',"ts":' .. ARGV[2] .. ',"data":' .. ARGV[4] .. '}'
+  ',"from":' .. ARGV[3] .. ',"ts":' .. ARGV[2] .. bytes .. ',"data":' .. ARGV[4] .. '}'
 if tonumber(ARGV[5]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '=', ARGV[5], seq .. '-1', 'm', msg, 't', ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[6])

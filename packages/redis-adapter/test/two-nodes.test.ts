@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { encodeBinary } from '@parley/protocol'
 import { createRedisAdapter } from '@parley/redis-adapter'
 import { connect } from '../../server-sdk/test/helpers/raw-client.js'
 import { startServer, type TestServer } from '../../server-sdk/test/helpers/start-server.js'
@@ -46,6 +47,47 @@ describe.skipIf(!hasRedis)('redis adapter: two nodes in one process', () => {
     expect(replayed.map((m) => m.data)).toEqual([{ i: 5 }, { i: 6 }, { i: 7 }])
     alice.close()
     bob2.close()
+  })
+})
+
+describe.skipIf(!hasRedis)('redis adapter: bytes (protocol v2) across nodes', () => {
+  it('carries bytes to the other node live (binary to v2, base64 to v1), and in a replay and a history page', async () => {
+    const keyPrefix = `parley-test-bytes-${Date.now()}-${Math.random().toString(36).slice(2)}`
+    const a = await startServer({ adapter: createRedisAdapter({ keyPrefix }) })
+    const b = await startServer({ adapter: createRedisAdapter({ keyPrefix }) })
+    servers.push(a, b)
+    const sender = await connect(a.url, { protocols: ['parley.v2.json'] })
+    const v2 = await connect(b.url, { protocols: ['parley.v2.json'] })
+    const v1 = await connect(b.url, { protocols: ['parley.v1.json'] })
+    for (const client of [sender, v2, v1]) {
+      await client.next('welcome')
+      client.send({ type: 'join', room: 'photos' })
+    }
+    const joined = await v2.next('joined')
+    await sender.next('joined')
+    await v1.next('joined')
+    const bytes = new Uint8Array([0, 1, 2, 253, 254, 255])
+    const empty = new Uint8Array(0)
+    sender.send(encodeBinary({ type: 'publish', room: 'photos', data: { n: 1 }, bytes }))
+    sender.send(encodeBinary({ type: 'publish', room: 'photos', data: { n: 2 }, bytes: empty }))
+    sender.send({ type: 'publish', room: 'photos', data: { n: 3 } })
+    const live = [await v2.next('message'), await v2.next('message'), await v2.next('message')]
+    expect(live.map((m) => (m.bytes === undefined ? 'none' : [...m.bytes]))).toEqual([[...bytes], [], 'none'])
+    expect(v2.binaryFrames).toBe(2)
+    const old = await v1.next('message')
+    expect([...(old.bytes ?? [])]).toEqual([...bytes])
+    expect(v1.binaryFrames).toBe(0)
+    // A replay from Redis's history on node B, and a history page.
+    const again = await connect(b.url, { protocols: ['parley.v2.json'] })
+    await again.next('welcome')
+    again.send({ type: 'join', room: 'photos', resume: { epoch: joined.epoch, seq: 0 } })
+    await again.next('joined')
+    const replayed = [await again.next('message'), await again.next('message'), await again.next('message')]
+    expect(replayed.map((m) => (m.bytes === undefined ? 'none' : [...m.bytes]))).toEqual([[...bytes], [], 'none'])
+    again.send({ type: 'history', room: 'photos', id: 'h', limit: 3 })
+    const page = await again.next('history')
+    expect(page.messages.map((m) => (m.bytes === undefined ? 'none' : [...m.bytes]))).toEqual([[...bytes], [], 'none'])
+    for (const client of [sender, v2, v1, again]) client.close()
   })
 })
 

@@ -27,7 +27,7 @@ export function attach(server: HttpServer | HttpsServer, options: ServerOptions 
       throw optionError("Parley: option \"compression\" is permessage-deflate on the WebSocket transport, and \"transports\" leaves WebSocket out (the HTTP stream is never compressed)")
     }
     if (transports.includes('websocket')) {
-      const ws = attachWebSocketTransport(server, { path, maxPayload: limits.maxPayload, tokenCookie, logger, compression, compressionCounters: parley.compressionCounters, accept })
+      const ws = attachWebSocketTransport(server, { path, maxPayload: limits.maxPayload, tokenCookie, logger, compression, protocols: parley.options.protocols, compressionCounters: parley.compressionCounters, accept })
       parley.addDetacher(() => ws.detach())
     }
     if (transports.includes('http-stream')) {

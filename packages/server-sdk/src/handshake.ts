@@ -1,5 +1,5 @@
 import { describeError } from './logging.js'
-import { CloseCode, ID_PATTERN, negotiate, SUBPROTOCOLS } from '@parley/protocol'
+import { CloseCode, ID_PATTERN, negotiate } from '@parley/protocol'
 import type { AuthenticateContext, ResolvedOptions, ServerUser } from './options.js'
 import type { Handshake, Refusal } from './transports/connection.js'
 
@@ -117,7 +117,7 @@ export async function admit(handshake: Handshake, options: ResolvedOptions, stat
   if (state.closing) {
     return refuse(503, CloseCode.TryAgainLater, 'TRY_AGAIN_LATER', 'Server is shutting down', {}, { 'Retry-After': '1' })
   }
-  const negotiation = negotiate(handshake.protocols, SUBPROTOCOLS)
+  const negotiation = negotiate(handshake.protocols, options.protocols)
   if (!negotiation.ok) {
     return refuse(426, CloseCode.UnsupportedVersion, 'UNSUPPORTED_VERSION', `No common protocol version: server speaks ${negotiation.supported.join(', ')}; client offered ${negotiation.offered.join(', ') || 'none'}`, {
       supported: negotiation.supported,

@@ -19,6 +19,8 @@ export interface StoredMessage {
   readonly data: JsonValue
   /** `data` serialised with `JSON.stringify`, as the node already has it: a store that keeps text keeps this. */
   readonly dataJson: string
+  /** Bytes published with the message (protocol v2): a store keeps them and gives them back in `bytes`. */
+  readonly bytes?: Uint8Array | undefined
 }
 
 /** Which messages of a room to read. */

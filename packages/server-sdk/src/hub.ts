@@ -158,7 +158,7 @@ export class Hub {
       type: 'welcome',
       session: id,
       protocol: connection.protocol,
-      version: 1,
+      version: session.version,
       heartbeat: this.options.heartbeat,
       limits: { maxPayload: limits.maxPayload, maxRooms: limits.maxRooms, rate: limits.rate },
       capabilities: this.#capabilities,

@@ -95,7 +95,10 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
         if (there !== undefined && there.epoch === item.epoch && there.seq === item.seq) continue
         // A copy of its own (from the JSON text), so changing the published object later cannot change history.
         const data = JSON.parse(item.dataJson) as JsonValue
-        const message: RoomMessage = { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, data }
+        const message: RoomMessage =
+          item.bytes === undefined
+            ? { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, data }
+            : { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, bytes: item.bytes.slice(), data }
         history.kept.splice(at, 0, { message, text: searchText(data).slice(0, MAX_SEARCH_TEXT).toLowerCase() })
         touched.add(history)
       }

@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MAX_MEMBERS_PAGE, serverFrameLimit, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MAX_MEMBERS_PAGE, serverFrameLimit, SUBPROTOCOLS, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
 import type { HistoryStore } from './history-store.js'
 import type { HistoryWriterSettings } from './history-writer.js'
@@ -80,6 +80,13 @@ export interface ServerOptions {
    * inflated only up to `limits.maxPayload` (close 1009 past it). `true` takes the defaults. @default false
    */
   readonly compression?: boolean | CompressionOptions
+  /**
+   * The protocol versions this server speaks, as subprotocol names, any order: a subset of `SUBPROTOCOLS`
+   * (`parley.v2.json`, `parley.v1.json`). Each connection gets the newest one its client also offers. Leave out
+   * `parley.v2.json` to refuse bytes (binary frames) while clients move, or `parley.v1.json` to refuse old clients.
+   * @default SUBPROTOCOLS (every version this package speaks)
+   */
+  readonly protocols?: readonly string[]
   /**
    * Authenticates a connection. Return the user, or `null` to refuse (HTTP 401 before the upgrade, close 4401
    * after it). A hook that throws could not decide (its backend is down): that is logged and answered as retryable
@@ -236,6 +243,8 @@ export interface ResolvedOptions {
   readonly httpStream: { readonly keepaliveMs: number }
   /** Undefined when compression is off. */
   readonly compression: Required<CompressionOptions> | undefined
+  /** The subprotocols this server speaks, newest first. */
+  readonly protocols: readonly string[]
   readonly authenticate: ServerOptions['authenticate']
   readonly authMode: 'handshake' | 'first-message'
   readonly authTimeoutMs: number
@@ -343,7 +352,7 @@ function resolveCompression(value: unknown): Required<CompressionOptions> | unde
 }
 
 const KNOWN_OPTIONS = new Set([
-  'path', 'transports', 'httpStream', 'compression', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
+  'path', 'transports', 'httpStream', 'compression', 'protocols', 'authenticate', 'authMode', 'authTimeoutMs', 'tokenCookie', 'authorize', 'origins', 'heartbeat', 'limits',
   'backpressure', 'history', 'presence', 'signals', 'dedupWindowMs', 'clusterTimeoutMs', 'shutdown', 'adapter', 'logger', 'development',
   'contract', 'validate',
 ])
@@ -369,6 +378,10 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   }
   const httpStream = section('httpStream', options.httpStream, ['keepaliveMs'])
   const compression = resolveCompression(options.compression)
+  const protocols = options.protocols ?? SUBPROTOCOLS
+  if (!Array.isArray(protocols) || protocols.length === 0 || !protocols.every((name) => (SUBPROTOCOLS as readonly string[]).includes(name)) || new Set(protocols).size !== protocols.length) {
+    fail('protocols', `a non-empty list of distinct subprotocols from ${SUBPROTOCOLS.join(', ')}`, protocols)
+  }
   const heartbeat = section('heartbeat', options.heartbeat, ['intervalMs', 'timeoutMs'])
   const limits = section('limits', options.limits, [
     'maxPayload', 'maxRooms', 'maxConnections', 'maxConnectionsPerUser', 'rate', 'signalRate', 'controlRate', 'maxRateLimitedPer10s', 'maxInvalidPerMinute',
@@ -417,6 +430,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     transports: Object.freeze([...transports]),
     httpStream: { keepaliveMs: positiveInt('httpStream.keepaliveMs', httpStream['keepaliveMs'], 15_000) },
     compression,
+    // Newest first, as negotiation and the 426 list them.
+    protocols: Object.freeze(SUBPROTOCOLS.filter((name) => protocols.includes(name))),
     authenticate: fn('authenticate', options.authenticate),
     authMode,
     authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 10_000),

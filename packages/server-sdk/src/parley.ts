@@ -43,8 +43,11 @@ function checkRoom(room: string): void {
 /** Server-side handle on a room. */
 export interface RoomHandle {
   readonly name: string
-  /** Publishes as the server (`from: null`), sequenced like any message; resolves with its position. */
-  publish(data: JsonValue): Promise<{ seq: number; epoch: string }>
+  /**
+   * Publishes as the server (`from: null`), sequenced like any message; resolves with its position. `bytes` go with
+   * `data` as a client's do (protocol v2; v1 members get them as base64), counted against `maxPayload` as base64.
+   */
+  publish(data: JsonValue, options?: { readonly bytes?: Uint8Array | undefined }): Promise<{ seq: number; epoch: string }>
   /** The room's members across every node, one entry per user. */
   members(): Promise<PresenceMember[]>
   /**
@@ -166,12 +169,14 @@ export class Parley extends EventEmitter<ParleyEvents> {
   room(name: string): RoomHandle {
     return {
       name,
-      publish: async (data) => {
+      publish: async (data, options = {}) => {
         const hub = await this.#running()
         // Validates the room name and the data as they will go out, before anything is sequenced.
         encode({ type: 'message', room: name, seq: 1, epoch: 'check', from: null, ts: 0, data: null }, { limits: this.options.encodeLimits })
-        const dataJson = serialiseData(data, this.options.limits.maxPayload)
-        const { seq, epoch } = await hub.history.publish({ room: name, from: null, data, dataJson })
+        const bytes = options.bytes
+        if (bytes !== undefined && !(bytes instanceof Uint8Array)) throw new ParleyServerError('INVALID_FIELD', 'bytes: expected a Uint8Array')
+        const dataJson = serialiseData(data, this.options.limits.maxPayload, bytes)
+        const { seq, epoch } = await hub.history.publish({ room: name, from: null, data, dataJson, ...(bytes === undefined ? {} : { bytes: bytes.slice() }) })
         return { seq, epoch }
       },
       members: async () => (await this.#running()).node.members(name),
@@ -343,7 +348,7 @@ export class Parley extends EventEmitter<ParleyEvents> {
       }
       this.#refused(refusal, connection, full)
       if (connection.refuse !== undefined) connection.refuse(refusal)
-      else connection.close(refusal.closeCode, refusal.closeCode === CloseCode.UnsupportedVersion ? unsupportedVersionReason(SUBPROTOCOLS) : refusal.body.message)
+      else connection.close(refusal.closeCode, refusal.closeCode === CloseCode.UnsupportedVersion ? unsupportedVersionReason(this.options.protocols) : refusal.body.message)
       return undefined
     }
     if (connection.open !== undefined && !connection.open(admission.protocol)) return undefined

@@ -1,4 +1,5 @@
 import {
+  base64Length,
   CloseCode,
   decode,
   encode,
@@ -98,11 +99,11 @@ export class Pipeline {
     session.lastSeenAt = now
     this.#stats.messagesIn++
     this.#stats.bytesIn += typeof frame === 'string' ? frame.length : frame.byteLength
-    const result = decode(frame, { from: 'client', limits: this.#limits })
+    const result = decode(frame, { from: 'client', limits: this.#limits, version: session.version })
     if (!result.ok) {
       const { error } = result
       // Wire faults end the session with the RFC 6455 code that fits; message faults get an `error` answer.
-      if (error.code === 'UNSUPPORTED_DATA' || error.code === 'PAYLOAD_TOO_LARGE') {
+      if (error.code === 'UNSUPPORTED_DATA' || error.code === 'PAYLOAD_TOO_LARGE' || error.code === 'INVALID_BINARY_FRAME') {
         this.#stats.countError(error.code, { message: error.message, session: session.id, user: session.user.id })
         session.close(error.closeCode ?? CloseCode.PolicyViolation, error.message)
         return
@@ -223,7 +224,7 @@ export class Pipeline {
 
   /** A publish's `data`, serialised once and checked against `maxPayload`; undefined for other messages. */
   #sizedData(message: ClientMessage): string | undefined {
-    return message.type === 'publish' ? serialiseData(message.data, this.#options.limits.maxPayload) : undefined
+    return message.type === 'publish' ? serialiseData(message.data, this.#options.limits.maxPayload, message.bytes) : undefined
   }
 }
 
@@ -249,12 +250,15 @@ export function carryMarks(from: ClientMessage, to: ClientMessage): ClientMessag
 /**
  * Serialises a payload and refuses one that would not fit a frame once re-encoded (JSON.stringify may write a
  * number longer than the client did, e.g. 1e20): checked before anything is sequenced, so a stored message can
- * always be delivered. Returns the JSON text, for the adapter and the frame to reuse.
+ * always be delivered. A message's bytes count as the base64 of its text form, the largest form any member may get
+ * (a v1 member, the HTTP transport, a history page). Returns the JSON text, for the adapter and the frame to reuse.
  */
-export function serialiseData(data: JsonValue, maxPayload: number): string {
+export function serialiseData(data: JsonValue, maxPayload: number, bytes?: Uint8Array): string {
   const text = JSON.stringify(data)
-  if (text.length > maxPayload || (text.length * 3 > maxPayload && Buffer.byteLength(text) > maxPayload)) {
-    throw new ParleyServerError('PAYLOAD_TOO_LARGE', `data re-encodes to more than maxPayload (${maxPayload} bytes)`)
+  const extra = bytes === undefined ? 0 : base64Length(bytes.byteLength)
+  if (text.length + extra > maxPayload || ((text.length + extra) * 3 > maxPayload && Buffer.byteLength(text) + extra > maxPayload)) {
+    const what = bytes === undefined ? 'data re-encodes' : 'data and bytes (as base64) re-encode'
+    throw new ParleyServerError('PAYLOAD_TOO_LARGE', `${what} to more than maxPayload (${maxPayload} bytes)`)
   }
   return text
 }

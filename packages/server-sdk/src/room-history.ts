@@ -1,4 +1,4 @@
-import { serverFrameLimit, type HistoryEntry, type HistoryGap, type ResumePoint, type RoomMessage } from '@parley/protocol'
+import { base64Length, serverFrameLimit, type HistoryEntry, type HistoryGap, type ResumePoint, type RoomMessage } from '@parley/protocol'
 import type { AdapterNode, PublishRequest, PublishResult } from './adapters/adapter.js'
 import type { HistoryRows, HistoryStore } from './history-store.js'
 import { HistoryWriter, type HistoryWriterStats } from './history-writer.js'
@@ -92,6 +92,7 @@ export class RoomHistory {
       ts: result.ts,
       data: request.data,
       dataJson: request.dataJson,
+      ...(request.bytes === undefined ? {} : { bytes: request.bytes }),
     })
   }
 
@@ -181,12 +182,13 @@ export class RoomHistory {
 
 /** A history entry as it goes out: a room message without `type` and `room`. */
 export function toEntry(message: RoomMessage): HistoryEntry {
-  return { epoch: message.epoch, seq: message.seq, from: message.from, ts: message.ts, data: message.data }
+  const { epoch, seq, from, ts, data, bytes } = message
+  return bytes === undefined ? { epoch, seq, from, ts, data } : { epoch, seq, from, ts, bytes, data }
 }
 
-/** An entry's size in the frame: its data as JSON text (escapes included), plus the envelope. */
+/** An entry's size in the frame: its data as JSON text (escapes included), its bytes as base64, plus the envelope. */
 function entryBytes(message: RoomMessage): number {
-  return Buffer.byteLength(JSON.stringify(message.data)) + ENTRY_OVERHEAD_BYTES
+  return Buffer.byteLength(JSON.stringify(message.data)) + (message.bytes === undefined ? 0 : base64Length(message.bytes.byteLength)) + ENTRY_OVERHEAD_BYTES
 }
 
 /**

@@ -1,5 +1,6 @@
 import {
   encode,
+  encodeBinary,
   MAX_SIGNAL_TTL_MS,
   ProtocolError,
   type JoinedMessage,
@@ -158,6 +159,8 @@ export class Rooms {
    * `pending`): a message is encoded once, however many sessions get it live or in a replay after a reconnect.
    */
   readonly #frames = new WeakMap<RoomMessage, Frame>()
+  /** The same for the binary frame of a message with bytes (protocol v2 sessions on a transport with binary frames). */
+  readonly #binaryFrames = new WeakMap<RoomMessage, Frame>()
   /** Presence leaves waiting out the grace period after an abrupt disconnect. */
   readonly #graceTimers = new Set<{ timer: ReturnType<typeof setTimeout>; run: () => Promise<void> }>()
   #closing = false
@@ -259,6 +262,7 @@ export class Rooms {
       from: session.user.id,
       data: message.data,
       dataJson,
+      ...(message.bytes === undefined ? {} : { bytes: message.bytes }),
       dedupKey,
       exceptSession: message.echo === false ? session.id : undefined,
     })
@@ -427,7 +431,7 @@ export class Rooms {
       return
     }
     if (!created) {
-      for (const message of pending) this.#deliverTo(session, membership, message, this.#frameOf(message))
+      for (const message of pending) this.#deliverTo(session, membership, message, this.#frameOf(message, undefined, session.binaryFrames))
       for (const change of heldPresence) session.sendFrame(change.frame)
       return
     }
@@ -517,7 +521,7 @@ export class Rooms {
     for (let i = 0; i < replay.length + pending.length; i++) {
       const waited = i >= replay.length
       const message = (waited ? pending[i - replay.length] : replay[i]) as RoomMessage
-      const frame = this.#frameOf(message)
+      const frame = this.#frameOf(message, undefined, session.binaryFrames)
       if (!session.fitsUnderHighWater(frame.byteLength) && !((await session.whenUnderHighWater(frame.byteLength)) && current())) return
       if (waited) release(session, membership, frame.byteLength)
       this.#deliverTo(session, membership, message, frame)
@@ -535,7 +539,7 @@ export class Rooms {
   #resync(session: Session, room: string, membership: Membership, trigger: RoomMessage | undefined): void {
     membership.pending = []
     membership.heldPresence = []
-    if (trigger !== undefined && hold(session, membership, this.#frameOf(trigger).byteLength)) membership.pending.push(trigger)
+    if (trigger !== undefined && hold(session, membership, this.#frameOf(trigger, undefined, session.binaryFrames).byteLength)) membership.pending.push(trigger)
     this.#events.background(this.#answerPosition(session, room, membership, { epoch: membership.epoch, seq: membership.lastSeq }, undefined))
   }
 
@@ -547,16 +551,19 @@ export class Rooms {
     if (local === undefined) return
     local.messages++
     this.#flushBefore(message.room, local)
-    // Encoded once; every member gets the same Frame (and so the same bytes).
+    // Encoded once; every member gets the same Frame (and so the same bytes). A message with bytes has two forms:
+    // one binary frame for v2 sessions on WebSocket, the text form (base64) for the rest; each is made once.
     let frame: Frame | undefined
+    let binaryFrame: Frame | undefined
+    const hasBytes = message.bytes !== undefined
     // The session's own lookup finds the membership (the first room is held inline).
     for (const session of local.sessions) {
       const membership = session.memberships.get(message.room)
       if (membership === undefined) continue
       if (membership.pending !== null) {
         if (session.id !== exceptSession) {
-          frame ??= this.#frameOf(message, dataJson)
-          if (hold(session, membership, frame.byteLength)) membership.pending.push(message)
+          const held = hasBytes && session.binaryFrames ? (binaryFrame ??= this.#frameOf(message, dataJson, true)) : (frame ??= this.#frameOf(message, dataJson))
+          if (hold(session, membership, held.byteLength)) membership.pending.push(message)
         }
         continue
       }
@@ -571,16 +578,19 @@ export class Rooms {
         membership.lastSeq = message.seq
         continue
       }
-      frame ??= this.#frameOf(message, dataJson)
-      this.#deliverTo(session, membership, message, frame)
+      this.#deliverTo(session, membership, message, hasBytes && session.binaryFrames ? (binaryFrame ??= this.#frameOf(message, dataJson, true)) : (frame ??= this.#frameOf(message, dataJson)))
     }
   }
 
-  #frameOf(message: RoomMessage, dataJson?: string): Frame {
-    let frame = this.#frames.get(message)
+  /** A room message's frame, made once: text, or binary when `binary` and the message has bytes. */
+  #frameOf(message: RoomMessage, dataJson?: string, binary = false): Frame {
+    const asBinary = binary && message.bytes !== undefined
+    const cache = asBinary ? this.#binaryFrames : this.#frames
+    let frame = cache.get(message)
     if (frame === undefined) {
-      frame = new Frame(encode(message, dataJson === undefined ? this.#encodeOptions : { limits: this.#encodeOptions.limits, dataJson }))
-      this.#frames.set(message, frame)
+      const options = dataJson === undefined ? this.#encodeOptions : { limits: this.#encodeOptions.limits, dataJson }
+      frame = asBinary ? new Frame('', encodeBinary(message, options)) : new Frame(encode(message, options))
+      cache.set(message, frame)
     }
     return frame
   }

@@ -1,4 +1,4 @@
-import { CloseCode, encode, limitCloseReason, type ErrorCode, type ServerMessage, type ValidationIssue } from '@parley/protocol'
+import { BYTES_VERSION, CloseCode, encode, limitCloseReason, parseSubprotocol, type ErrorCode, type ServerMessage, type ValidationIssue } from '@parley/protocol'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { TokenBucket, WindowCounter } from './rate-limiter.js'
 import { Memberships } from './room.js'
@@ -40,6 +40,10 @@ export class Session implements ParleySession {
   readonly connection: Connection
   /** From the handshake; the rest of it is not kept, so it does not live as long as the session. */
   readonly remoteAddress: string | undefined
+  /** The negotiated protocol version (1 when the subprotocol is not a Parley one: a custom transport's). */
+  readonly version: number
+  /** Whether a message with bytes goes to this session as a binary frame (v2 on a transport that has them). */
+  readonly binaryFrames: boolean
   /** The rooms this session is in, kept by the room module (room.ts). */
   readonly memberships = new Memberships()
   // Buckets, counters and the timer set are made on first use (a bucket starts full, so that changes nothing): most
@@ -83,6 +87,8 @@ export class Session implements ParleySession {
     this.authenticated = authenticated
     this.connection = connection
     this.remoteAddress = remoteAddress
+    this.version = parseSubprotocol(connection.protocol)?.version ?? 1
+    this.binaryFrames = this.version >= BYTES_VERSION && connection.binary === true
     this.#options = options
     this.#stats = stats
     this.lastSeenAt = now

@@ -19,11 +19,11 @@ async function open(url: string, options: Parameters<typeof connect>[1] = {}): P
 const byToken: NonNullable<ServerOptions['authenticate']> = ({ token }) => (token === undefined ? null : { id: token })
 
 describe('subprotocol negotiation', () => {
-  it('answers 426 naming what the server speaks and what was offered when only parley.v2.json is offered', async () => {
+  it('answers 426 naming what the server speaks and what was offered when only parley.v9.json is offered', async () => {
     const { url, parley } = await server()
-    const refused = await refusedHandshake(url, { protocols: ['parley.v2.json'] })
+    const refused = await refusedHandshake(url, { protocols: ['parley.v9.json'] })
     expect(refused.status).toBe(426)
-    expect(refused.body).toMatchObject({ code: 'UNSUPPORTED_VERSION', supported: ['parley.v1.json'], offered: ['parley.v2.json'] })
+    expect(refused.body).toMatchObject({ code: 'UNSUPPORTED_VERSION', supported: ['parley.v2.json', 'parley.v1.json'], offered: ['parley.v9.json'] })
     expect(typeof refused.body['message']).toBe('string')
     expect(refused.headers['content-type']).toMatch(/^application\/json/)
     expect(parley.stats().connections).toBe(0)
@@ -34,7 +34,7 @@ describe('subprotocol negotiation', () => {
     for (const protocols of [[], ['graphql-ws'], ['parley.token.abc']]) {
       const refused = await refusedHandshake(url, { protocols })
       expect(refused.status).toBe(426)
-      expect(refused.body).toMatchObject({ code: 'UNSUPPORTED_VERSION', supported: ['parley.v1.json'], offered: [] })
+      expect(refused.body).toMatchObject({ code: 'UNSUPPORTED_VERSION', supported: ['parley.v2.json', 'parley.v1.json'], offered: [] })
     }
   })
 
@@ -46,11 +46,11 @@ describe('subprotocol negotiation', () => {
     expect(JSON.stringify(refused.body)).not.toContain('secret')
   })
 
-  it('selects parley.v1.json among several offers, newest first, and says so in welcome', async () => {
+  it('selects parley.v1.json among several offers without v2, newest first, and says so in welcome', async () => {
     const { url } = await server()
     const offers = [
       ['parley.v3.json', 'parley.v2.msgpack', 'parley.v1.json'],
-      ['chat', 'parley.v1.json', 'parley.v2.json'],
+      ['chat', 'parley.v1.json', 'parley.v9.json'],
       ['parley.v1.json'],
     ]
     for (const protocols of offers) {

@@ -100,7 +100,7 @@ describe('an HTTP stream', () => {
     expect(await noToken.json()).toMatchObject({ code: 'UNAUTHORIZED' })
     const badVersion = await fetch(`${base}?protocols=parley.v9.json`, { headers: { accept: 'text/event-stream', authorization: 'Bearer x' } })
     expect(badVersion.status).toBe(426)
-    expect(await badVersion.json()).toMatchObject({ code: 'UNSUPPORTED_VERSION', supported: ['parley.v1.json'] })
+    expect(await badVersion.json()).toMatchObject({ code: 'UNSUPPORTED_VERSION', supported: ['parley.v2.json', 'parley.v1.json'] })
     expect(started.parley.stats().connections).toBe(0)
   })
 

@@ -89,7 +89,7 @@ describe('structured logs through real pino', () => {
     const events = log.lines.map((l) => l['event'])
     expect(events).toEqual(['client.transport', 'client.connected', 'client.reconnecting', 'client.connected', 'client.closed'])
     expect(log.lines[0]).toMatchObject({ level: 30, transport: 'websocket' })
-    expect(log.lines[1]).toMatchObject({ level: 30, user: 'bot', url, protocol: 'parley.v1.json' })
+    expect(log.lines[1]).toMatchObject({ level: 30, user: 'bot', url, protocol: 'parley.v2.json' })
     expect(log.lines[2]).toMatchObject({ level: 40, code: 1012, attempt: 1, url })
     expectNoSecret(log.text())
   })

@@ -103,10 +103,10 @@ describe('the hub over the in-memory loopback transport (no sockets)', () => {
 
   it('closes with 4406 when the offered protocols have no common version', async () => {
     const parley = await hub()
-    const listed = await peer(parley, { protocols: ['parley.v2.json', 'parley.v9.json'] })
+    const listed = await peer(parley, { protocols: ['parley.v9.json', 'parley.v9.json'] })
     expect((await listed.closed).code).toBe(CloseCode.UnsupportedVersion)
     // The connection's own protocol counts as the offer when none is listed.
-    const own = await peer(parley, {}, 'parley.v2.json')
+    const own = await peer(parley, {}, 'parley.v9.json')
     expect((await own.closed).code).toBe(CloseCode.UnsupportedVersion)
     expect(listed.received).toEqual([])
     expect(parley.stats().connections).toBe(0)

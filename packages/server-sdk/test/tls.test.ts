@@ -45,7 +45,7 @@ describe('TLS: attach() onto an https.Server, with a certificate from a throwawa
       await room.publish('hello over TLS')
       expect(await got).toBe('hello over TLS')
       expect(client.transport).toBe('websocket')
-      expect(parley.stats().connectionsBy).toEqual([{ transport: 'websocket', protocol: 'parley.v1.json', connections: 1 }])
+      expect(parley.stats().connectionsBy).toEqual([{ transport: 'websocket', protocol: 'parley.v2.json', connections: 1 }])
     } finally {
       await client.close()
     }

@@ -115,6 +115,9 @@ export function autoTransport(options: AutoTransportOptions = {}): TransportFact
       get bufferedAmount() {
         return current?.bufferedAmount ?? 0
       },
+      get binary() {
+        return current?.binary === true
+      },
       send: (frame) => current?.send(frame),
       close(code, reason) {
         closedByUs = { code, reason }

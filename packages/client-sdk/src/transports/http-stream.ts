@@ -202,7 +202,8 @@ export function httpStreamTransport(options: HttpStreamTransportOptions = {}): T
         return queuedBytes
       },
       send(frame) {
-        if (closed || stream === undefined) return
+        // Text only (`binary` is not set): the client sends a message with bytes here in its text form, base64.
+        if (closed || stream === undefined || typeof frame !== 'string') return
         queue.push(frame)
         queuedBytes += frame.length
         void flush()

@@ -84,8 +84,9 @@ export function createLoopbackTransport(connect: (end: LoopbackClientEnd) => voi
         return protocol
       },
       bufferedAmount: 0,
+      // Text frames only (no `binary`): a message with bytes goes in its text form, base64.
       send(frame) {
-        if (opened && !closed) queueMicrotask(() => serverMessage(frame))
+        if (opened && !closed && typeof frame === 'string') queueMicrotask(() => serverMessage(frame))
       },
       close: (code, reason) => end(code, reason),
       onOpen: (listener) => void (client.open = listener),

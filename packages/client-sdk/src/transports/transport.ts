@@ -23,12 +23,14 @@ export interface ClientTransport {
   readonly protocol: string
   /** Bytes sent but not yet on the wire. */
   readonly bufferedAmount: number
-  /** Sends one text frame; a no-op unless open. */
-  send(frame: string): void
+  /** Whether `send` takes binary frames (protocol v2's messages with bytes). @default false: text frames only */
+  readonly binary?: boolean | undefined
+  /** Sends one frame (binary only where `binary` is true); a no-op unless open. */
+  send(frame: string | Uint8Array): void
   /** Closes (or abandons an unopened attempt); `onClose` follows. */
   close(code: number, reason: string): void
   onOpen(listener: () => void): void
-  /** Inbound frames: text as a string; binary as bytes, which the client reports as an error. */
+  /** Inbound frames: text as a string; binary as bytes (an ArrayBuffer or a view), which decode reads on v2. */
   onMessage(listener: (frame: unknown) => void): void
   onClose(listener: (code: number, reason: string) => void): void
   onError(listener: (error: unknown) => void): void

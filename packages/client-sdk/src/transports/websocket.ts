@@ -9,7 +9,7 @@ export interface WebSocketLike {
   readonly protocol: string
   readonly bufferedAmount: number
   binaryType: string
-  send(data: string): void
+  send(data: string | Uint8Array): void
   close(code?: number, reason?: string): void
   onopen: ((event: never) => void) | null
   onmessage: ((event: { readonly data: unknown }) => void) | null
@@ -159,6 +159,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
       get bufferedAmount() {
         return socket?.bufferedAmount ?? 0
       },
+      binary: true,
       send(frame) {
         if (!closed) socket?.send(frame)
       },

@@ -83,6 +83,11 @@ export interface PublishRequest {
    * (to store or send it) uses this instead of serialising again.
    */
   readonly dataJson: string
+  /**
+   * Protocol v2: bytes published with `data`. An adapter stores and forwards them with the message (the message it
+   * delivers has them in `bytes`); one that can carry no bytes refuses the publish rather than drop them.
+   */
+  readonly bytes?: Uint8Array | undefined
   /** Scope of de-duplication: the same key within the window is not delivered again. */
   readonly dedupKey?: string | undefined
   /** Session left out of the fan-out (`echo: false`). */

@@ -174,15 +174,11 @@ class MemoryNode implements AdapterNode {
     const ts = bus.now()
     state.seq += 1
     state.lastActiveAt = ts
-    const message: RoomMessage = {
-      type: 'message',
-      room: request.room,
-      seq: state.seq,
-      epoch: state.epoch,
-      from: request.from,
-      ts,
-      data: request.data,
-    }
+    const bytes = request.bytes
+    const message: RoomMessage =
+      bytes === undefined
+        ? { type: 'message', room: request.room, seq: state.seq, epoch: state.epoch, from: request.from, ts, data: request.data }
+        : { type: 'message', room: request.room, seq: state.seq, epoch: state.epoch, from: request.from, ts, bytes, data: request.data }
     state.history.append(message)
     if (key !== undefined) {
       bus.dedup.set(key, { seq: message.seq, epoch: message.epoch, ts, expiresAt: ts + this.#config.dedupWindowMs })

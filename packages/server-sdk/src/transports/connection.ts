@@ -1,27 +1,32 @@
 const encoder = new TextEncoder()
 
 /**
- * An encoded text frame. A broadcast builds one and hands the same object to every member's connection, so the
- * JSON text is made once and its UTF-8 bytes at most once, however many members there are.
+ * An encoded frame: text, or (protocol v2, a message with bytes, to a connection that carries binary frames)
+ * binary. A broadcast builds one and hands the same object to every member's connection, so the JSON text is made
+ * once and its UTF-8 bytes at most once, however many members there are.
  */
 export class Frame {
+  /** The frame's text; empty for a binary frame. */
   readonly text: string
+  /** A binary frame's payload (header and bytes, binary-frame.ts); undefined for a text frame. */
+  readonly binary: Uint8Array | undefined
   #bytes: Uint8Array | undefined
   #byteLength = -1
 
-  constructor(text: string) {
+  constructor(text: string, binary?: Uint8Array) {
     this.text = text
+    this.binary = binary
   }
 
-  /** The UTF-8 bytes, computed on first use and shared by every recipient. */
+  /** The payload bytes (a text frame's UTF-8, computed on first use), shared by every recipient. */
   get bytes(): Uint8Array {
-    this.#bytes ??= encoder.encode(this.text)
+    this.#bytes ??= this.binary ?? encoder.encode(this.text)
     return this.#bytes
   }
 
   /** Size on the wire (payload bytes), counted without encoding: a transport may write the text its own way. */
   get byteLength(): number {
-    if (this.#byteLength < 0) this.#byteLength = this.#bytes?.byteLength ?? Buffer.byteLength(this.text, 'utf8')
+    if (this.#byteLength < 0) this.#byteLength = this.binary?.byteLength ?? this.#bytes?.byteLength ?? Buffer.byteLength(this.text, 'utf8')
     return this.#byteLength
   }
 }
@@ -37,7 +42,12 @@ export interface Connection {
   readonly protocol: string
   /** Bytes queued for this connection and not yet written out. */
   readonly bufferedAmount: number
-  /** Queues a text frame. Never throws; sending on a closed connection is a no-op. */
+  /**
+   * Whether the transport carries binary frames. On protocol v2 such a connection gets a message with bytes as one
+   * binary frame; any other gets only text frames (bytes as base64). @default false
+   */
+  readonly binary?: boolean
+  /** Queues a frame: text, or binary only where `binary` is true. Never throws; sending on a closed connection is a no-op. */
   send(frame: Frame): void
   /** Starts a close handshake. */
   close(code: number, reason: string): void

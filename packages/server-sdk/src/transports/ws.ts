@@ -2,7 +2,7 @@ import { describeError } from '../logging.js'
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
-import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, parseSubprotocolHeader, SUBPROTOCOLS, unsupportedVersionReason } from '@parley/protocol'
+import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, parseSubprotocolHeader, unsupportedVersionReason } from '@parley/protocol'
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
 import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
@@ -19,6 +19,8 @@ export interface WsTransportHost {
   readonly maxPayload: number
   readonly tokenCookie: string | false
   readonly logger: Logger
+  /** The subprotocols the server speaks, named in a 4406 to a client that offered none of them. */
+  readonly protocols: readonly string[]
   /** permessage-deflate's settings; undefined when compression is off. */
   readonly compression?: Required<CompressionOptions> | undefined
   /** Where the compression figures go (for `stats()`). */
@@ -61,10 +63,19 @@ function declineUnacceptableOffer(request: IncomingMessage, maxPayload: number):
 /** RFC 7692 §7.2.1: a message compressed with a sync flush ends in these 4 bytes, which are left off the wire. */
 const DEFLATE_TAIL = 4
 
-/** ws's frame builder in one buffer, so each recipient costs one write: the copy is made once per broadcast. */
-function wireFrame(payload: Buffer, compressed: boolean): Buffer {
-  const parts = Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: compressed })
+/**
+ * ws's frame builder in one buffer, so each recipient costs one write: the copy is made once per broadcast. A text
+ * frame (opcode 1), or a binary one (opcode 2) for protocol v2's messages with bytes.
+ */
+function wireFrame(payload: Buffer, compressed: boolean, binary: boolean): Buffer {
+  const parts = Sender.frame(payload, { fin: true, opcode: binary ? 2 : 1, mask: false, readOnly: true, rsv1: compressed })
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
+}
+
+/** A frame's payload: its UTF-8 text, or a binary frame's bytes (not copied). */
+function payloadOf(frame: Frame): Buffer {
+  const binary = frame.binary
+  return binary === undefined ? Buffer.from(frame.text, 'utf8') : Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength)
 }
 
 /**
@@ -119,7 +130,7 @@ class WsTransport {
   /** Shared by every socket, so a connection holds no closure of its own for it. */
   readonly untrack: (this: WebSocket) => void
   /** The complete WebSocket frame of each broadcast (header + UTF-8 payload, through ws's `Sender.frame`). */
-  readonly frames = new FrameBytes((frame) => wireFrame(Buffer.from(frame.text, 'utf8'), false))
+  readonly frames = new FrameBytes((frame) => wireFrame(payloadOf(frame), false, frame.binary !== undefined))
   /**
    * By window size, the frames for connections that negotiated permessage-deflate: compressed once per broadcast,
    * or the plain frame when it is under the threshold or would not shrink.
@@ -175,7 +186,7 @@ class WsTransport {
 
   #deflate(frame: Frame, compression: Required<CompressionOptions>, windowBits: number): Buffer {
     if (frame.byteLength < compression.threshold) return this.frames.of(frame)
-    const payload = Buffer.from(frame.text, 'utf8')
+    const payload = payloadOf(frame)
     let compressed: Buffer
     try {
       compressed = deflateRawSync(payload, { level: compression.level, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH })
@@ -191,7 +202,7 @@ class WsTransport {
       counters.bytesBefore += payload.byteLength
       counters.bytesAfter += size
     }
-    return wireFrame(compressed.subarray(0, size), true)
+    return wireFrame(compressed.subarray(0, size), true, frame.binary !== undefined)
   }
 }
 
@@ -222,6 +233,11 @@ class WsConnection extends BatchedWriter implements Connection {
     return this.#ws?.protocol ?? ''
   }
 
+  /** WebSocket carries binary frames: a v2 session gets a message with bytes as one. */
+  get binary(): boolean {
+    return true
+  }
+
   get bufferedAmount(): number {
     // Every byte Parley and ws write goes to this one socket: ws's Sender queues only while it compresses a send of
     // its own, and Parley never calls ws.send (it writes frames it built, compressed or not, to the socket).
@@ -238,7 +254,7 @@ class WsConnection extends BatchedWriter implements Connection {
       // Browsers cannot read a 426: upgrade on the negotiation entry, then say in a 4406 what this server speaks.
       this.#transport.upgrade(request, NEGOTIATE_SUBPROTOCOL, this.#socket, head, (ws) => {
         ws.on('error', this.#transport.onSocketError)
-        ws.close(CloseCode.UnsupportedVersion, unsupportedVersionReason(SUBPROTOCOLS))
+        ws.close(CloseCode.UnsupportedVersion, unsupportedVersionReason(this.#transport.host.protocols))
       })
       return
     }

@@ -143,6 +143,17 @@ export function describeHistoryStore(name: string, makeStore: MakeHistoryStore):
       expect(await store.read(room, { limit: 10 })).toEqual({ messages: [], more: false })
     })
 
+    it('keeps the bytes a message was published with, and gives back a message without bytes without any', async () => {
+      const store = await make()
+      const room = freshRoom('bytes')
+      const bytes = new Uint8Array([0, 1, 2, 250, 255])
+      await store.append([{ ...stored(room, 'e1', 1), bytes }, stored(room, 'e1', 2), { ...stored(room, 'e1', 3), bytes: new Uint8Array(0) }])
+      bytes[0] = 9
+      const page = await store.read(room, { limit: 10 })
+      expect(page?.messages.map((message) => (message.bytes === undefined ? 'none' : [...message.bytes]))).toEqual([[0, 1, 2, 250, 255], 'none', []])
+      expect(page?.messages.every((message) => message.bytes === undefined || message.bytes instanceof Uint8Array)).toBe(true)
+    })
+
     it('reads the newest page oldest first, each message whole, with `more` exactly when older ones exist', async () => {
       const store = await make()
       const room = freshRoom('newest')
@@ -150,7 +161,7 @@ export function describeHistoryStore(name: string, makeStore: MakeHistoryStore):
       const page = await store.read(room, { limit: 3 })
       expect(page).toEqual({
         messages: [8, 9, 10].map((seq): RoomMessage => {
-          const { dataJson: _json, ...rest } = stored(room, 'e1', seq)
+          const { dataJson: _json, bytes: _bytes, ...rest } = stored(room, 'e1', seq)
           return { type: 'message', ...rest }
         }),
         more: true,

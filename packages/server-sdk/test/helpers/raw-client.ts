@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { decode, type ClientMessage, type ServerMessage } from '@parley/protocol'
+import { decode, parseSubprotocol, type ClientMessage, type ServerMessage } from '@parley/protocol'
 import WebSocket from 'ws'
 import { MessageQueue } from './message-queue.js'
 
@@ -14,11 +14,16 @@ export class RawClient {
   readonly #queue = new MessageQueue()
   readonly received: ServerMessage[] = this.#queue.received
   readonly closed: Promise<{ code: number; reason: string }>
+  /** How many binary frames arrived (protocol v2's messages with bytes). */
+  binaryFrames = 0
 
   constructor(ws: WebSocket) {
     this.ws = ws
-    ws.on('message', (data) => {
-      const result = decode(String(data), { from: 'server' })
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) this.binaryFrames++
+      const frame = isBinary ? new Uint8Array(data as Buffer) : String(data)
+      // At the negotiated version: a binary frame on v1 is a server bug, and fails here.
+      const result = decode(frame, { from: 'server', version: parseSubprotocol(ws.protocol)?.version ?? 1 })
       if (!result.ok) throw new Error(`server sent an invalid frame: ${result.error.message}: ${String(data)}`)
       this.#queue.push(result.message)
     })
@@ -26,8 +31,8 @@ export class RawClient {
     ws.on('error', () => undefined)
   }
 
-  send(message: ClientMessage | string): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message))
+  send(message: ClientMessage | string | Uint8Array): void {
+    this.ws.send(typeof message === 'string' || message instanceof Uint8Array ? message : JSON.stringify(message))
   }
 
   /** The next message not yet taken (optionally of a type, skipping others), within `timeoutMs`. */
