@@ -23,6 +23,7 @@ function optionsFor(setup: ServerSetup, adapter: Adapter): ServerOptions {
           },
         }
       : {}),
+    protocols: [...setup.protocols],
     limits: { maxPayload: setup.maxPayload, rate: setup.rate },
     history: { size: setup.historySize },
     presence: { graceMs: setup.presenceGraceMs },

@@ -27,7 +27,7 @@ import { websocketTransport } from '@parley/client-sdk'
 import {
   decode,
   negotiate,
-  SUBPROTOCOLS,
+  SUBPROTOCOL_V1_JSON,
   TOKEN_SUBPROTOCOL_PREFIX,
   validateWith,
   type ClientMessage,
@@ -99,7 +99,8 @@ class VectorServer {
       return
     }
     const token = protocols.find((entry) => entry.startsWith(TOKEN_SUBPROTOCOL_PREFIX))?.slice(TOKEN_SUBPROTOCOL_PREFIX.length)
-    const negotiated = negotiate(protocols, SUBPROTOCOLS)
+    // Made from v1's vectors, the mock speaks v1 only: the v1-only server of the bytes-v1-server scenario.
+    const negotiated = negotiate(protocols, [SUBPROTOCOL_V1_JSON])
     if (!negotiated.ok) {
       // In band, where msw has no HTTP answer to give: close 4406 naming both sides (protocol §2.6, §14).
       client.close(4406, `No common protocol version: server speaks ${negotiated.supported.join(', ')}; client offered ${negotiated.offered.join(', ') || 'none'}`)
@@ -442,6 +443,8 @@ export function mswVectorPairing(mock: SetupServer): Pairing {
     name: 'sdk ↔ msw mock (vectors)',
     notApplicable: {
       'slow-consumer-cut-off': "needs a real server's socket buffers and its slow-consumer detection; a mock has neither",
+      'bytes-v2': 'the mock is made from protocol v1 vectors and speaks v1 only',
+      'bytes-to-v1-member': 'the mock is made from protocol v1 vectors and speaks v1 only',
     },
     async start(setup, { timeoutMs }): Promise<PairingSession> {
       install()

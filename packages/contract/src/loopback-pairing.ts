@@ -1,5 +1,5 @@
 import { createLoopbackTransport, type LoopbackClientEnd } from '@parley/client-sdk'
-import { negotiate, SUBPROTOCOL_V1_JSON, SUBPROTOCOLS } from '@parley/protocol'
+import { negotiate, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
 import { createLoopback, createMemoryAdapter, createParley, Frame, type Connection, type LoopbackPeer, type Parley } from '@parley/server-sdk'
 import { referenceServerOptions, serveContractRequests } from './parley-server.js'
 import { sdkClient, type FrameTransform } from './sdk-client.js'
@@ -75,7 +75,7 @@ export function parleyLoopbackPairing(options: LoopbackPairingOptions = {}): Pai
               return
             }
             // The subprotocol the handshake would select; on no common version the server refuses in band (4406).
-            const negotiated = negotiate(end.request.protocols, SUBPROTOCOLS)
+            const negotiated = negotiate(end.request.protocols, setup.protocols)
             const protocol = negotiated.ok ? negotiated.protocol : (end.request.protocols[0] ?? SUBPROTOCOL_V1_JSON)
             const { connection, peer } = createLoopback(protocol)
             peer.onMessage((frame) => end.send(frame))

@@ -16,6 +16,7 @@ export function referenceServerOptions(setup: ServerSetup, adapter: Adapter): Se
           },
         }
       : {}),
+    protocols: [...setup.protocols],
     limits: { maxPayload: setup.maxPayload, rate: setup.rate },
     history: { size: setup.historySize },
     presence: { graceMs: setup.presenceGraceMs },

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { decode, isRetryableClose, SUBPROTOCOL_V1_JSON, type JsonValue, type PresenceMember, type ServerMessage } from '@parley/protocol'
+import { BYTES_VERSION, decode, isRetryableClose, joinBinaryFrame, parseSubprotocol, SUBPROTOCOL_V1_JSON, type JsonValue, type PresenceMember, type ServerMessage } from '@parley/protocol'
 import WebSocket from 'ws'
 import type {
   ClientFactory,
@@ -10,6 +10,7 @@ import type {
   JoinInfo,
   MessageInfo,
   PresenceInfo,
+  PublishOptions,
   PublishResult,
   RoomView,
   SignalInfo,
@@ -152,11 +153,8 @@ class RawClient implements ContractClient {
     })
     socket.on('message', (data, isBinary) => {
       if (socket !== this.#socket) return
-      if (isBinary) {
-        this.violations.push('a binary frame from the server')
-        return
-      }
-      this.#receive(String(data))
+      // A binary frame is read only on v2 (protocol §19.1); on v1 decode refuses it, which is a violation.
+      this.#receive(isBinary ? new Uint8Array(data as Buffer) : String(data), parseSubprotocol(socket.protocol)?.version ?? 1)
     })
     socket.on('close', (code, reasonBuffer) => {
       closedResolve()
@@ -185,7 +183,7 @@ class RawClient implements ContractClient {
     for (const room of this.#rooms.values()) for (const waiter of room.waiting.splice(0)) waiter.reject(error)
   }
 
-  #send(frame: string): boolean {
+  #send(frame: string | Uint8Array): boolean {
     const socket = this.#socket
     if (socket === undefined || socket.readyState !== WebSocket.OPEN) return false
     socket.send(frame)
@@ -193,7 +191,7 @@ class RawClient implements ContractClient {
   }
 
   /** Sends a request frame with an id and waits for the answer carrying that id. */
-  #request(id: string, frame: string): Promise<ServerMessage> {
+  #request(id: string, frame: string | Uint8Array): Promise<ServerMessage> {
     return new Promise((resolve, reject) => {
       if (!this.#welcomed || !this.#send(frame)) {
         reject({ code: 'NOT_CONNECTED', message: 'the raw client is not connected' } satisfies ContractError)
@@ -239,10 +237,11 @@ class RawClient implements ContractClient {
     )
   }
 
-  #receive(frame: string): void {
-    const result = decode(frame, { from: 'server', limits: { maxPayload: 16 * 1024 * 1024 } })
+  #receive(frame: string | Uint8Array, version: number): void {
+    const result = decode(frame, { from: 'server', limits: { maxPayload: 16 * 1024 * 1024 }, version })
     if (!result.ok) {
-      this.violations.push(`undecodable server frame (${result.error.code}: ${result.error.message}): ${frame.slice(0, 300)}`)
+      const shown = typeof frame === 'string' ? frame.slice(0, 300) : `${frame.byteLength} binary bytes`
+      this.violations.push(`undecodable server frame (${result.error.code}: ${result.error.message}): ${shown}`)
       return
     }
     const message = result.message
@@ -295,8 +294,8 @@ class RawClient implements ContractClient {
           this.violations.push(`message for ${message.room}, which this client never joined`)
           return
         }
-        const { seq, epoch, from, ts, data } = message
-        room.messages.push({ seq, epoch, from, ts, data })
+        const { seq, epoch, from, ts, data, bytes } = message
+        room.messages.push(bytes === undefined ? { seq, epoch, from, ts, data } : { seq, epoch, from, ts, data, bytes })
         room.position = { epoch, seq }
         return
       }
@@ -338,9 +337,15 @@ class RawClient implements ContractClient {
     await this.#request(id, frameFromVector('leave-with-id', { room: name, id }))
   }
 
-  async publish(room: string, data: JsonValue, options: { readonly id?: string | undefined; readonly echo?: boolean | undefined } = {}): Promise<PublishResult> {
+  async publish(room: string, data: JsonValue, options: PublishOptions = {}): Promise<PublishResult> {
     const id = options.id ?? this.#id('p')
-    const answer = await this.#request(id, frameFromVector('publish-all-fields', { room, data, id, echo: options.echo }))
+    const text = frameFromVector('publish-all-fields', { room, data, id, echo: options.echo })
+    const bytes = options.bytes
+    const version = this.welcomes.at(-1)?.version ?? 1
+    // Protocol §19.3: bytes need v2; on v1 they are refused here, before anything is sent.
+    if (bytes !== undefined && version < BYTES_VERSION) throw { code: 'UNSUPPORTED_DATA', message: `the connection speaks v${version}, which carries no bytes` } satisfies ContractError
+    // The header is the vector's publish; the bytes follow it in one binary frame (§19.1).
+    const answer = await this.#request(id, bytes === undefined ? text : joinBinaryFrame(text, bytes))
     if (answer.type !== 'ack') throw { code: 'UNEXPECTED_MESSAGE', message: `${answer.type} answered publish ${id}` } satisfies ContractError
     return { seq: answer.seq, epoch: answer.epoch, duplicate: answer.duplicate === true }
   }

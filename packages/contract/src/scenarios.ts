@@ -240,6 +240,82 @@ const publishAck: Scenario = {
   },
 }
 
+/** Bytes for the v2 scenarios: 3 000 of them, every value 0-255 present. */
+const IMAGE = Uint8Array.from({ length: 3_000 }, (_, i) => (i * 31 + 7) % 256)
+const V2 = 'parley.v2.json'
+const list = (bytes: Uint8Array | undefined): number[] | undefined => (bytes === undefined ? undefined : Array.from(bytes))
+
+const bytesV2: Scenario = {
+  id: 'bytes-v2',
+  title: 'protocol v2: bytes published with data reach every member whole, acked, in order with plain messages, zero bytes as zero bytes, and again in a replay',
+  async run(t) {
+    const s = await t.start({ auth: true })
+    const a = await online(t, s, { token: 'alice', protocols: [V2, SUBPROTOCOL_V1_JSON] })
+    const b = await online(t, s, { token: 'bob', protocols: [V2, SUBPROTOCOL_V1_JSON] })
+    expectEqual([a.welcomes[0]?.protocol, a.welcomes[0]?.version], [V2, 2], 'the newest common version')
+    const joined = await a.join(ROOM)
+    await b.join(ROOM)
+    expectEqual(await a.publish(ROOM, { name: 'cat.png' }, { id: 'img-1', bytes: IMAGE }), { seq: 1, epoch: joined.epoch, duplicate: false }, 'the ack')
+    await a.publish(ROOM, 'caption')
+    await a.publish(ROOM, null, { bytes: new Uint8Array(0) })
+    const got = await messages(t, b, 3)
+    expectEqual(seqs(b), [1, 2, 3], 'in order')
+    expectEqual(got[0]?.data, { name: 'cat.png' }, 'data beside the bytes')
+    expectEqual(list(got[0]?.bytes), list(IMAGE), 'the bytes, whole')
+    expectEqual(got[1]?.bytes, undefined, 'a plain message has no bytes')
+    expectEqual([got[2]?.data, list(got[2]?.bytes)], [null, []], 'zero bytes arrive as zero bytes, not as none')
+    await messages(t, a, 3)
+    expectEqual(list(a.room(ROOM).messages[0]?.bytes), list(IMAGE), 'the sender gets its own bytes back')
+    b.network.drop()
+    await a.publish(ROOM, { name: 'dog.png' }, { bytes: IMAGE.subarray(0, 100) })
+    await messages(t, b, 4)
+    await sleep(50)
+    expectEqual(seqs(b), [1, 2, 3, 4], 'the missed one once, after the reconnect')
+    expectEqual(list(b.room(ROOM).messages[3]?.bytes), list(IMAGE.subarray(0, 100)), 'bytes of a replayed message')
+  },
+}
+
+const bytesToV1Member: Scenario = {
+  id: 'bytes-to-v1-member',
+  title: 'a v1 member gets a message with bytes in the v1 form (its data, the bytes as base64 in `bytes`), so its seq stream has no gap',
+  async run(t) {
+    const s = await t.start()
+    const a = await online(t, s, { protocols: [V2, SUBPROTOCOL_V1_JSON] })
+    const old = await online(t, s, { protocols: [SUBPROTOCOL_V1_JSON] })
+    expectEqual(old.welcomes[0]?.version, 1, 'the v1 client is on v1')
+    await a.join(ROOM)
+    await old.join(ROOM)
+    await a.publish(ROOM, { name: 'cat.png' }, { bytes: IMAGE })
+    await a.publish(ROOM, 'after')
+    const got = await messages(t, old, 2)
+    expectEqual(seqs(old), [1, 2], 'every message, no gap')
+    expectEqual(got[0]?.data, { name: 'cat.png' }, 'the data')
+    expectEqual(list(got[0]?.bytes), list(IMAGE), 'the bytes, read from base64')
+    expectEqual(old.violations, [], 'nothing a v1 client cannot decode')
+  },
+}
+
+const bytesOnV1Server: Scenario = {
+  id: 'bytes-v1-server',
+  title: 'a v2 client on a v1-only server agrees on v1; a publish with bytes is refused by the client with UNSUPPORTED_DATA, nothing is sent, plain ones go on',
+  async run(t) {
+    const s = await t.start({ protocols: [SUBPROTOCOL_V1_JSON] })
+    const a = await online(t, s, { protocols: [V2, SUBPROTOCOL_V1_JSON] })
+    const b = await online(t, s, { protocols: [V2, SUBPROTOCOL_V1_JSON] })
+    expectEqual([a.welcomes[0]?.protocol, a.welcomes[0]?.version], [SUBPROTOCOL_V1_JSON, 1], 'agreed on v1')
+    await a.join(ROOM)
+    await b.join(ROOM)
+    const error = asError(await rejection(a.publish(ROOM, 'with bytes', { bytes: IMAGE }), 'a publish with bytes on v1'))
+    expectEqual(error.code, 'UNSUPPORTED_DATA', 'error code')
+    const ack = await a.publish(ROOM, 'plain')
+    expectEqual(ack.seq, 1, 'the refused publish took no seq')
+    await messages(t, b, 1)
+    await sleep(50)
+    expectEqual(b.room(ROOM).messages.map((m) => m.data), ['plain'], 'only the plain message arrived')
+    expectEqual(a.closes.length, 0, 'the connection stayed up')
+  },
+}
+
 const publishRetry: Scenario = {
   id: 'publish-retry-deduplicated',
   title: "a publish retried with the same id (same or another connection of the user) is acked as duplicate, delivered once",
@@ -618,6 +694,9 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   joinLeave,
   publishAck,
   publishRetry,
+  bytesV2,
+  bytesToV1Member,
+  bytesOnV1Server,
   presenceThreeClients,
   signalExpiry,
   requestResponse,

@@ -7,7 +7,7 @@ import {
   type Room,
   type TransportFactory,
 } from '@parley/client-sdk'
-import { decode, SUBPROTOCOL_V1_JSON, type JsonValue } from '@parley/protocol'
+import { decode, parseSubprotocol, SUBPROTOCOL_V1_JSON, type JsonValue } from '@parley/protocol'
 import type {
   ClientFactory,
   ClientOptions,
@@ -129,7 +129,9 @@ export function sdkClient(
         }),
       onMessage: (listener) =>
         inner.onMessage((frame) => {
-          const result = decode(frame, { from: 'server', limits: { maxPayload: 16 * 1024 * 1024 } })
+          // At the negotiated version: a binary frame is a violation on v1 and a message with bytes on v2.
+          const version = parseSubprotocol(inner.protocol)?.version ?? 1
+          const result = decode(frame, { from: 'server', limits: { maxPayload: 16 * 1024 * 1024 }, version })
           if (!result.ok) violations.push(`undecodable server frame (${result.error.code}: ${result.error.message}): ${String(frame).slice(0, 300)}`)
           else if (refreshId !== undefined && (result.message.type === 'ack' || result.message.type === 'error') && result.message.id === refreshId) {
             settleRefresh(result.message.type === 'ack' ? undefined : { code: result.message.code, message: result.message.message })
@@ -207,7 +209,7 @@ export function sdkClient(
       if (room.handle !== handle) {
         room.handle = handle
         handle.on('joined', ({ epoch, seq, members, recovery }) => room.joins.push({ epoch, seq, members, recovery }))
-        handle.on('message', ({ seq, epoch, from, ts, data }) => room.messages.push({ seq, epoch, from, ts, data }))
+        handle.on('message', ({ seq, epoch, from, ts, data, bytes }) => room.messages.push(bytes === undefined ? { seq, epoch, from, ts, data } : { seq, epoch, from, ts, data, bytes }))
         handle.on('presence', ({ event, member }) => room.presence.push({ event, member }))
         handle.on('signal', ({ from, key, value, ttlMs }) => room.signals.push({ from, key, value, ttlMs, at: Date.now() }))
         handle.on('typing', ({ user, typing }) => room.signals.push({ from: user, key: 'typing', value: typing, ttlMs: -1, at: Date.now() }))
@@ -227,7 +229,7 @@ export function sdkClient(
     leave: (name) => handleOf(name).leave(),
     async publish(name, data, publishOptions = {}) {
       try {
-        const ack = await handleOf(name).publish(data as JsonValue, { id: publishOptions.id, echo: publishOptions.echo })
+        const ack = await handleOf(name).publish(data as JsonValue, { id: publishOptions.id, echo: publishOptions.echo, bytes: publishOptions.bytes })
         return { seq: ack.seq, epoch: ack.epoch, duplicate: ack.duplicate }
       } catch (error) {
         throw asContractError(error)

@@ -10,6 +10,7 @@ export const DEFAULT_SETUP: ServerSetup = Object.freeze({
   presenceGraceMs: 5_000,
   maxBufferedBytes: 1_048_576,
   requests: false,
+  protocols: Object.freeze(['parley.v2.json', 'parley.v1.json']),
 })
 
 /** A full {@link ServerSetup} from a scenario's overrides. */

@@ -30,6 +30,11 @@ export interface ServerSetup {
    * `UNKNOWN_REQUEST`. The server lists `requests` in `welcome.capabilities`. @default false
    */
   readonly requests: boolean
+  /**
+   * The protocol versions the server speaks, as subprotocol names (protocol §3, §19): a client gets the newest it
+   * also offers. @default ['parley.v2.json', 'parley.v1.json']
+   */
+  readonly protocols: readonly string[]
 }
 
 /** How a scenario wants one client. */
@@ -71,6 +76,8 @@ export interface MessageInfo {
   readonly from: string | null
   readonly ts: number
   readonly data: JsonValue
+  /** The bytes published with it (protocol v2, §19), whichever form they came in; absent when none. */
+  readonly bytes?: Uint8Array
 }
 
 /** A presence change as delivered to the application. */
@@ -86,6 +93,13 @@ export interface SignalInfo {
   readonly value: JsonValue
   readonly ttlMs: number
   readonly at: number
+}
+
+/** Options of {@link ContractClient.publish}. */
+export interface PublishOptions {
+  readonly id?: string | undefined
+  readonly echo?: boolean | undefined
+  readonly bytes?: Uint8Array | undefined
 }
 
 /** A publish's acknowledgement. */
@@ -152,8 +166,11 @@ export interface ContractClient {
   join(room: string, options?: { readonly presence?: JsonValue | undefined; readonly resume?: boolean | undefined }): Promise<JoinInfo>
   /** Leaves a room and resolves once the server confirmed. */
   leave(room: string): Promise<void>
-  /** Publishes and resolves with the ack; rejects with a {@link ContractError} (`RATE_LIMITED`, `NOT_JOINED`, ...). */
-  publish(room: string, data: JsonValue, options?: { readonly id?: string | undefined; readonly echo?: boolean | undefined }): Promise<PublishResult>
+  /**
+   * Publishes and resolves with the ack; rejects with a {@link ContractError} (`RATE_LIMITED`, `NOT_JOINED`, ...).
+   * `bytes` go with `data` (protocol v2, §19); on a v1 connection a client refuses them with `UNSUPPORTED_DATA`.
+   */
+  publish(room: string, data: JsonValue, options?: PublishOptions): Promise<PublishResult>
   /** Sets a signal for the room's other members; `null` clears it. */
   signal(room: string, key: string, value: JsonValue, ttlMs?: number): void
   /** Replaces this user's presence metadata in a room. */
