@@ -33,7 +33,7 @@ export const OPENAPI_DOCUMENT = {
     '/stats': get('getStats', 'Stats of every node and their sum', [], ok(ref('ClusterStats'), 'The cluster stats')),
     '/rooms': get('listRooms', 'Rooms with members anywhere in the cluster', [], ok({ type: 'object', required: ['rooms'], properties: { rooms: { type: 'array', items: ref('RoomCount') } } }, 'The rooms')),
     '/broadcast': post('broadcast', 'A direct message to every connected session', [], body(ref('DataBody'), { data: { notice: 'maintenance at 22:00' } }), ok(ref('ControlReport'), 'What every node did')),
-    '/rooms/{room}/publish': post('publish', 'Publish to a room as the server (from: null)', [roomParam], body(ref('DataBody'), { data: { text: 'hello from the backend' } }), ok(ref('Position'), 'The message position')),
+    '/rooms/{room}/publish': post('publish', 'Publish to a room as the server (from: null), with bytes (protocol v2) as base64 if any', [roomParam], body(ref('PublishBody'), { data: { text: 'hello from the backend' } }), ok(ref('Position'), 'The message position')),
     '/rooms/{room}/members': get('listMembers', "The room's members (presence), one entry per user", [roomParam], ok({ type: 'object', required: ['members'], properties: { members: { type: 'array', items: ref('Member') } } }, 'The members; empty for an unknown room')),
     '/rooms/{room}/history': get(
       'getHistory',
@@ -70,6 +70,12 @@ export const OPENAPI_DOCUMENT = {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of the keys given to parleyApi()' } },
     schemas: {
       DataBody: { type: 'object', additionalProperties: false, required: ['data'], properties: { data: { description: 'Any JSON value' } } },
+      PublishBody: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['data'],
+        properties: { data: { description: 'Any JSON value' }, bytes: { type: 'string', contentEncoding: 'base64', description: 'Bytes published with data (protocol v2), padded base64; they count against maxPayload as base64' } },
+      },
       Position: { type: 'object', required: ['seq', 'epoch'], properties: { seq: { type: 'integer', minimum: 1 }, epoch: { type: 'string' } } },
       ControlReport: {
         type: 'object',
@@ -85,7 +91,7 @@ export const OPENAPI_DOCUMENT = {
       RoomMessage: {
         type: 'object',
         required: ['type', 'room', 'seq', 'epoch', 'from', 'ts', 'data'],
-        properties: { type: { const: 'message' }, room: { type: 'string' }, seq: { type: 'integer' }, epoch: { type: 'string' }, from: { type: ['string', 'null'] }, ts: { type: 'integer' }, data: {} },
+        properties: { type: { const: 'message' }, room: { type: 'string' }, seq: { type: 'integer' }, epoch: { type: 'string' }, from: { type: ['string', 'null'] }, ts: { type: 'integer' }, bytes: { type: 'string', contentEncoding: 'base64', description: 'Bytes published with the message (protocol v2), base64' }, data: {} },
       },
       Stats: { type: 'object', additionalProperties: true, required: ['connections', 'rooms', 'members'], properties: { connections: { type: 'integer' }, rooms: { type: 'integer' }, members: { type: 'integer' } } },
       ClusterStats: {

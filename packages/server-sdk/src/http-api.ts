@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isErrorCode, ProtocolError, type JsonValue } from '@parley/protocol'
+import { base64ToBytes, bytesToBase64, isErrorCode, ProtocolError, type JsonValue } from '@parley/protocol'
 import type { ControlReport } from './control.js'
 import { OPENAPI_DOCUMENT } from './http-api-spec.js'
 import type { Parley } from './parley.js'
@@ -71,6 +71,20 @@ function optionalString(fields: Record<string, unknown>, name: string): string |
   return value as string | undefined
 }
 
+/** Bytes sent in JSON: the text form of protocol v2 (padded base64), as a message carries them where frames are text. */
+function optionalBytes(fields: Record<string, unknown>, name: string): Uint8Array | undefined {
+  const value = fields[name]
+  if (value === undefined) return undefined
+  const bytes = typeof value === 'string' ? base64ToBytes(value) : undefined
+  if (bytes === undefined) throw invalid(name, 'expected bytes as padded base64')
+  return bytes
+}
+
+/** JSON of an answer: a message's bytes (history pages) in their text form, base64, as on the wire. */
+function bytesAsBase64(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? bytesToBase64(value) : value
+}
+
 function requiredString(fields: Record<string, unknown>, name: string): string {
   const value = optionalString(fields, name)
   if (value === undefined) throw invalid(name, 'required')
@@ -139,7 +153,10 @@ export function parleyApi(parley: Parley, options: HttpApiOptions): HttpApiHandl
     if (first === 'broadcast' && name === undefined && method === 'POST') return parley.broadcast(required(await post(['data']), 'data'))
     if (first === 'rooms' && name !== undefined) {
       const room = parley.room(name)
-      if (action === 'publish' && method === 'POST') return room.publish(required(await post(['data']), 'data'))
+      if (action === 'publish' && method === 'POST') {
+        const fields = await post(['data', 'bytes'])
+        return room.publish(required(fields, 'data'), { bytes: optionalBytes(fields, 'bytes') })
+      }
       if (action === 'members' && method === 'GET') return { members: await room.members() }
       if (action === 'history' && method === 'GET') {
         const seq = queryInt(url, 'before')
@@ -178,7 +195,7 @@ export function parleyApi(parley: Parley, options: HttpApiOptions): HttpApiHandl
 
   const answer = (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (response.headersSent) return
-    const json = JSON.stringify(body)
+    const json = JSON.stringify(body, bytesAsBase64)
     response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store', ...headers })
     response.end(json)
   }

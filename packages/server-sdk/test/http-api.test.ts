@@ -104,8 +104,13 @@ describe.each(['express', 'plain'] as const)('the HTTP API, mounted on %s', (mou
     expect((members.body['members'] as Array<{ user: string }>).map((m) => m.user).sort()).toEqual(['alice', 'bob'])
     matchesDocument('/rooms/{room}/members', 'get', 200, members.body)
 
+    // Bytes (protocol v2) go in and come out as base64, the text form.
+    const withBytes = await call(url, 'POST', `/rooms/${ROOM}/publish`, { data: { kind: 'file' }, bytes: 'AAEC/w==' })
+    expect(withBytes).toMatchObject({ status: 200, body: { seq: 2 } })
+    expect([...((await alice.next('message')).bytes ?? [])]).toEqual([0, 1, 2, 255])
+
     const history = await call(url, 'GET', `/rooms/${ROOM}/history?limit=10`)
-    expect((history.body['messages'] as unknown[]).length).toBe(1)
+    expect((history.body['messages'] as Array<{ bytes?: unknown }>).map((message) => message.bytes)).toEqual([undefined, 'AAEC/w=='])
     matchesDocument('/rooms/{room}/history', 'get', 200, history.body)
 
     const rooms = await call(url, 'GET', '/rooms')
@@ -166,6 +171,8 @@ describe.each(['express', 'plain'] as const)('the HTTP API, mounted on %s', (mou
       ['POST', `/rooms/${ROOM}/publish`, [1, 2], 400, 'INVALID_JSON'],
       ['POST', `/rooms/${ROOM}/publish`, {}, 400, 'INVALID_FIELD', 'data'],
       ['POST', `/rooms/${ROOM}/publish`, { data: 1, extra: true }, 400, 'INVALID_FIELD', 'extra'],
+      ['POST', `/rooms/${ROOM}/publish`, { data: 1, bytes: 'not base64' }, 400, 'INVALID_FIELD', 'bytes'],
+      ['POST', `/rooms/${ROOM}/publish`, { data: 1, bytes: [1, 2] }, 400, 'INVALID_FIELD', 'bytes'],
       ['POST', `/rooms/${encodeURIComponent('bad room!')}/publish`, { data: 1 }, 400, 'ROOM_NAME_INVALID'],
       ['POST', `/rooms/${ROOM}/remove`, { reason: 'x' }, 400, 'INVALID_FIELD', 'user'],
       ['POST', '/users/bob/disconnect', { code: 1006 }, 400, 'INVALID_FIELD'],
