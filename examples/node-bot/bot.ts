@@ -52,8 +52,8 @@ room.on('message', ({ from, data }) => {
   // Never answer itself (or the server): two bots in a room must not talk forever. `data` is a chat message: the
   // client checked it against the contract (one that breaks it is the room's `error` instead).
   if (from === null || from === client.user) return
-  // A reaction (to anyone's message) is not a command.
-  if ('reaction' in data) return
+  // A reaction (to anyone's message) or an image is not a command.
+  if ('reaction' in data || 'image' in data) return
   const text = data.text
   const reply = answer(text, {
     members: () => room.members().map((member) => member.user),

@@ -7,7 +7,7 @@
  */
 import { defineContract } from '@parley/protocol'
 import * as v from 'valibot'
-import { CHAT_ROOM_PATTERN, MAX_TEXT_LENGTH, REACTIONS } from './chat-rules.js'
+import { CHAT_ROOM_PATTERN, IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_TEXT_LENGTH, REACTIONS } from './chat-rules.js'
 
 /**
  * A chat message: its text (1-2000 characters, not only spaces) and the id the sending page gave it (used to
@@ -45,14 +45,32 @@ export const chatReactionSchema = v.strictObject({
 export type ChatReaction = v.InferOutput<typeof chatReactionSchema>
 
 /**
- * What a chat room's message may be: a reaction when it has a `reaction` key, else a chat message. Chosen by that
- * key rather than tried in turn (a union), so a broken message is told what is wrong with it (`text`: "Write
- * something") rather than that it matched neither.
+ * An image: what it is (type, file name, size in bytes), with the image itself as the message's bytes (protocol v2,
+ * `publish(data, { bytes })`). The contract checks this description; the server's rules (chat-server.ts) check that
+ * the bytes match it: as many as `size`, and of `type` by their signature.
  */
-export const chatRoomMessageSchema = v.lazy((input: unknown) => (typeof input === 'object' && input !== null && 'reaction' in input ? chatReactionSchema : chatMessageSchema))
+export const chatImageSchema = v.strictObject({
+  image: v.strictObject({
+    type: v.picklist(IMAGE_TYPES, `One of ${IMAGE_TYPES.join(', ')}`),
+    name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+    size: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_IMAGE_BYTES, `At most ${MAX_IMAGE_BYTES} bytes`)),
+  }),
+})
 
-/** A chat room's message: a chat message or a reaction. */
-export type ChatRoomMessage = ChatMessage | ChatReaction
+/** What an image message carries besides its bytes. */
+export type ChatImage = v.InferOutput<typeof chatImageSchema>
+
+/**
+ * What a chat room's message may be: a reaction when it has a `reaction` key, an image when it has an `image` key,
+ * else a chat message. Chosen by that key rather than tried in turn (a union), so a broken message is told what is
+ * wrong with it (`text`: "Write something") rather than that it matched neither.
+ */
+export const chatRoomMessageSchema = v.lazy((input: unknown) =>
+  typeof input !== 'object' || input === null ? chatMessageSchema : 'reaction' in input ? chatReactionSchema : 'image' in input ? chatImageSchema : chatMessageSchema,
+)
+
+/** A chat room's message: a chat message, a reaction or an image. */
+export type ChatRoomMessage = ChatMessage | ChatReaction | ChatImage
 
 /**
  * What each connection tells a room about itself: which client it is. `null` is a member that joined without
@@ -66,6 +84,11 @@ export type ChatPresence = v.InferOutput<typeof chatPresenceSchema>
 /** Is `data` a chat message? For what the contract does not check on arrival: history pages, search results, direct messages. */
 export function isChatMessage(data: unknown): data is ChatMessage {
   return v.is(chatMessageSchema, data)
+}
+
+/** Is `data` an image's description? */
+export function isChatImage(data: unknown): data is ChatImage {
+  return v.is(chatImageSchema, data)
 }
 
 /** Is `data` a reaction? */

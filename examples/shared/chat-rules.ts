@@ -24,6 +24,37 @@ export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'] as c
 /** One of {@link REACTIONS}. */
 export type Reaction = (typeof REACTIONS)[number]
 
+/** The image types the chat shows inline. */
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'] as const
+
+/** One of {@link IMAGE_TYPES}. */
+export type ImageType = (typeof IMAGE_TYPES)[number]
+
+/**
+ * Largest image, in bytes. It travels as protocol v2 bytes (a binary frame; base64 on the HTTP stream and in history
+ * pages), which count against `maxPayload` as base64: {@link CHAT_MAX_PAYLOAD} leaves room for that and the caption.
+ */
+export const MAX_IMAGE_BYTES = 96 * 1024
+
+/** The chat server's `limits.maxPayload`: an image of {@link MAX_IMAGE_BYTES} as base64 (128 KiB) and its metadata. */
+export const CHAT_MAX_PAYLOAD = 136 * 1024
+
+/** The bytes an image of each type starts with (its file signature); `-1` is any byte. */
+const SIGNATURES: ReadonlyArray<readonly [ImageType, readonly number[]]> = [
+  ['image/png', [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]],
+  ['image/jpeg', [0xff, 0xd8, 0xff]],
+  ['image/gif', [0x47, 0x49, 0x46, 0x38, -1, 0x61]],
+  ['image/webp', [0x52, 0x49, 0x46, 0x46, -1, -1, -1, -1, 0x57, 0x45, 0x42, 0x50]],
+]
+
+/** The image type `bytes` are, read from their signature (not from a name or a claimed type), or undefined. */
+export function imageTypeOf(bytes: Uint8Array): ImageType | undefined {
+  for (const [type, signature] of SIGNATURES) {
+    if (bytes.byteLength >= signature.length && signature.every((byte, i) => byte === -1 || bytes[i] === byte)) return type
+  }
+  return undefined
+}
+
 /** Is `name` a username the chat accepts? */
 export function isUsername(name: unknown): name is string {
   return typeof name === 'string' && USERNAME_PATTERN.test(name) && ID_PATTERN.test(name)

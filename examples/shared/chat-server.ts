@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { createMemoryHistory, ParleyServerError, type HistoryStore, type Parley, type ServerOptions } from '@parley/server-sdk'
 import { build } from 'esbuild'
 import { createChatAuth, type IssuedToken } from './chat-auth.js'
-import { chatContract } from './chat-contract.js'
-import { CHAT_ROOM_PATTERN, isUsername } from './chat-rules.js'
+import { chatContract, isChatImage } from './chat-contract.js'
+import { CHAT_MAX_PAYLOAD, CHAT_ROOM_PATTERN, imageTypeOf, isUsername } from './chat-rules.js'
 import { chatAdmins, ModerationStore, runCommand, type CommandResult } from './chat-moderation.js'
 
 /** Bans and mutes of this chat (the example's own store). */
@@ -26,10 +26,13 @@ export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
 /** Where the page's script is bundled at start-up (gitignored). */
 export const BUNDLE_DIR = fileURLToPath(new URL('./dist/', import.meta.url))
 
-/** Headers for every page response: the page never needs inline script, and user content never becomes markup. */
+/**
+ * Headers for every page response: the page never needs inline script, and user content never becomes markup. Images
+ * load from `blob:` URLs the page makes from a message's bytes (never from a URL a message names).
+ */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'Content-Security-Policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
@@ -117,6 +120,8 @@ export function chatParleyOptions(options: ChatParleyOptions = {}): ServerOption
     // (action 'history') pass the same check: anyone signed in may read a room's past, as anyone may join it.
     authorize: ({ room }) => CHAT_ROOM_PATTERN.test(room),
     history: { store: options.history ?? createMemoryHistory({ maxPerRoom: MEMORY_HISTORY_PER_ROOM }) },
+    // Room for an image of MAX_IMAGE_BYTES as base64 (chat-rules.ts).
+    limits: { maxPayload: CHAT_MAX_PAYLOAD },
     development: process.env['NODE_ENV'] !== 'production',
   }
 }
@@ -130,9 +135,27 @@ export function installChatRules(parley: Parley): void {
     if (message.type === 'publish') {
       const muted = moderation.mutedFor(session.user.id)
       if (muted > 0) throw new ParleyServerError('REJECTED', `You are muted for ${muted} more seconds`)
+      checkImage(message.data, message.bytes)
     }
     await next()
   })
+}
+
+/**
+ * Bytes ride only with an image's description, and must be what it says: as many bytes as `size`, and an image of
+ * `type` by its signature (a renamed file or a claimed type changes nothing). Anything else is `REJECTED` and
+ * reaches nobody. The description itself was checked by the contract before this runs.
+ */
+export function checkImage(data: unknown, bytes: Uint8Array | undefined): void {
+  if (!isChatImage(data)) {
+    if (bytes !== undefined) throw new ParleyServerError('REJECTED', 'Only an image carries bytes in the chat')
+    return
+  }
+  if (bytes === undefined) throw new ParleyServerError('REJECTED', 'An image message needs its image as bytes')
+  if (bytes.byteLength !== data.image.size) throw new ParleyServerError('REJECTED', `The image is ${bytes.byteLength} bytes, not ${data.image.size}`)
+  const actual = imageTypeOf(bytes)
+  if (actual === undefined) throw new ParleyServerError('REJECTED', 'The bytes are not a PNG, JPEG, GIF or WebP image')
+  if (actual !== data.image.type) throw new ParleyServerError('REJECTED', `The image is ${actual}, not ${data.image.type}`)
 }
 
 /** The active rooms with their member counts, busiest first (then by name). */

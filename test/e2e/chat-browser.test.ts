@@ -13,7 +13,30 @@ import { browserTestsEnabled, launchChromium, screenshot } from './helpers/brows
 import { login } from './helpers/chat-sign-in.js'
 import { startChatServer, type ChatServer } from './helpers/processes.js'
 import { startHttpProxy } from '../../packages/client-sdk/test/helpers/http-proxy.js'
+import { crc32, deflateSync } from 'node:zlib'
+import { encodeBinary } from '@parley/protocol'
 import { connect } from '../../packages/server-sdk/test/helpers/raw-client.js'
+
+/** A real PNG of `size` × `size` pixels, a diagonal gradient, made here (signature, IHDR, IDAT, IEND). */
+function pngImage(size: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const head = Buffer.alloc(8)
+    head.writeUInt32BE(data.length, 0)
+    head.write(type, 4, 'latin1')
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0)
+    return Buffer.concat([head, data, crc])
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(size, 0)
+  header.writeUInt32BE(size, 4)
+  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB
+  const rows = Buffer.alloc(size * (1 + size * 3))
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) rows.set([40 + ((x * 200) / size) | 0, 90, 200 - ((y * 150) / size) | 0], y * (1 + size * 3) + 1 + x * 3)
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+}
 
 const SCRIPT = 'examples/express-chat/server.ts'
 
@@ -58,7 +81,9 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     })
     tab.on('websocket', (socket) =>
       socket.on('framesent', ({ payload }) => {
-        const frame = JSON.parse(String(payload)) as { type?: string; name?: string }
+        // A binary frame (an image, protocol v2) is no request.
+        if (typeof payload !== 'string') return
+        const frame = JSON.parse(payload) as { type?: string; name?: string }
         if (frame.type === 'request' && frame.name === 'rooms.list') asked.request++
       }),
     )
@@ -288,6 +313,50 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     }
     // Nothing the raw client sent reached a page: Bob still sees 👍 (Alice) and 🎉 (his own).
     expect(await message(bob).locator('.chip').count()).toBe(2)
+    expect(problems).toEqual([])
+  }, 45_000)
+
+  it('shares an image: shown inline to everyone from its bytes, back from history after a reload; too large, not an image, or bytes that lie are refused', async () => {
+    const png = pngImage(64)
+    const figure = (page: Page) => page.locator(`${log('general')} .msg figure.image`, { has: page.locator('figcaption', { hasText: 'square.png' }) })
+    const loaded = (page: Page) => figure(page).locator('img').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0))
+    await alice.setInputFiles('#image-input', { name: 'square.png', mimeType: 'image/png', buffer: png })
+    await expect.poll(() => loaded(bob), { timeout: 10_000 }).toBe(64)
+    await expect.poll(() => loaded(alice), { timeout: 10_000 }).toBe(64)
+    expect(await figure(bob).locator('img').getAttribute('alt')).toBe('square.png')
+    expect(await figure(bob).locator('img').getAttribute('src')).toMatch(/^blob:/)
+    await screenshot(bob, 'image')
+
+    // The page says no before sending: too large, or not an image whatever its name says.
+    await alice.setInputFiles('#image-input', { name: 'huge.png', mimeType: 'image/png', buffer: Buffer.concat([png, Buffer.alloc(100 * 1024)]) })
+    await alice.locator('.toast', { hasText: 'Images are at most 96 KB' }).waitFor()
+    await alice.setInputFiles('#image-input', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just some text, not a picture') })
+    await alice.locator('.toast', { hasText: 'notes.png is not a' }).waitFor()
+
+    // The server checks the bytes against the description, whoever sends them: a raw v2 client is refused.
+    const raw = await connect(server.wsUrl, { protocols: ['parley.v2.json'], headers: { Authorization: `Bearer ${(await login(server, 'raw-imager')).token}` } })
+    try {
+      await raw.next('welcome')
+      raw.send({ type: 'join', room: 'general', id: 'join' })
+      await raw.next('joined')
+      const publish = (id: string, data: unknown, bytes: Uint8Array) => raw.send(encodeBinary({ type: 'publish', room: 'general', id, data, bytes } as never))
+      publish('lying-type', { image: { type: 'image/jpeg', name: 'x.jpg', size: png.length } }, png)
+      expect(await raw.next('error')).toMatchObject({ code: 'REJECTED', id: 'lying-type', message: 'The image is image/png, not image/jpeg' })
+      publish('lying-size', { image: { type: 'image/png', name: 'x.png', size: 10 } }, png)
+      expect(await raw.next('error')).toMatchObject({ code: 'REJECTED', id: 'lying-size' })
+      publish('stowaway', { text: 'hello' }, png)
+      expect(await raw.next('error')).toMatchObject({ code: 'REJECTED', id: 'stowaway', message: 'Only an image carries bytes in the chat' })
+      publish('too-big', { image: { type: 'image/png', name: 'x.png', size: 200_000 } }, png)
+      expect(await raw.next('error')).toMatchObject({ code: 'VALIDATION_FAILED', id: 'too-big', issues: [{ path: 'image.size' }] })
+    } finally {
+      raw.close()
+    }
+
+    // A reload draws it again from the room's history (bytes as base64 in the page of history).
+    await bob.reload()
+    await bob.waitForSelector('#status[data-state="open"]')
+    await expect.poll(() => loaded(bob), { timeout: 10_000 }).toBe(64)
+    expect(await figure(bob).count()).toBe(1)
     expect(problems).toEqual([])
   }, 45_000)
 

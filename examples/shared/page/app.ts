@@ -7,8 +7,8 @@ import { AuthError, createClient, ParleyClientError, type Client, type HistoryPa
 import type { HistoryGap, Recovery, ResumePoint } from '@parley/protocol'
 import type { IssuedToken } from '../chat-auth.js'
 import { chatTokenOptions, requestChatToken } from '../chat-login.js'
-import { chatContract, isChatMessage, isChatReaction, type ChatContract, type ChatPresence, type ChatReaction, type ChatRoomMessage } from '../chat-contract.js'
-import { MAX_TEXT_LENGTH, REACTIONS, isUsername, toRoomName, type Reaction } from '../chat-rules.js'
+import { chatContract, isChatImage, isChatMessage, isChatReaction, type ChatContract, type ChatPresence, type ChatReaction, type ChatRoomMessage } from '../chat-contract.js'
+import { IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_TEXT_LENGTH, REACTIONS, imageTypeOf, isUsername, toRoomName, type Reaction } from '../chat-rules.js'
 import { avatar, byId, el, formatCount, formatDuration, formatWhen, highlighted, searchWords, toast, typingLine } from './dom.js'
 
 /**
@@ -90,6 +90,8 @@ const ui = {
   typing: byId('typing'),
   composer: byId<HTMLFormElement>('composer'),
   input: byId<HTMLInputElement>('message-input'),
+  attach: byId<HTMLButtonElement>('attach'),
+  imageInput: byId<HTMLInputElement>('image-input'),
   people: byId<HTMLUListElement>('people'),
   toggleRooms: byId<HTMLButtonElement>('toggle-rooms'),
   togglePeople: byId<HTMLButtonElement>('toggle-people'),
@@ -517,8 +519,10 @@ function onMessage(view: RoomView, message: RoomMessageEvent<ChatRoomMessage>): 
 
 function roomMessageNode(view: RoomView, message: RoomMessageEvent<unknown>): HTMLElement {
   const data = message.data
-  const text = isChatMessage(data) ? data.text : '[a message this page cannot show]'
+  const image = isChatImage(data) && message.bytes !== undefined ? imageNode(data.image.name, data.image.type, message.bytes) : undefined
+  const text = isChatMessage(data) ? data.text : image !== undefined ? '' : '[a message this page cannot show]'
   const node = messageNode(message.from, text, message.ts, { seq: message.seq, epoch: message.epoch })
+  if (image !== undefined) node.querySelector('.text')?.replaceWith(image)
   // Reactions to it may have come first: its older page loads after the newer reactions arrived live.
   renderReactions(view, node)
   return node
@@ -609,6 +613,52 @@ document.addEventListener('keydown', (event) => {
 function react(view: RoomView, epoch: string, seq: number, emoji: Reaction): void {
   const on = !reactors(view, `${epoch}/${seq}`, emoji).includes(me)
   view.room.publish({ reaction: { epoch, seq, emoji, on } }).catch((error: Error) => toast(`The reaction was not sent: ${error.message}`))
+}
+
+/**
+ * An image message's picture, from its bytes: a `blob:` URL of exactly those bytes, typed as the server checked they
+ * are (never a URL taken from the message, so nothing a sender writes is loaded from elsewhere). The URL is let go once
+ * the picture has loaded; the page keeps showing it.
+ */
+function imageNode(name: string, type: string, bytes: Uint8Array): HTMLElement {
+  // A copy typed as one ArrayBuffer's view, as Blob wants; 96 KB at most.
+  const url = URL.createObjectURL(new Blob([bytes.slice()], { type }))
+  const img = el('img')
+  img.alt = name
+  img.decoding = 'async'
+  img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true })
+  img.addEventListener('error', () => URL.revokeObjectURL(url), { once: true })
+  img.src = url
+  return el('figure', { className: 'image' }, [img, el('figcaption', { text: `${name} · ${formatBytes(bytes.byteLength)}` })])
+}
+
+function formatBytes(size: number): string {
+  return size < 1024 ? `${size} B` : `${(size / 1024).toFixed(size < 10 * 1024 ? 1 : 0)} KB`
+}
+
+// Sharing an image: the file's own bytes, checked here for a friendly message (the server checks them again).
+ui.attach.addEventListener('click', () => ui.imageInput.click())
+ui.imageInput.addEventListener('change', () => {
+  const file = ui.imageInput.files?.[0]
+  ui.imageInput.value = ''
+  const view = active === undefined ? undefined : views.get(active)
+  if (file === undefined || view === undefined) return
+  void shareImage(view, file)
+})
+
+async function shareImage(view: RoomView, file: File): Promise<void> {
+  if (file.size > MAX_IMAGE_BYTES) {
+    toast(`Images are at most ${formatBytes(MAX_IMAGE_BYTES)}; ${file.name} is ${formatBytes(file.size)}.`)
+    return
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer())
+  const type = imageTypeOf(bytes)
+  if (type === undefined) {
+    toast(`${file.name} is not a ${IMAGE_TYPES.map((t) => t.slice(6).toUpperCase()).join(', ')} image.`)
+    return
+  }
+  const name = file.name.slice(0, 100) || 'image'
+  view.room.publish({ image: { type, name, size: bytes.byteLength } }, { bytes, timeoutMs: SEND_TIMEOUT_MS }).catch((error: Error) => toast(`The image was not sent: ${error.message}`))
 }
 
 function messageNode(from: string | null, text: string, ts: number, extra: { seq?: number; epoch?: string; mid?: string }): HTMLElement {
@@ -972,7 +1022,7 @@ async function runSearch(text: string, before?: ResumePoint): Promise<void> {
 function resultNode(message: RoomMessageEvent<unknown>, words: readonly string[]): HTMLElement {
   const author = message.from ?? 'server'
   const data = message.data
-  const text = isChatMessage(data) ? data.text : '[a message this page cannot show]'
+  const text = isChatMessage(data) ? data.text : isChatImage(data) ? `[image: ${data.image.name}]` : '[a message this page cannot show]'
   return el('li', { className: 'result', data: { author, seq: String(message.seq), epoch: message.epoch } }, [
     avatar(author, true),
     el('div', { className: 'meta' }, [
