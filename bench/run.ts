@@ -27,6 +27,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<{ default: Scenario }>>> 
   'redis-fanout': () => import('./scenarios/redis-fanout.js'),
   'history-page': () => import('./scenarios/history-page.js'),
   payload: () => import('./scenarios/payload.js'),
+  binary: () => import('./scenarios/binary.js'),
   'client-cost': () => import('./scenarios/client-cost.js'),
   'room-join': () => import('./scenarios/room-join.js'),
 }

@@ -33,6 +33,11 @@ export interface TrafficJob {
   readonly acks?: boolean | undefined
   /** The size of each message's `text` in bytes: chat-like words (default: one short chat line, {@link TEXT}). */
   readonly textBytes?: number | undefined
+  /**
+   * Each message carries this many random bytes, as base64 in `text` (what a client without protocol v2 sends), or
+   * as protocol v2 bytes by a target that speaks them (`parley-bytes`): the `binary` scenario. Overrides `textBytes`.
+   */
+  readonly bytesPayload?: number | undefined
 }
 
 /** Connections that join a room each and then stay idle. */

@@ -2,17 +2,20 @@ import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 
 /**
- * A minimal WebSocket client for the load generator (RFC 6455, text frames, no extensions): the HTTP upgrade by
+ * A minimal WebSocket client for the load generator (RFC 6455, no extensions): the HTTP upgrade by
  * hand, then a frame reader that turns each text frame into a string with one `toString` of the bytes it arrived in.
  * `ws`'s client costs the load generator more per frame than some servers spend per delivery (a stream-based
  * receiver, events, buffer copies), which made the load generator the bottleneck at full rate; this one does the
  * least a client can. Frames it sends are masked with a zero key: RFC 6455 §5.3 requires a mask on every client
  * frame, and any 32-bit value is a valid key (a server cannot tell it from a random one), so the payload goes as is.
  * Not a general client: no compression, and control frames are answered (ping → pong, close → close) but not exposed.
+ * Binary frames (protocol v2's messages with bytes) go to `onBinary`, as a view of the bytes they arrived in.
  */
 export interface LightSocket {
   readonly protocol: string
   send(text: string): void
+  sendBinary(payload: Uint8Array): void
+  onBinary(listener: (payload: Buffer) => void): void
   /** Ends the connection without a close handshake. */
   terminate(): void
   onMessage(listener: (text: string) => void): void
@@ -44,6 +47,9 @@ class LightClient implements LightSocket {
   protocol = ''
   #buffer: Buffer = Buffer.alloc(0)
   #fragments: Buffer[] = []
+  /** The opcode of the message being reassembled (1 text, 2 binary). */
+  #fragmentOpcode = 1
+  #binary: (payload: Buffer) => void = () => undefined
   /** Frames that arrived before `onMessage` (the server's first frame may come with the 101). */
   #early: string[] | undefined = []
   #message: (text: string) => void = (text) => this.#early?.push(text)
@@ -61,12 +67,23 @@ class LightClient implements LightSocket {
   }
 
   send(text: string): void {
+    this.#write(1, Buffer.from(text, 'utf8'))
+  }
+
+  sendBinary(payload: Uint8Array): void {
+    this.#write(2, payload)
+  }
+
+  #write(opcode: number, payload: Uint8Array): void {
     if (this.socket.destroyed) return
-    const payload = Buffer.from(text, 'utf8')
     this.socket.cork()
-    this.socket.write(header(1, payload.byteLength))
+    this.socket.write(header(opcode, payload.byteLength))
     this.socket.write(payload)
     this.socket.uncork()
+  }
+
+  onBinary(listener: (payload: Buffer) => void): void {
+    this.#binary = listener
   }
 
   terminate(): void {
@@ -113,7 +130,9 @@ class LightClient implements LightSocket {
   #frame(fin: number, opcode: number, data: Buffer, start: number, end: number): void {
     switch (opcode) {
       case 0x1:
-        if (fin !== 0) return this.#message(data.toString('utf8', start, end))
+      case 0x2:
+        if (fin !== 0) return opcode === 0x1 ? this.#message(data.toString('utf8', start, end)) : this.#binary(data.subarray(start, end))
+        this.#fragmentOpcode = opcode
         this.#fragments = [Buffer.from(data.subarray(start, end))]
         return
       case 0x0:
@@ -121,7 +140,8 @@ class LightClient implements LightSocket {
         if (fin !== 0) {
           const whole = Buffer.concat(this.#fragments)
           this.#fragments = []
-          this.#message(whole.toString('utf8'))
+          if (this.#fragmentOpcode === 0x1) this.#message(whole.toString('utf8'))
+          else this.#binary(whole)
         }
         return
       case 0x9: {

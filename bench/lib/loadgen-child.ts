@@ -5,6 +5,7 @@
  * and to have it publish or drop connections. Every message is checked: count per client, order per publisher.
  */
 import { performance } from 'node:perf_hooks'
+import { randomBytes } from 'node:crypto'
 import { channel } from './ipc.js'
 import type { IdleJob, IdleResult, Job, JobResult, LatencySummary, Mark, RecoveryJob, RecoveryResult, TrafficJob, TrafficResult, Validity, Window } from './jobs.js'
 import { processDelta, sampleProcess, type ProcessSample } from './process-sample.js'
@@ -95,7 +96,8 @@ async function traffic(job: TrafficJob): Promise<TrafficResult> {
 
   const clientOf = (publisher: number): number => Math.floor(publisher / pubsPerRoom) * perRoom + (publisher % pubsPerRoom)
   let clients: BenchClient[] = []
-  const text = job.textBytes === undefined ? TEXT : textOf(job.textBytes)
+  // Random bytes as base64 (the same for every message, made once): what a client sends without protocol v2's bytes.
+  const text = job.bytesPayload !== undefined ? randomBytes(job.bytesPayload).toString('base64') : job.textBytes === undefined ? TEXT : textOf(job.textBytes)
   const acks = job.acks === true
   let acked = 0
   let ackWait: { promise: Promise<void>; poke: () => void } | undefined

@@ -14,6 +14,7 @@ export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   'parley-valibot': () => import('./parley-validated.js').then((module) => module.parleyValibot),
   'parley-quiet': () => import('./parley-quiet.js').then((module) => module.parleyQuiet),
   'parley-deflate': () => import('./parley-deflate.js').then((module) => module.parleyDeflate),
+  'parley-bytes': () => import('./parley-bytes.js').then((module) => module.parleyBytes),
   'parley-metrics': () => import('./parley-metrics.js').then((module) => module.parleyMetricsTarget),
   ws: () => import('./ws.js').then((module) => module.default),
   'socket.io': () => import('./socketio.js').then((module) => module.default),

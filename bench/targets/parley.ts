@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { readDelivery } from '../lib/delivery-reader.js'
 import { openLightSocket } from '../lib/light-socket.js'
-import { CloseCode, SUBPROTOCOL_V1_JSON } from '@parley/protocol'
+import { CloseCode, SUBPROTOCOL_V1_JSON, type SplitBinaryFrame } from '@parley/protocol'
 import type { Parley, ServerOptions } from '@parley/server-sdk'
 import { deferred, type BenchClient, type ClientSettings, type Payload, type RunningServer, type ServerSettings, type Target } from './target.js'
 
@@ -22,8 +22,8 @@ import { deferred, type BenchClient, type ClientSettings, type Payload, type Run
 
 const PATH = '/parley'
 
-async function startServer(_settings: ServerSettings): Promise<RunningServer> {
-  return startParleyServer({})
+async function startServer(settings: ServerSettings): Promise<RunningServer> {
+  return startParleyServer(settings.maxPayload === undefined ? {} : { maxPayload: settings.maxPayload })
 }
 
 /**
@@ -31,17 +31,18 @@ async function startServer(_settings: ServerSettings): Promise<RunningServer> {
  * `onStart` gets the running instance (what it returns runs first at close); `onClose` runs after it closed.
  */
 export async function startParleyServer(
-  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence' | 'compression'>,
+  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence' | 'compression'> & { readonly maxPayload?: number | undefined },
   onClose?: () => Promise<void>,
   onStart?: (parley: Parley) => () => void,
 ): Promise<RunningServer> {
   const { attach } = await import('@parley/server-sdk')
   const http = createServer()
+  const { maxPayload, ...options } = extra
   const parley = attach(http, {
     path: PATH,
     authenticate: ({ token }) => (token === undefined ? null : { id: token }),
-    limits: { rate: { messages: 1_000_000, perMs: 1_000 } },
-    ...extra,
+    limits: { rate: { messages: 1_000_000, perMs: 1_000 }, ...(maxPayload === undefined ? {} : { maxPayload }) },
+    ...options,
   })
   await parley.ready
   const stop = onStart?.(parley)
@@ -122,36 +123,47 @@ export function onServerFrame(
 }
 
 /** A raw `publish` frame (`room` already JSON), with an id when an acknowledgement is wanted. */
-export function publishFrame(room: string, data: Payload, ackId: number | undefined): string {
+export function publishFrame(room: string, data: Payload | Omit<Payload, 'text'>, ackId: number | undefined): string {
   return `{"type":"publish","room":${room},"echo":false,${ackId === undefined ? '' : `"id":"a${ackId}",`}"data":${JSON.stringify(data)}}`
 }
 
 /**
  * Raw protocol frames over the load generator's light WebSocket client (`lib/light-socket.ts`, as the ws target's
  * client), or over `ws`'s client: plain (`'ws'`, the baseline a client SDK is compared with), or offering
- * permessage-deflate as browsers always do (`'ws-deflate'`), which the light one lacks.
+ * permessage-deflate as browsers always do (`'ws-deflate'`), which the light one lacks. With `binaryFrames` the
+ * light client speaks protocol v2: each payload's `text` (base64) goes as bytes in a binary frame whose header's data
+ * holds only the numbers, and a room message that arrives as a binary frame is read by its header. (Passed in rather
+ * than imported here, so this file still loads against a `--baseline` protocol that predates v2.)
  */
-export async function connectRaw(settings: ClientSettings, socketKind: 'light' | 'ws' | 'ws-deflate' = 'light'): Promise<BenchClient & { readonly extensions: string }> {
+export async function connectRaw(settings: ClientSettings, socketKind: 'light' | 'ws' | 'ws-deflate' = 'light', binaryFrames?: BinaryFrames): Promise<BenchClient & { readonly extensions: string }> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
   const position: RawPosition = { current: undefined }
   const headers = { authorization: `Bearer ${settings.user}` }
-  let socket!: { send(text: string): void; terminate(): void; readonly extensions: string }
+  let socket!: { send(text: string): void; sendBinary?(payload: Uint8Array): void; terminate(): void; readonly extensions: string }
   let dropped = deferred()
+  const bytes = new BytesOfText()
 
   const open = async (): Promise<void> => {
     const joined = deferred()
     const resume = position.current
-    if (socketKind !== 'light') {
+    if (socketKind === 'ws' || socketKind === 'ws-deflate') {
       const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers, perMessageDeflate: socketKind === 'ws-deflate' })
       socket = ws
       ws.on('error', (error) => joined.reject(error))
       ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
       ws.on('close', () => dropped.resolve())
     } else {
-      const light = await openLightSocket(url, { protocols: [SUBPROTOCOL_V1_JSON], headers })
-      socket = { send: (text) => light.send(text), terminate: () => light.terminate(), extensions: '' }
+      const light = await openLightSocket(url, { protocols: [binaryFrames === undefined ? SUBPROTOCOL_V1_JSON : 'parley.v2.json'], headers })
+      socket = { send: (text) => light.send(text), sendBinary: (payload) => light.sendBinary(payload), terminate: () => light.terminate(), extensions: '' }
       light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined))
+      light.onBinary((payload) => {
+        const split = binaryFrames?.split(payload)
+        const delivery = split?.ok === true ? readDelivery(split.header) : undefined
+        if (delivery === undefined) throw new Error('parley: a binary frame that is not a room message')
+        position.current = { epoch: delivery.epoch, seq: delivery.seq }
+        settings.onMessage(delivery.data)
+      })
       light.onClose(() => dropped.resolve())
     }
     return joined.promise
@@ -164,7 +176,9 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
       return socket.extensions
     },
     publish(data, ack) {
-      socket.send(publishFrame(room, data, ack === true ? ids++ : undefined))
+      const id = ack === true ? ids++ : undefined
+      if (binaryFrames === undefined) return socket.send(publishFrame(room, data, id))
+      socket.sendBinary?.(binaryFrames.join(publishFrame(room, { p: data.p, n: data.n, t: data.t }, id), bytes.of(data.text)))
     },
     get dropped() {
       return dropped.promise
@@ -176,6 +190,26 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
     close() {
       socket.terminate()
     },
+  }
+}
+
+/** Protocol v2's binary frame codec (`joinBinaryFrame`, `splitBinaryFrame` of `@parley/protocol`). */
+export interface BinaryFrames {
+  join(header: string, bytes: Uint8Array): Uint8Array
+  split(frame: Uint8Array): SplitBinaryFrame
+}
+
+/** A payload's text (base64) as bytes: the load generator sends the same text every time, so it is decoded once. */
+class BytesOfText {
+  #text = ''
+  #bytes: Uint8Array = new Uint8Array(0)
+
+  of(text: string): Uint8Array {
+    if (text !== this.#text) {
+      this.#text = text
+      this.#bytes = Buffer.from(text, 'base64')
+    }
+    return this.#bytes
   }
 }
 

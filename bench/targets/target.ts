@@ -36,6 +36,8 @@ export interface ServerSettings {
    * its history window in every configuration, so it ignores this.
    */
   readonly recovery: boolean
+  /** Largest inbound frame, for scenarios with large payloads (the `binary` scenario); each target's default otherwise. */
+  readonly maxPayload?: number | undefined
 }
 
 /** A target's server, running in the server child. */

@@ -81,6 +81,33 @@ describe('the light WebSocket client', () => {
     expect(got[3]!.startsWith('héllo')).toBe(true)
   })
 
+  it('sends binary frames ws accepts as binary, and reads binary frames whole, fragmented ones too', async () => {
+    const url = await start((ws) => {
+      ws.on('message', (data, isBinary) => {
+        const bytes = data as Buffer
+        ws.send(Buffer.concat([Buffer.from([isBinary ? 1 : 0]), bytes]), { binary: true })
+        // The same bytes again as a binary message in two fragments (opcode 2, then a continuation).
+        ws.send(bytes.subarray(0, 1000), { binary: true, fin: false })
+        ws.send(bytes.subarray(1000), { binary: true, fin: true })
+      })
+    })
+    const socket = await openLightSocket(url, { protocols: ['parley.v1.json'] })
+    sockets.push(socket)
+    const got: Buffer[] = []
+    const both = new Promise<void>((resolve) =>
+      socket.onBinary((payload) => {
+        got.push(Buffer.from(payload))
+        if (got.length === 2) resolve()
+      }),
+    )
+    const sent = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251))
+    socket.sendBinary(sent)
+    await both
+    expect(got[0]![0]).toBe(1)
+    expect(got[0]!.subarray(1).equals(sent)).toBe(true)
+    expect(got[1]!.equals(sent)).toBe(true)
+  })
+
   it('answers a ping with a pong and reports a close', async () => {
     let peer: WebSocket | undefined
     const url = await start((ws) => (peer = ws))
