@@ -121,6 +121,15 @@ describe('protocol v2: bytes', () => {
     expect((await member.next('message')).bytes?.byteLength).toBe(2000)
   })
 
+  it("holds protocol.md §19.4's example: at maxPayload 4 096 with data null, 3 069 bytes pass and 3 070 do not", async () => {
+    server = await startServer({ limits: { maxPayload: 4096 } })
+    const sender = await open([V2], 'r')
+    sender.send(encodeBinary({ type: 'publish', room: 'r', data: null, id: 'fits', bytes: new Uint8Array(3069) } as ClientMessage))
+    expect(await sender.next('ack')).toMatchObject({ id: 'fits' })
+    sender.send(encodeBinary({ type: 'publish', room: 'r', data: null, id: 'over', bytes: new Uint8Array(3070) } as ClientMessage))
+    expect(await sender.next('error')).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', id: 'over' })
+  })
+
   describe('bad input', () => {
     it('a binary frame on v1 still closes with 1003', async () => {
       server = await startServer()
