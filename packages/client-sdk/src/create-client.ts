@@ -2,7 +2,9 @@ import {
   CloseCode,
   DEFAULT_LIMITS,
   describeIssues,
+  base64Length,
   BYTES_VERSION,
+  utf8ByteLength,
   encode,
   encodeBinary,
   validateWith,
@@ -206,19 +208,35 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   /** A publish with bytes goes as a binary frame where the connection speaks v2 and carries them (WebSocket). */
   const binaryFor = (message: PublishMessage): boolean =>
     message.bytes !== undefined && connection?.binary === true && (welcome?.version ?? 0) >= BYTES_VERSION
-  /** The form a publish's frame takes on the current connection: the `maxPayload` it is checked against, binary or text. */
-  const formOf = (message: PublishMessage): string => `${maxPayload()}${binaryFor(message) ? 'b' : 't'}`
-  /** Encodes a publish in the form the connection wants; with bytes to a v1 server, a typed error. */
+  /**
+   * The form a publish's frame takes on the current connection: the `maxPayload` it is checked against, binary or
+   * text, and for one with bytes the version agreed (a publish queued before a welcome is checked again after it).
+   */
+  const formOf = (message: PublishMessage): string =>
+    `${maxPayload()}${message.bytes === undefined ? '' : `${binaryFor(message) ? 'b' : 't'}${welcome?.version ?? 0}`}`
+  /**
+   * Encodes a publish in the form the connection wants. Bytes to a v1 server are UNSUPPORTED_DATA, and bytes whose
+   * text form (with `data`) would pass `maxPayload` are PAYLOAD_TOO_LARGE, the server's own rule (protocol §19.4):
+   * both refused here, before anything is sent.
+   */
   const encodePublish = (message: PublishMessage): string | Uint8Array => {
-    if (message.bytes !== undefined && welcome !== undefined && welcome.version < BYTES_VERSION) {
-      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${welcome.protocol}, which carries no bytes (protocol v2 does)`, { room: message.room, ...(message.id === undefined ? {} : { id: message.id }) })
+    const bytes = message.bytes
+    const where = { room: message.room, ...(message.id === undefined ? {} : { id: message.id }) }
+    if (bytes !== undefined && welcome !== undefined && welcome.version < BYTES_VERSION) {
+      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${welcome.protocol}, which carries no bytes (protocol v2 does)`, where)
     }
-    if (!binaryFor(message)) return encodeOrThrow(message)
+    let frame: string | Uint8Array
     try {
-      return encodeBinary(message, { limits: { maxPayload: maxPayload() } })
+      // Validates `data` too (a value JSON cannot carry is INVALID_FIELD), before it is serialised below.
+      frame = binaryFor(message) ? encodeBinary(message, { limits: { maxPayload: maxPayload() } }) : encode(message, { limits: { maxPayload: maxPayload() } })
     } catch (error) {
       throw toParleyClientError(error)
     }
+    if (bytes !== undefined) {
+      const size = utf8ByteLength(JSON.stringify(message.data)) + base64Length(bytes.byteLength)
+      if (size > maxPayload()) throw new ParleyClientError('PAYLOAD_TOO_LARGE', `data and bytes (as base64) are ${size} bytes, more than maxPayload (${maxPayload()})`, where)
+    }
+    return frame
   }
   const isOpen = (): boolean => state === 'open' && connection !== undefined
   const onCleanup = (cleanup: () => void): void => void onDisconnect.push(cleanup)
@@ -657,7 +675,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
           id,
           ...(publishOptions.echo === undefined ? {} : { echo: publishOptions.echo }),
           // A copy: the app may reuse its buffer while the publish waits in the queue.
-          ...(bytes === undefined ? {} : { bytes: bytes.slice() }),
+          ...(bytes === undefined ? {} : { bytes: new Uint8Array(bytes) }),
         }
         let frame: string | Uint8Array
         try {

@@ -36,18 +36,13 @@ const PRUNE_SLICE = 10_000
 /** A position after every message: (ordinal, seq) beyond any real one (seq as text: it is past 2^53). */
 const END: readonly [number, string] = [2_147_483_647, '9223372036854775807']
 
-/** PostgreSQL's type oid of bytea. */
-const BYTEA_OID = 17
-
 /**
  * Our own result parsing, whatever type parsers the process has set globally on node-postgres: numbers (int4, int8,
- * float8) as JS numbers (seq and ts stay far below 2^53), bytea (`bytes`) from its hex output (`\x...`, the default
- * since PostgreSQL 9.0) as bytes, everything else as the text the database sent (`data` is selected as text and
- * parsed here).
+ * float8) as JS numbers (seq and ts stay far below 2^53), everything else as the text the database sent (`data` is
+ * selected as text and parsed here, `bytes` as hex text).
  */
 const TYPES: CustomTypesConfig = {
-  getTypeParser: ((oid: number) =>
-    oid === 20 || oid === 23 || oid === 701 ? Number : oid === BYTEA_OID ? (value: string) => Buffer.from(value.slice(2), 'hex') : (value: string) => value) as CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number) => (oid === 20 || oid === 23 || oid === 701 ? Number : (value: string) => value)) as CustomTypesConfig['getTypeParser'],
 }
 
 interface MessageRow {
@@ -56,8 +51,8 @@ interface MessageRow {
   readonly sender: string | null
   readonly ts: number
   readonly data: string
-  /** bytea, as node-postgres reads it; null for a message without bytes. */
-  readonly bytes?: Buffer | null
+  /** The bytea as hex text (`encode(bytes, 'hex')`); null for a message without bytes. */
+  readonly bytes?: string | null
 }
 
 /** The search text of a message as stored: cut to the limit, and without NUL, which PostgreSQL text cannot hold. */
@@ -208,7 +203,8 @@ export function createPostgresHistory(options: PostgresHistoryOptions): Postgres
     const data = JSON.parse(row.data) as RoomMessage['data']
     const stored = row.bytes
     if (stored === null || stored === undefined) return { type: 'message', room, seq: row.seq, epoch: row.epoch, from: row.sender, ts: row.ts, data }
-    const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength)
+    // Copied out of Node's decoder, which may return a slice of its shared pool.
+    const bytes = new Uint8Array(Buffer.from(stored, 'hex'))
     return { type: 'message', room, seq: row.seq, epoch: row.epoch, from: row.sender, ts: row.ts, bytes, data }
   }
 
@@ -262,6 +258,8 @@ export function createPostgresHistory(options: PostgresHistoryOptions): Postgres
   }
 
   const store: PostgresHistoryStore = {
+    // In a bytea column (schema version 2).
+    carriesBytes: true,
     // Arguments are checked, and the app's `searchText` runs, before `guarded`: their errors are not the database's.
     async append(batch: readonly StoredMessage[]): Promise<void> {
       const texts = batch.map((message) => storedSearchText(searchText(message.data)))

@@ -7,7 +7,8 @@ export interface Statement {
   readonly text: string
 }
 
-const COLUMNS = 'epoch, seq, sender, ts, data::text AS data, bytes'
+// bytea as hex text whatever the server's `bytea_output` setting.
+const COLUMNS = "epoch, seq, sender, ts, data::text AS data, encode(bytes, 'hex') AS bytes"
 
 function statement(key: string, text: string): Statement {
   // The name covers the text: two stores on one pool with different schemas get different statements, and node-postgres
@@ -83,7 +84,7 @@ export function statementsFor(t: TableNames) {
      */
     searchRecent: statement(
       'search_recent',
-      `(SELECT w.epoch, w.seq, w.sender, w.ts, w.data::text AS data, w.bytes, w.ordinal
+      `(SELECT w.epoch, w.seq, w.sender, w.ts, w.data::text AS data, encode(w.bytes, 'hex') AS bytes, w.ordinal
         FROM (
           SELECT ordinal, seq, epoch, sender, ts, data, bytes, search FROM ${t.messages}
           WHERE room = $1 AND (ordinal, seq) < ($4::int, $5::bigint) ORDER BY ordinal DESC, seq DESC LIMIT $6
@@ -107,7 +108,7 @@ export function statementsFor(t: TableNames) {
          SELECT ordinal, seq FROM ${t.messages}, websearch_to_tsquery($2::regconfig, $3::text) AS q
          WHERE room || '' = $1 AND numnode(q) > 0 AND search @@ q AND (ordinal, seq) <= ($4::int, $5::bigint)
        )
-       SELECT m.epoch, m.seq, m.sender, m.ts, m.data::text AS data, m.bytes
+       SELECT m.epoch, m.seq, m.sender, m.ts, m.data::text AS data, encode(m.bytes, 'hex') AS bytes
        FROM (SELECT ordinal, seq FROM hits ORDER BY ordinal DESC, seq DESC LIMIT $6) AS top
        JOIN ${t.messages} m ON m.room = $1 AND m.ordinal = top.ordinal AND m.seq = top.seq
        ORDER BY m.ordinal DESC, m.seq DESC`,

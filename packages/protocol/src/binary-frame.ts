@@ -73,13 +73,11 @@ export function bytesToBase64(bytes: Uint8Array): string {
   return btoa(binary)
 }
 
-/** The bytes of a padded base64 string, or undefined when it is not one. */
+/** The bytes of a padded base64 string (a plain Uint8Array of exactly that size), or undefined when it is not one. */
 export function base64ToBytes(text: string): Uint8Array | undefined {
   if (!BASE64_PATTERN.test(text)) return undefined
-  if (NodeBuffer !== undefined) {
-    const buffer = NodeBuffer.from(text, 'base64')
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-  }
+  // A copy of its own: Node's decoder may hand out a slice of its shared pool, whose `buffer` holds other data.
+  if (NodeBuffer !== undefined) return new Uint8Array(NodeBuffer.from(text, 'base64'))
   const binary = atob(text)
   const bytes = new Uint8Array(binary.length)
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)

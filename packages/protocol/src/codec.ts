@@ -1,5 +1,5 @@
 import { asBytes, base64ToBytes, bytesToBase64, joinBinaryFrame, splitBinaryFrame } from './binary-frame.js'
-import { describeType, isWellFormedString, utf8ByteLength } from './guards.js'
+import { describeType, isObject, isWellFormedString, utf8ByteLength } from './guards.js'
 import { ID_PATTERN, limitsFor, type ProtocolLimits } from './limits.js'
 import type { ClientMessage, Direction, HistoryEntry, Message, ServerMessage } from './messages.js'
 import { ProtocolError } from './protocol-error.js'
@@ -41,8 +41,9 @@ export function decode<D extends Direction>(frame: unknown, options: DecodeOptio
     const what = binary !== undefined ? 'a binary frame' : typeof frame
     return failed(new ProtocolError('UNSUPPORTED_DATA', `Expected a text frame, got ${what}`, { expected: 'a text frame', received: what }))
   }
-  const result = decodeText(frame, options.from, limits)
-  return result.ok ? (bytesOfTextForm(result.message, version) as DecodeResult<MessageFrom<D>>) : result
+  // v1 knows no `bytes`: a client's is dropped before the shape check, as any field v1 does not know (§4.7).
+  const result = decodeText(frame, options.from, limits, options.from === 'client' && version < BYTES_VERSION)
+  return result.ok ? (bytesOfTextForm(result.message) as DecodeResult<MessageFrom<D>>) : result
 }
 
 /**
@@ -68,21 +69,12 @@ function decodeBinary<D extends Direction>(frame: Uint8Array, from: D, limits: P
   if (message.type !== carrier || 'bytes' in message) {
     return failed(new ProtocolError('INVALID_BINARY_FRAME', `Binary frame: the header must be a ${carrier} without "bytes"`, { messageType: message.type }))
   }
-  return { ok: true, message: { ...message, bytes: split.bytes.slice() } as MessageFrom<D> }
+  return { ok: true, message: { ...message, bytes: new Uint8Array(split.bytes) } as MessageFrom<D> }
 }
 
 /** A text frame's message with its base64 `bytes` (checked by the shape) turned into bytes. */
-function bytesOfTextForm(message: Message, version: number): DecodeResult {
-  if (message.type === 'publish') {
-    const text = message.bytes as unknown as string | undefined
-    if (text === undefined) return { ok: true, message }
-    if (version < BYTES_VERSION) {
-      const { bytes: _ignored, ...v1 } = message
-      return { ok: true, message: v1 }
-    }
-    return { ok: true, message: { ...message, bytes: base64ToBytes(text) as Uint8Array } }
-  }
-  if (message.type === 'message') {
+function bytesOfTextForm(message: Message): DecodeResult {
+  if (message.type === 'publish' || message.type === 'message') {
     const text = message.bytes as unknown as string | undefined
     return { ok: true, message: text === undefined ? message : { ...message, bytes: base64ToBytes(text) as Uint8Array } }
   }
@@ -94,7 +86,7 @@ function bytesOfTextForm(message: Message, version: number): DecodeResult {
 }
 
 /** A text frame's checks (size, JSON, tree, shape), leaving a `bytes` field as the base64 text it arrived as. */
-function decodeText<D extends Direction>(frame: string, from: D, limits: ProtocolLimits): DecodeResult<MessageFrom<D>> {
+function decodeText<D extends Direction>(frame: string, from: D, limits: ProtocolLimits, dropBytes = false): DecodeResult<MessageFrom<D>> {
   // Each UTF-16 unit is at least one UTF-8 byte, so the cheap length test rejects most oversized frames unscanned.
   if (frame.length > limits.maxPayload || (frame.length * 3 > limits.maxPayload && utf8ByteLength(frame) > limits.maxPayload)) {
     return failed(
@@ -121,6 +113,7 @@ function decodeText<D extends Direction>(frame: string, from: D, limits: Protoco
     }
     return failed(withMessageContext(treeError, parsed, limits))
   }
+  if (dropBytes && isObject(parsed) && parsed['type'] === 'publish' && 'bytes' in parsed) delete parsed['bytes']
   const result = validateShape(parsed, from, limits)
   if (result instanceof ProtocolError) return failed(result)
   return { ok: true, message: result as MessageFrom<D> }

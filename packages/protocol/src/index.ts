@@ -12,6 +12,7 @@ export {
 } from './binary-frame.js'
 export { decode, encode, encodeBinary, directionOf, type DecodeOptions, type DecodeResult, type EncodeOptions } from './codec.js'
 export { ERROR_CODES, ERROR_CODE_LIST, isErrorCode, type ErrorCode } from './error-codes.js'
+export { utf8ByteLength } from './guards.js'
 export { HEARTBEAT_RULES, DEFAULT_HEARTBEAT, heartbeatDeadlineMs } from './heartbeat.js'
 export {
   DEFAULT_LIMITS,

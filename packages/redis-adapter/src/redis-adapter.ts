@@ -185,6 +185,8 @@ export function createRedisAdapter(options: RedisAdapterOptions = {}): Adapter {
     throw new TypeError(`Parley redis adapter: option "keyPrefix" must be a non-empty string without spaces, got ${String(options.keyPrefix)}`)
   }
   return {
+    // Bytes travel and are kept in their text form, base64 (the PUBLISH script); read back as bytes.
+    carriesBytes: true,
     async connect(hooks, config) {
       const node = new RedisNode(options, prefix, nodeTimeoutMs, hooks, config)
       await node.start(options.connectTimeoutMs ?? 10_000)

@@ -53,6 +53,11 @@ export interface HistorySearch {
 
 export interface HistoryStore {
   /**
+   * Whether this store keeps a message's `bytes` and gives them back (protocol v2). Without it the server speaks
+   * protocol v1 only and refuses a server-side publish with bytes, so no bytes are dropped silently.
+   */
+  readonly carriesBytes?: boolean
+  /**
    * Stores a batch (one multi-row write where the store can). Idempotent on (room, epoch, seq): a message stored
    * already is skipped, never stored twice, so a retried batch or a second node writing the same message is safe.
    * Rejects when the batch could not be written; the caller retries it.

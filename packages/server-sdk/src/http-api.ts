@@ -80,9 +80,13 @@ function optionalBytes(fields: Record<string, unknown>, name: string): Uint8Arra
   return bytes
 }
 
-/** JSON of an answer: a message's bytes (history pages) in their text form, base64, as on the wire. */
-function bytesAsBase64(_key: string, value: unknown): unknown {
-  return value instanceof Uint8Array ? bytesToBase64(value) : value
+/**
+ * JSON of an answer: a message's bytes (history pages) in their text form, base64, as on the wire. Read from the
+ * holder, not from `value`: JSON.stringify has already turned a Node Buffer into `{ type: 'Buffer', data }`.
+ */
+function bytesAsBase64(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key]
+  return raw instanceof Uint8Array ? bytesToBase64(raw) : value
 }
 
 function requiredString(fields: Record<string, unknown>, name: string): string {

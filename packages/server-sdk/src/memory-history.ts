@@ -84,6 +84,7 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
   }
 
   const store: HistoryStore = {
+    carriesBytes: true,
     async append(batch: readonly StoredMessage[]): Promise<void> {
       const touched = new Set<RoomHistory>()
       for (const item of batch) {
@@ -98,7 +99,7 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
         const message: RoomMessage =
           item.bytes === undefined
             ? { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, data }
-            : { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, bytes: item.bytes.slice(), data }
+            : { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, bytes: new Uint8Array(item.bytes), data }
         history.kept.splice(at, 0, { message, text: searchText(data).slice(0, MAX_SEARCH_TEXT).toLowerCase() })
         touched.add(history)
       }

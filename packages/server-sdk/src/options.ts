@@ -1,4 +1,4 @@
-import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MAX_MEMBERS_PAGE, serverFrameLimit, SUBPROTOCOLS, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
+import { closestName, DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MAX_MEMBERS_PAGE, serverFrameLimit, SUBPROTOCOL_V1_JSON, SUBPROTOCOL_V2_JSON, SUBPROTOCOLS, type Contract, type JsonValue, type Logger, type ProtocolLimits } from '@parley/protocol'
 import type { Adapter } from './adapters/adapter.js'
 import type { HistoryStore } from './history-store.js'
 import type { HistoryWriterSettings } from './history-writer.js'
@@ -245,6 +245,8 @@ export interface ResolvedOptions {
   readonly compression: Required<CompressionOptions> | undefined
   /** The subprotocols this server speaks, newest first. */
   readonly protocols: readonly string[]
+  /** Whether the adapter and the history store keep bytes (`carriesBytes`): without both, no bytes are accepted. */
+  readonly carriesBytes: boolean
   readonly authenticate: ServerOptions['authenticate']
   readonly authMode: 'handshake' | 'first-message'
   readonly authTimeoutMs: number
@@ -378,8 +380,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   }
   const httpStream = section('httpStream', options.httpStream, ['keepaliveMs'])
   const compression = resolveCompression(options.compression)
-  const protocols = options.protocols ?? SUBPROTOCOLS
-  if (!Array.isArray(protocols) || protocols.length === 0 || !protocols.every((name) => (SUBPROTOCOLS as readonly string[]).includes(name)) || new Set(protocols).size !== protocols.length) {
+  const protocols = options.protocols
+  if (protocols !== undefined && (!Array.isArray(protocols) || protocols.length === 0 || !protocols.every((name) => (SUBPROTOCOLS as readonly string[]).includes(name)) || new Set(protocols).size !== protocols.length)) {
     fail('protocols', `a non-empty list of distinct subprotocols from ${SUBPROTOCOLS.join(', ')}`, protocols)
   }
   const heartbeat = section('heartbeat', options.heartbeat, ['intervalMs', 'timeoutMs'])
@@ -411,6 +413,13 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (adapter !== undefined && (typeof adapter !== 'object' || adapter === null || typeof adapter.connect !== 'function')) {
     fail('adapter', 'an Adapter (see createMemoryAdapter)', adapter)
   }
+  // Bytes need an adapter and a store that keep them (the memory adapter, the default, does); otherwise v1 only.
+  const carriesBytes = (adapter === undefined || adapter.carriesBytes === true) && (store === undefined || store.carriesBytes === true)
+  if (!carriesBytes && protocols?.includes(SUBPROTOCOL_V2_JSON) === true) {
+    const what = adapter !== undefined && adapter.carriesBytes !== true ? 'the adapter' : 'history.store'
+    fail('protocols', `without parley.v2.json: ${what} does not keep bytes (carriesBytes), so protocol v2 cannot be spoken`, protocols)
+  }
+  const spoken = protocols ?? (carriesBytes ? SUBPROTOCOLS : [SUBPROTOCOL_V1_JSON])
   const logger = options.logger ?? SILENT_LOGGER
   if (typeof logger !== 'object' || logger === null || (['debug', 'info', 'warn', 'error'] as const).some((k) => typeof logger[k] !== 'function')) {
     fail('logger', 'an object with debug, info, warn and error functions', logger)
@@ -431,7 +440,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     httpStream: { keepaliveMs: positiveInt('httpStream.keepaliveMs', httpStream['keepaliveMs'], 15_000) },
     compression,
     // Newest first, as negotiation and the 426 list them.
-    protocols: Object.freeze(SUBPROTOCOLS.filter((name) => protocols.includes(name))),
+    protocols: Object.freeze(SUBPROTOCOLS.filter((name) => spoken.includes(name))),
+    carriesBytes,
     authenticate: fn('authenticate', options.authenticate),
     authMode,
     authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 10_000),

@@ -175,8 +175,9 @@ export class Parley extends EventEmitter<ParleyEvents> {
         encode({ type: 'message', room: name, seq: 1, epoch: 'check', from: null, ts: 0, data: null }, { limits: this.options.encodeLimits })
         const bytes = options.bytes
         if (bytes !== undefined && !(bytes instanceof Uint8Array)) throw new ParleyServerError('INVALID_FIELD', 'bytes: expected a Uint8Array')
+        if (bytes !== undefined && !this.options.carriesBytes) throw new ParleyServerError('UNSUPPORTED_DATA', "bytes: this server's adapter or history store keeps no bytes (carriesBytes)")
         const dataJson = serialiseData(data, this.options.limits.maxPayload, bytes)
-        const { seq, epoch } = await hub.history.publish({ room: name, from: null, data, dataJson, ...(bytes === undefined ? {} : { bytes: bytes.slice() }) })
+        const { seq, epoch } = await hub.history.publish({ room: name, from: null, data, dataJson, ...(bytes === undefined ? {} : { bytes: new Uint8Array(bytes) }) })
         return { seq, epoch }
       },
       members: async () => (await this.#running()).node.members(name),

@@ -215,6 +215,8 @@ export class Pipeline {
       else {
         const checked = validateMessage(message, 'client', this.#fullLimits)
         if (checked instanceof Error) throw checked
+        // In memory, bytes are bytes: base64 text is only their form on the wire.
+        if (message.bytes !== undefined && !(message.bytes instanceof Uint8Array)) throw new Error('publish.bytes: expected a Uint8Array')
       }
     } catch (error) {
       throw new ParleyServerError('INTERNAL_ERROR', `Middleware produced an invalid message: ${String(error)}`, { expose: false, cause: error })

@@ -555,7 +555,7 @@ export class Rooms {
     // one binary frame for v2 sessions on WebSocket, the text form (base64) for the rest; each is made once.
     let frame: Frame | undefined
     let binaryFrame: Frame | undefined
-    const hasBytes = message.bytes !== undefined
+    const hasBytes = message.bytes instanceof Uint8Array
     // The session's own lookup finds the membership (the first room is held inline).
     for (const session of local.sessions) {
       const membership = session.memberships.get(message.room)
@@ -582,9 +582,13 @@ export class Rooms {
     }
   }
 
-  /** A room message's frame, made once: text, or binary when `binary` and the message has bytes. */
+  /**
+   * A room message's frame, made once: text, or binary when `binary` and the message has bytes. Bytes an adapter
+   * handed over still as base64 text (one that forgot to turn its stored form back) go in the text form, which every
+   * session reads, rather than failing the fan-out.
+   */
   #frameOf(message: RoomMessage, dataJson?: string, binary = false): Frame {
-    const asBinary = binary && message.bytes !== undefined
+    const asBinary = binary && message.bytes instanceof Uint8Array
     const cache = asBinary ? this.#binaryFrames : this.#frames
     let frame = cache.get(message)
     if (frame === undefined) {

@@ -1,4 +1,6 @@
 import { encodeBinary, joinBinaryFrame, type ClientMessage } from '@parley/protocol'
+import { createServer } from 'node:http'
+import { attach, createMemoryAdapter, type Adapter } from '@parley/server-sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, refusedHandshake, type RawClient } from './helpers/raw-client.js'
 import { startServer, type TestServer } from './helpers/start-server.js'
@@ -175,6 +177,38 @@ describe('protocol v2: bytes', () => {
     })
   })
 
+  describe('stores that keep no bytes', () => {
+    /** The memory adapter behind a wrapper that does not say it carries bytes: a v1-era third-party adapter. */
+    const v1Adapter = (): Adapter => {
+      const inner = createMemoryAdapter()
+      return { connect: (hooks, config) => inner.connect(hooks, config) }
+    }
+
+    it('make the server speak v1 only, refuse v2 in `protocols` with a TypeError, and refuse a server-side publish with bytes', async () => {
+      server = await startServer({ adapter: v1Adapter() })
+      const client = await connect(server.url, { protocols: [V2, V1] })
+      clients.push(client)
+      expect(await client.next('welcome')).toMatchObject({ protocol: V1, version: 1 })
+      await expect(server.parley.room('r').publish('x', { bytes: png })).rejects.toMatchObject({ code: 'UNSUPPORTED_DATA' })
+      await expect(server.parley.room('r').publish('plain')).resolves.toMatchObject({ seq: 1 })
+      expect(() => attach(createServer(), { adapter: v1Adapter(), protocols: [V2, V1] })).toThrow(/the adapter does not keep bytes/)
+      expect(() => attach(createServer(), { history: { store: { append: async () => undefined, read: async () => undefined } as never }, protocols: [V2] })).toThrow(/history.store does not keep bytes/)
+    })
+  })
+
+  it('refuses middleware that leaves bytes as anything but a Uint8Array: INTERNAL_ERROR to the sender, nothing to the room', async () => {
+    server = await startServer()
+    server.parley.use((context, next) => {
+      if (context.message.type === 'publish' && context.message.bytes !== undefined) context.message = { ...context.message, bytes: 'AAEC' as unknown as Uint8Array }
+      return next()
+    })
+    const sender = await open([V2], 'r')
+    const member = await open([V2], 'r')
+    sender.send(binaryPublish('r', png, { id: 'm' } as Partial<ClientMessage>))
+    expect(await sender.next('error')).toMatchObject({ code: 'INTERNAL_ERROR', id: 'm' })
+    expect((await member.quiet(50)).filter((message) => message.type === 'message')).toEqual([])
+  })
+
   describe('the protocols option', () => {
     it('a v1-only server answers a v2 client in v1 and refuses a v2-only client with 426 naming v1', async () => {
       server = await startServer({ protocols: [V1] })
@@ -187,8 +221,6 @@ describe('protocol v2: bytes', () => {
     })
 
     it('is checked: unknown names, an empty list and duplicates are refused with a TypeError', async () => {
-      const { attach } = await import('@parley/server-sdk')
-      const { createServer } = await import('node:http')
       for (const protocols of [['parley.v3.json'], [], [V1, V1], 'parley.v1.json']) {
         expect(() => attach(createServer(), { protocols: protocols as string[] })).toThrow(/protocols/)
       }

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import Ajv2020 from 'ajv/dist/2020.js'
 import express from 'express'
-import { createParley, OPENAPI_DOCUMENT, parleyApi, type Parley } from '@parley/server-sdk'
+import { encodeBinary } from '@parley/protocol'
+import { createLoopback, createParley, OPENAPI_DOCUMENT, parleyApi, type Parley } from '@parley/server-sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Resources } from './helpers/fixtures.js'
-import { openLoopback, type LoopbackClient } from './helpers/loopback-client.js'
+import { LoopbackClient, openLoopback } from './helpers/loopback-client.js'
 
 // The HTTP API for backends in any language: bearer keys (several, for rotation), JSON in and out, stable error
 // codes, and an OpenAPI 3.1 document that is served, checked in, valid, and describes what the handler answers.
@@ -94,7 +95,7 @@ describe('the OpenAPI document', () => {
 
 describe.each(['express', 'plain'] as const)('the HTTP API, mounted on %s', (mount) => {
   it('acts through every route, answering what the document describes', async () => {
-    const { url, alice, bob } = await setup(mount)
+    const { url, parley, alice, bob } = await setup(mount)
     const published = await call(url, 'POST', `/rooms/${ROOM}/publish`, { data: { text: 'from the backend' } })
     expect(published).toMatchObject({ status: 200, body: { seq: 1 } })
     matchesDocument('/rooms/{room}/publish', 'post', 200, published.body)
@@ -109,8 +110,22 @@ describe.each(['express', 'plain'] as const)('the HTTP API, mounted on %s', (mou
     expect(withBytes).toMatchObject({ status: 200, body: { seq: 2 } })
     expect([...((await alice.next('message')).bytes ?? [])]).toEqual([0, 1, 2, 255])
 
+    // Bytes a v2 client published in a binary frame, and a Node Buffer from the server API: base64 in the page too.
+    const { connection, peer } = createLoopback('parley.v2.json')
+    resources.add(peer, (p) => p.close())
+    const v2 = new LoopbackClient(peer)
+    await parley.accept(connection, { token: 'carol' })
+    await v2.next('welcome')
+    v2.send({ type: 'join', room: 'team:42/general', id: 'j' })
+    await v2.next('joined')
+    peer.send(encodeBinary({ type: 'publish', room: 'team:42/general', id: 'b', data: 'binary', bytes: new Uint8Array([9, 8, 7]) }))
+    await v2.next('ack')
+    await parley.room('team:42/general').publish('buffer', { bytes: Buffer.from([6, 5]) })
+    peer.close()
+    for (let waited = 0; parley.stats().connections > 2 && waited < 2_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10))
+
     const history = await call(url, 'GET', `/rooms/${ROOM}/history?limit=10`)
-    expect((history.body['messages'] as Array<{ bytes?: unknown }>).map((message) => message.bytes)).toEqual([undefined, 'AAEC/w=='])
+    expect((history.body['messages'] as Array<{ bytes?: unknown }>).map((message) => message.bytes)).toEqual([undefined, 'AAEC/w==', 'CQgH', 'BgU='])
     matchesDocument('/rooms/{room}/history', 'get', 200, history.body)
 
     const rooms = await call(url, 'GET', '/rooms')

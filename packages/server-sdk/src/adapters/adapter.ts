@@ -202,4 +202,9 @@ export interface AdapterNode {
 /** An adapter: how server nodes share rooms. One Parley instance connects as one node. */
 export interface Adapter {
   connect(hooks: AdapterHooks, config: AdapterNodeConfig): Promise<AdapterNode>
+  /**
+   * Whether this adapter stores and delivers a publish's `bytes` (protocol v2; docs/adapters.md). Without it the
+   * server speaks protocol v1 only and refuses a server-side publish with bytes, so no bytes are dropped silently.
+   */
+  readonly carriesBytes?: boolean
 }

@@ -74,6 +74,8 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): Adapter
 }
 
 class MemoryAdapter implements Adapter {
+  /** Messages are kept as they are, bytes included. */
+  readonly carriesBytes = true
   readonly rooms = new Map<string, RoomState>()
   readonly nodes = new Set<MemoryNode>()
   /**

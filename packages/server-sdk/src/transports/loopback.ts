@@ -2,8 +2,8 @@ import type { Connection, Frame } from './connection.js'
 
 /** The client's end of an in-memory connection. */
 export interface LoopbackPeer {
-  /** Sends a text frame to the server. */
-  send(frame: string): void
+  /** Sends a frame to the server: text, or bytes to play a binary frame (protocol v2's message with bytes). */
+  send(frame: string | Uint8Array): void
   /** Closes from the client side; the server sees `code` and `reason`. */
   close(code?: number, reason?: string): void
   /** Frames from the server. */
