@@ -49,6 +49,11 @@ describe('v1 vectors under v2', () => {
   it("a publish's text-form bytes are ignored at version 1, as v1 ignores fields it does not know", () => {
     const result = decode(JSON.stringify({ type: 'publish', room: 'r', data: 1, bytes: 'AAE=' }), { from: 'client', version: 1 })
     expectExactly(result, { ok: true, message: { type: 'publish', room: 'r', data: 1 } })
+    // Whatever it holds: v1 does not look at it, so it cannot be invalid there (at version 2 it is).
+    for (const bytes of [5, 'not base64', null, { a: 1 }]) {
+      expectExactly(decode(JSON.stringify({ type: 'publish', room: 'r', data: 1, bytes }), { from: 'client', version: 1 }), { ok: true, message: { type: 'publish', room: 'r', data: 1 } })
+      expect(decode(JSON.stringify({ type: 'publish', room: 'r', data: 1, bytes }), { from: 'client', version: 2 })).toMatchObject({ ok: false, error: { code: 'INVALID_FIELD' } })
+    }
   })
 
   it("a server's message keeps its base64 bytes at version 1: the fallback form a v1 member gets", () => {
