@@ -43,7 +43,9 @@ export function decode<D extends Direction>(frame: unknown, options: DecodeOptio
   }
   // v1 knows no `bytes`: a client's is dropped before the shape check, as any field v1 does not know (§4.7).
   const result = decodeText(frame, options.from, limits, options.from === 'client' && version < BYTES_VERSION)
-  return result.ok ? (bytesOfTextForm(result.message) as DecodeResult<MessageFrom<D>>) : result
+  // The common message has no bytes: handed back as it is, without a second result object.
+  if (!result.ok || ((result.message as { bytes?: unknown }).bytes === undefined && result.message.type !== 'history')) return result
+  return bytesOfTextForm(result.message) as DecodeResult<MessageFrom<D>>
 }
 
 /**
