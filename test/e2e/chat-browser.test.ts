@@ -15,7 +15,7 @@ import { startChatServer, type ChatServer } from './helpers/processes.js'
 import { startHttpProxy } from '../../packages/client-sdk/test/helpers/http-proxy.js'
 import { crc32, deflateSync } from 'node:zlib'
 import { encodeBinary } from '@parley/protocol'
-import { connect } from '../../packages/server-sdk/test/helpers/raw-client.js'
+import { connect, type RawClient } from '../../packages/server-sdk/test/helpers/raw-client.js'
 
 /** A real PNG of `size` × `size` pixels, a diagonal gradient, made here (signature, IHDR, IDAT, IEND). */
 function pngImage(size: number): Buffer {
@@ -357,6 +357,40 @@ describe.runIf(browserTestsEnabled())('express-chat in headless Chromium', () =>
     await bob.waitForSelector('#status[data-state="open"]')
     await expect.poll(() => loaded(bob), { timeout: 10_000 }).toBe(64)
     expect(await figure(bob).count()).toBe(1)
+    expect(problems).toEqual([])
+  }, 45_000)
+
+  it('a room of 120: the header counts everyone, the people list shows the first ones and how many more, and counts follow joins and leaves', async () => {
+    const crowd: RawClient[] = []
+    try {
+      // 119 raw members, each its own user, join #crowd before Alice opens it; the server's join answer then lists
+      // the first 100 (presence.snapshotLimit) with the count, and tells the room's changes as counts.
+      const tokens = await Promise.all(Array.from({ length: 119 }, (_, i) => login(server, `fan-${String(i).padStart(3, '0')}`)))
+      for (const { token } of tokens) {
+        const raw = await connect(server.wsUrl, { headers: { Authorization: `Bearer ${token}` } })
+        crowd.push(raw)
+        await raw.next('welcome')
+        raw.send({ type: 'join', room: 'crowd', id: 'join', presence: null })
+        await raw.next('joined')
+      }
+      await alice.fill('#new-room-name', 'crowd')
+      await alice.press('#new-room-name', 'Enter')
+      await alice.locator(`${log('crowd')} .notice`, { hasText: 'You joined #crowd' }).waitFor()
+      await expect.poll(() => alice.textContent('#room-members')).toBe('120 online')
+      const more = alice.locator('#people li.more')
+      await expect.poll(() => more.textContent()).toMatch(/^and \d+ more online$/)
+      const listed = await alice.locator('#people li[data-online="true"]').count()
+      expect(Number(/\d+/.exec((await more.textContent()) ?? '')?.[0]) + listed).toBe(120)
+      await screenshot(alice, 'crowd')
+
+      // Five leave: the count follows within the server's count window (1 s), names or not.
+      for (const raw of crowd.splice(0, 5)) raw.close()
+      await expect.poll(() => alice.textContent('#room-members'), { timeout: 5_000 }).toBe('115 online')
+    } finally {
+      for (const raw of crowd) raw.close()
+    }
+    // Back to #general for the rest.
+    await alice.click('#rooms li[data-room="general"]')
     expect(problems).toEqual([])
   }, 45_000)
 

@@ -8,7 +8,7 @@ import type { HistoryGap, Recovery, ResumePoint } from '@parley/protocol'
 import type { IssuedToken } from '../chat-auth.js'
 import { chatTokenOptions, requestChatToken } from '../chat-login.js'
 import { chatContract, isChatImage, isChatMessage, isChatReaction, type ChatContract, type ChatPresence, type ChatReaction, type ChatRoomMessage } from '../chat-contract.js'
-import { IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_TEXT_LENGTH, REACTIONS, imageTypeOf, isUsername, toRoomName, type Reaction } from '../chat-rules.js'
+import { MAX_IMAGE_BYTES, MAX_TEXT_LENGTH, REACTIONS, imageTypeOf, isUsername, toRoomName, type Reaction } from '../chat-rules.js'
 import { avatar, byId, el, formatCount, formatDuration, formatWhen, highlighted, searchWords, toast, typingLine } from './dom.js'
 
 /**
@@ -347,6 +347,11 @@ function joinRoom(owner: Client<ChatContract>, name: string): RoomView {
       renderRooms()
       scheduleRoomsRefresh()
     }),
+    // A large room (over the server's presence.countAbove) says how many came and went, not who: the header follows.
+    room.on('count', () => {
+      renderPeople()
+      renderRooms()
+    }),
     room.on('typing', ({ user, typing }) => {
       if (user === me) return
       clearTimeout(view.typing.get(user))
@@ -654,7 +659,7 @@ async function shareImage(view: RoomView, file: File): Promise<void> {
   const bytes = new Uint8Array(await file.arrayBuffer())
   const type = imageTypeOf(bytes)
   if (type === undefined) {
-    toast(`${file.name} is not a ${IMAGE_TYPES.map((t) => t.slice(6).toUpperCase()).join(', ')} image.`)
+    toast(`${file.name} is not a PNG, JPEG, GIF or WebP image.`)
     return
   }
   const name = file.name.slice(0, 100) || 'image'
@@ -1094,25 +1099,30 @@ function renderPeople(): void {
   const view = active === undefined ? undefined : views.get(active)
   if (view === undefined) return
   const people = [...view.people.entries()].sort(([a, aOnline], [b, bOnline]) => Number(bOnline) - Number(aOnline) || a.localeCompare(b))
-  const online = people.filter(([, isOnline]) => isOnline).length
-  ui.roomMembers.textContent = `${online} online`
-  ui.people.replaceChildren(
-    ...people.map(([user, isOnline]) =>
-      el('li', { data: { user, online: String(isOnline) } }, [
-        avatar(user, true),
-        el('span', { className: 'person', text: user === me ? `${user} (you)` : user }),
-        view.typing.has(user)
-          ? el('span', { className: 'typing-dots', text: 'typing…' })
-          : el('span', { className: 'presence', text: isOnline ? 'online' : 'offline' }),
-      ]),
-    ),
+  const listed = people.filter(([, isOnline]) => isOnline).length
+  // The room's own count: a large room's join lists the first members only, and its presence then comes as counts
+  // (who left is not said, so the names listed as online may be more than are).
+  const online = view.room.memberCount || listed
+  ui.roomMembers.textContent = `${formatCount(online)} online`
+  const more = Math.max(0, online - listed)
+  const items = people.map(([user, isOnline]) =>
+    el('li', { data: { user, online: String(isOnline) } }, [
+      avatar(user, true),
+      el('span', { className: 'person', text: user === me ? `${user} (you)` : user }),
+      view.typing.has(user)
+        ? el('span', { className: 'typing-dots', text: 'typing…' })
+        : el('span', { className: 'presence', text: isOnline ? 'online' : 'offline' }),
+    ]),
   )
+  // After the online people listed, the ones the page was only counted (people sorts online first).
+  if (more > 0) items.splice(listed, 0, el('li', { className: 'more', text: `and ${formatCount(more)} more online` }))
+  ui.people.replaceChildren(...items)
 }
 
 function renderRooms(): void {
   const counts = new Map(activeRooms.map(({ room, members }) => [room, members]))
   for (const view of views.values()) {
-    counts.set(view.name, [...view.people.values()].filter(Boolean).length || (counts.get(view.name) ?? 0))
+    counts.set(view.name, view.room.memberCount || (counts.get(view.name) ?? 0))
   }
   const names = [...counts.keys()].sort((a, b) => Number(views.has(b)) - Number(views.has(a)) || (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || a.localeCompare(b))
   ui.rooms.replaceChildren(
