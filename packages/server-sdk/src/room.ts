@@ -123,6 +123,23 @@ interface LocalRoom {
   members: number
   /** The current window was opened as counts (so is its length); it may still end as counts if opened as names. */
   counting: boolean
+  /**
+   * `sessions` by how each gets the room's presence now, so a change reaches only those it concerns instead of a walk
+   * over every member (which made filling a room O(members²)): joins being answered hold it, live members take
+   * batches or each change. Kept by {@link sortAudience} at every turn of a membership.
+   */
+  readonly holding: Set<Session>
+  readonly batchedLive: Set<Session>
+  readonly unbatchedLive: Set<Session>
+}
+
+/** Files `session` under how it gets `local`'s presence now; with no membership (it left), under none. */
+function sortAudience(local: LocalRoom, session: Session, membership: Membership | undefined): void {
+  local.holding.delete(session)
+  local.batchedLive.delete(session)
+  local.unbatchedLive.delete(session)
+  if (membership === undefined || !local.sessions.has(session)) return
+  ;(membership.heldPresence !== null ? local.holding : membership.batched ? local.batchedLive : local.unbatchedLive).add(session)
 }
 
 /** One room with members on this node, as `Rooms.list()` reports it. */
@@ -221,16 +238,31 @@ export class Rooms {
     membership.pending = []
     membership.heldPresence = []
     membership.presence = presence
+    // A member joining again holds presence too, until its new answer is out.
+    if (existing !== undefined) this.#audience(room, session)
     try {
       if (existing === undefined) {
         session.memberships.set(room, membership)
         let local = this.#rooms.get(room)
         if (local === undefined) {
           // Every joiner waits for the same subscription, so nobody reads a position before live delivery is on.
-          local = { sessions: new Set(), subscribed: this.#node.subscribe(room), messages: 0, batch: [], nextChange: 0, batchTimer: undefined, members: 0, counting: false }
+          local = {
+            sessions: new Set(),
+            subscribed: this.#node.subscribe(room),
+            messages: 0,
+            batch: [],
+            nextChange: 0,
+            batchTimer: undefined,
+            members: 0,
+            counting: false,
+            holding: new Set(),
+            batchedLive: new Set(),
+            unbatchedLive: new Set(),
+          }
           this.#rooms.set(room, local)
         }
         local.sessions.add(session)
+        sortAudience(local, session, membership)
         await local.subscribed
         await this.#node.presenceJoin({ room, user: session.user.id, session: session.id, presence })
       } else if (message.presence !== undefined) {
@@ -312,7 +344,14 @@ export class Rooms {
     membership.heldPresence = null
     membership.liveFrom = this.#rooms.get(room)?.nextChange ?? 0
     release(session, membership)
+    this.#audience(room, session)
     return held
+  }
+
+  /** Files a session under how it gets the room's presence, after its membership turned (see LocalRoom). */
+  #audience(room: string, session: Session): void {
+    const local = this.#rooms.get(room)
+    if (local !== undefined) sortAudience(local, session, session.memberships.get(room))
   }
 
   /**
@@ -369,6 +408,7 @@ export class Rooms {
     let emptied = false
     if (local !== undefined) {
       local.sessions.delete(session)
+      sortAudience(local, session, undefined)
       if (local.sessions.size === 0) {
         this.#rooms.delete(room)
         clearTimeout(local.batchTimer)
@@ -438,6 +478,7 @@ export class Rooms {
     session.memberships.delete(room)
     const local = this.#rooms.get(room)
     local?.sessions.delete(session)
+    if (local !== undefined) sortAudience(local, session, undefined)
     if (local !== undefined && local.sessions.size === 0) {
       this.#rooms.delete(room)
       clearTimeout(local.batchTimer)
@@ -539,6 +580,7 @@ export class Rooms {
   #resync(session: Session, room: string, membership: Membership, trigger: RoomMessage | undefined): void {
     membership.pending = []
     membership.heldPresence = []
+    this.#audience(room, session)
     if (trigger !== undefined && hold(session, membership, this.#frameOf(trigger, undefined, session.binaryFrames).byteLength)) membership.pending.push(trigger)
     this.#events.background(this.#answerPosition(session, room, membership, { epoch: membership.epoch, seq: membership.lastSeq }, undefined))
   }
@@ -614,22 +656,18 @@ export class Rooms {
     else if (event === 'leave') local.members = Math.max(0, local.members - 1)
     if (this.#options.presence.announce(room) === 'none') return
     let frame: Frame | undefined
-    let batched = false
-    for (const session of local.sessions) {
-      const membership = session.memberships.get(room)
-      if (membership === undefined) continue
-      // A session whose join is being answered gets the change after its snapshot, never instead of it.
-      if (membership.heldPresence !== null) {
-        frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
-        if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
-      } else if (membership.batched) {
-        batched = true
-      } else {
-        frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
-        session.sendFrame(frame)
-      }
+    // A session whose join is being answered gets the change after its snapshot, never instead of it.
+    for (const session of local.holding) {
+      const held = session.memberships.get(room)?.heldPresence
+      if (held === undefined || held === null) continue
+      frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
+      if (hold(session, session.memberships.get(room) as Membership, frame.byteLength)) held.push({ event, member, frame })
     }
-    if (batched) {
+    for (const session of local.unbatchedLive) {
+      frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
+      session.sendFrame(frame)
+    }
+    if (local.batchedLive.size > 0) {
       if (local.batch.length === 0) {
         // A window opens: counts or names for all of it. A room told counts gathers them over `countMs` (a second):
         // "N online" moving once a second costs every member one small frame a second, however fast the room fills.
@@ -668,7 +706,7 @@ export class Rooms {
     const counting = local.counting || local.members > this.#options.presence.countAbove
     const framesFor = (changes: readonly PresenceChange[]): Frame[] => (counting ? [this.#countsFrame(room, changes)] : this.#presenceFrames(room, changes))
     let shared: Frame[] | undefined
-    for (const session of local.sessions) {
+    for (const session of local.batchedLive) {
       const membership = session.memberships.get(room)
       if (membership === undefined || !membership.batched || membership.heldPresence !== null) continue
       if (membership.liveFrom <= first.n) {
