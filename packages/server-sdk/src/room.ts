@@ -8,6 +8,7 @@ import {
   type ClientMessageOf,
   type JsonValue,
   type PresenceChange,
+  type PresenceCounts,
   type PresenceMember,
   type ResumePoint,
   type RoomMessage,
@@ -131,6 +132,39 @@ interface LocalRoom {
   readonly holding: Set<Session>
   readonly batchedLive: Set<Session>
   readonly unbatchedLive: Set<Session>
+}
+
+/** The index of the first change numbered `n` or later in a batch (numbered in increasing order), or its length. */
+function firstAtOrAfter(batch: ReadonlyArray<{ readonly n: number }>, n: number): number {
+  let low = 0
+  let high = batch.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((batch[middle] as { n: number }).n < n) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+/** Running totals of a batch's changes by kind, to count any suffix of it at once. */
+function runningTotals(batch: ReadonlyArray<{ readonly change: PresenceChange }>): { from(start: number): PresenceCounts } {
+  const join = new Uint32Array(batch.length + 1)
+  const leave = new Uint32Array(batch.length + 1)
+  const update = new Uint32Array(batch.length + 1)
+  for (let i = 0; i < batch.length; i++) {
+    const event = (batch[i] as { change: PresenceChange }).change.event
+    join[i + 1] = (join[i] as number) + (event === 'join' ? 1 : 0)
+    leave[i + 1] = (leave[i] as number) + (event === 'leave' ? 1 : 0)
+    update[i + 1] = (update[i] as number) + (event === 'update' ? 1 : 0)
+  }
+  const end = batch.length
+  return {
+    from: (start) => ({
+      join: (join[end] as number) - (join[start] as number),
+      leave: (leave[end] as number) - (leave[start] as number),
+      update: (update[end] as number) - (update[start] as number),
+    }),
+  }
 }
 
 /** Files `session` under how it gets `local`'s presence now; with no membership (it left), under none. */
@@ -704,24 +738,29 @@ export class Rooms {
     // A named window that ends past the threshold goes out as counts; a counting one never turns to names (a message
     // may have come meanwhile, and names must not follow what their members said).
     const counting = local.counting || local.members > this.#options.presence.countAbove
-    const framesFor = (changes: readonly PresenceChange[]): Frame[] => (counting ? [this.#countsFrame(room, changes)] : this.#presenceFrames(room, changes))
-    let shared: Frame[] | undefined
+    // A member that went live during the window gets the changes from its own start on: a suffix of the batch, whose
+    // changes are numbered in order. Its frames are made once per distinct start, and counts come from running
+    // totals, so a window in which thousands went live costs each of them one lookup, not a pass over the batch.
+    const totals = counting ? runningTotals(batch) : undefined
+    const framesByStart = new Map<number, Frame[]>()
+    const framesFrom = (start: number): Frame[] => {
+      let frames = framesByStart.get(start)
+      if (frames === undefined) {
+        frames = totals === undefined ? this.#presenceFrames(room, batch.slice(start).map((entry) => entry.change)) : [this.#countsFrame(room, totals.from(start))]
+        framesByStart.set(start, frames)
+      }
+      return frames
+    }
     for (const session of local.batchedLive) {
       const membership = session.memberships.get(room)
       if (membership === undefined || !membership.batched || membership.heldPresence !== null) continue
-      if (membership.liveFrom <= first.n) {
-        for (const frame of (shared ??= framesFor(batch.map((entry) => entry.change)))) session.sendFrame(frame)
-        continue
-      }
-      const own = batch.filter((entry) => entry.n >= membership.liveFrom).map((entry) => entry.change)
-      if (own.length > 0) for (const frame of framesFor(own)) session.sendFrame(frame)
+      const start = membership.liveFrom <= first.n ? 0 : firstAtOrAfter(batch, membership.liveFrom)
+      if (start < batch.length) for (const frame of framesFrom(start)) session.sendFrame(frame)
     }
   }
 
-  /** The `presences` frame that counts `changes` without listing them (protocol.md §7.15). */
-  #countsFrame(room: string, changes: readonly PresenceChange[]): Frame {
-    const omitted = { join: 0, leave: 0, update: 0 }
-    for (const change of changes) omitted[change.event]++
+  /** The `presences` frame that counts changes without listing them (protocol.md §7.15). */
+  #countsFrame(room: string, omitted: PresenceCounts): Frame {
     return new Frame(encode({ type: 'presences', room, events: [], omitted }, this.#encodeOptions))
   }
 
