@@ -68,6 +68,7 @@ describe('interop: Python v2 client written from docs/protocol.md', () => {
       })
     } else {
       console.warn(`skipping the Python interop test: ${PYTHON} is missing`)
+      // Skipped on purpose: a user's machine without Python 3 cannot run this check (CI, above, fails instead).
       it.skip('speaks v2 bytes to the reference server beside a v1 member (no /usr/bin/python3)', () => {})
     }
     return

@@ -45,7 +45,7 @@ export function decode<D extends Direction>(frame: unknown, options: DecodeOptio
   const result = decodeText(frame, options.from, limits, options.from === 'client' && version < BYTES_VERSION)
   // The common message has no bytes: handed back as it is, without a second result object.
   if (!result.ok || ((result.message as { bytes?: unknown }).bytes === undefined && result.message.type !== 'history')) return result
-  return bytesOfTextForm(result.message) as DecodeResult<MessageFrom<D>>
+  return { ok: true, message: bytesOfTextForm(result.message) as MessageFrom<D> }
 }
 
 /**
@@ -74,17 +74,25 @@ function decodeBinary<D extends Direction>(frame: Uint8Array, from: D, limits: P
   return { ok: true, message: { ...message, bytes: new Uint8Array(split.bytes) } as MessageFrom<D> }
 }
 
-/** A text frame's message with its base64 `bytes` (checked by the shape) turned into bytes. */
-function bytesOfTextForm(message: Message): DecodeResult {
+/**
+ * A message in the text form (a decoded text frame, or a validated message as a store kept it) with its base64
+ * `bytes`, its own or its history entries', turned into the bytes themselves. The shape check has vouched for the
+ * base64; anything else under `bytes` is left out.
+ */
+export function bytesOfTextForm<M extends Message>(message: M): M {
   if (message.type === 'publish' || message.type === 'message') {
-    const text = message.bytes as unknown as string | undefined
-    return { ok: true, message: text === undefined ? message : { ...message, bytes: base64ToBytes(text) as Uint8Array } }
+    const text = message.bytes as unknown
+    if (typeof text !== 'string') return message
+    const bytes = base64ToBytes(text)
+    if (bytes !== undefined) return { ...message, bytes }
+    const { bytes: _unreadable, ...rest } = message
+    return rest as M
   }
   if (message.type === 'history' && 'messages' in message && message.messages.some((entry) => entry.bytes !== undefined)) {
-    const messages = message.messages.map((entry): HistoryEntry => (entry.bytes === undefined ? entry : { ...entry, bytes: base64ToBytes(entry.bytes as unknown as string) as Uint8Array }))
-    return { ok: true, message: { ...message, messages } }
+    const messages = message.messages.map((entry): HistoryEntry => (typeof entry.bytes === 'string' ? { ...entry, bytes: base64ToBytes(entry.bytes) as Uint8Array } : entry))
+    return { ...message, messages }
   }
-  return { ok: true, message }
+  return message
 }
 
 /** A text frame's checks (size, JSON, tree, shape), leaving a `bytes` field as the base64 text it arrived as. */

@@ -10,7 +10,7 @@ export {
   BINARY_HEADER_PREFIX_BYTES,
   type SplitBinaryFrame,
 } from './binary-frame.js'
-export { decode, encode, encodeBinary, directionOf, type DecodeOptions, type DecodeResult, type EncodeOptions } from './codec.js'
+export { bytesOfTextForm, decode, encode, encodeBinary, directionOf, type DecodeOptions, type DecodeResult, type EncodeOptions } from './codec.js'
 export { ERROR_CODES, ERROR_CODE_LIST, isErrorCode, type ErrorCode } from './error-codes.js'
 export { utf8ByteLength } from './guards.js'
 export { HEARTBEAT_RULES, DEFAULT_HEARTBEAT, heartbeatDeadlineMs } from './heartbeat.js'

@@ -1,5 +1,5 @@
 import {
-  base64ToBytes,
+  bytesOfTextForm,
   bytesToBase64,
   randomId,
   resolveLimits,
@@ -84,20 +84,6 @@ type Envelope =
 const noop = (): void => {}
 /** What an envelope's message is checked against: the protocol's defaults, as for any frame a client decodes. */
 const ENVELOPE_LIMITS = resolveLimits()
-/**
- * A message as Redis keeps and forwards it carries its bytes in the text form (base64, as a v1 member gets them):
- * the node's message has the bytes themselves. Anything else under `bytes` would have failed validation.
- */
-function withBytes(message: RoomMessage): RoomMessage {
-  const text = message.bytes as unknown
-  if (typeof text !== 'string') return message
-  const bytes = base64ToBytes(text)
-  if (bytes === undefined) {
-    const { bytes: _unreadable, ...rest } = message
-    return rest
-  }
-  return { ...message, bytes }
-}
 
 /** Largest forwarded POST body: the HTTP stream transport's own cap (16 frames of the default maxPayload). */
 const MAX_FORWARD_BYTES = 16 * 1024 * 1024
@@ -114,7 +100,7 @@ export function checkEnvelope(parsed: unknown): Envelope | string {
   const checked = (message: unknown, type: ServerMessage['type']): ServerMessage | string => {
     const result = validateMessage(message, 'server', ENVELOPE_LIMITS)
     if (result instanceof Error) return result.message
-    return result.type === type ? (result.type === 'message' ? withBytes(result) : result) : `expected a ${type}, got ${result.type}`
+    return result.type === type ? (result.type === 'message' ? bytesOfTextForm(result) : result) : `expected a ${type}, got ${result.type}`
   }
   switch (envelope['k']) {
     case 'm': {
@@ -496,7 +482,7 @@ class RedisNode implements AdapterNode {
         this.#logger.warn({ event: 'adapter.corrupt-entry', adapter: 'redis', entry: entry.id }, 'parley redis adapter: corrupt history entry left out')
         continue
       }
-      kept.push(withBytes(message))
+      kept.push(bytesOfTextForm(message))
     }
     return kept
   }
@@ -572,7 +558,7 @@ class RedisNode implements AdapterNode {
     const cutoff = Date.now() - this.#config.history.ttlMs
     const kept: RoomMessage[] = []
     for (const entry of entries) {
-      if (Number(entry.message['t']) > cutoff) kept.push(withBytes(JSON.parse(entry.message['m'] as string) as RoomMessage))
+      if (Number(entry.message['t']) > cutoff) kept.push(bytesOfTextForm(JSON.parse(entry.message['m'] as string) as RoomMessage))
     }
     return kept
   }

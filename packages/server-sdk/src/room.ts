@@ -692,10 +692,10 @@ export class Rooms {
     let frame: Frame | undefined
     // A session whose join is being answered gets the change after its snapshot, never instead of it.
     for (const session of local.holding) {
-      const held = session.memberships.get(room)?.heldPresence
-      if (held === undefined || held === null) continue
+      const membership = session.memberships.get(room)
+      if (membership === undefined || membership.heldPresence === null) continue
       frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
-      if (hold(session, session.memberships.get(room) as Membership, frame.byteLength)) held.push({ event, member, frame })
+      if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
     }
     for (const session of local.unbatchedLive) {
       frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
