@@ -9,6 +9,7 @@ export const TARGETS: Readonly<Record<string, () => Promise<Target>>> = {
   'parley-sdk': () => import('./parley.js').then((module) => module.parleySdk),
   'parley-ws': () => import('./parley.js').then((module) => module.parleyWs),
   'parley-http': () => import('./parley-http.js').then((module) => module.parleyHttp),
+  'parley-redis': () => import('./parley-redis.js').then((module) => module.parleyRedis),
   'parley-pg': () => import('./parley-pg.js').then((module) => module.parleyPg),
   'parley-zod': () => import('./parley-validated.js').then((module) => module.parleyZod),
   'parley-valibot': () => import('./parley-validated.js').then((module) => module.parleyValibot),

@@ -31,7 +31,7 @@ async function startServer(settings: ServerSettings): Promise<RunningServer> {
  * `onStart` gets the running instance (what it returns runs first at close); `onClose` runs after it closed.
  */
 export async function startParleyServer(
-  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence' | 'compression'> & { readonly maxPayload?: number | undefined },
+  extra: Pick<ServerOptions, 'history' | 'contract' | 'presence' | 'compression' | 'adapter'> & { readonly maxPayload?: number | undefined },
   onClose?: () => Promise<void>,
   onStart?: (parley: Parley) => () => void,
 ): Promise<RunningServer> {

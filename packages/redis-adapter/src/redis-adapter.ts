@@ -31,6 +31,7 @@ import {
   type ForwardRequest,
   type HistoryPage,
   type Logger,
+  type MemberSnapshot,
   type NodeStats,
   type ParleyStats,
   type NodeInspection,
@@ -40,7 +41,7 @@ import {
   type ResumeResult,
 } from '@parley/server-sdk'
 import { createClient, type RedisClientOptions } from 'redis'
-import { MEMBERS, POSITION, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_UPDATE, PUBLISH } from './scripts.js'
+import { MEMBER_SNAPSHOT, MEMBERS, POSITION, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_UPDATE, PUBLISH } from './scripts.js'
 
 /** Options of {@link createRedisAdapter}. */
 export interface RedisAdapterOptions {
@@ -78,6 +79,8 @@ type Envelope =
   /** The holding node's answer to forwarded request `id`. */
   | { v: number; k: 'a'; id: string; a: ForwardAnswer }
   | { v: number; k: 'p'; room: string; e: 'join' | 'leave' | 'update'; member: PresenceMember }
+  /** This node's own mark after a member snapshot's read (`MEMBER_SNAPSHOT`): the presence changes before it are in it. */
+  | { v: number; k: 't'; id: string }
   | { v: number; k: 's'; m: SignalBroadcastMessage }
   | { v: number; k: 'd'; u: string; m: DirectMessage }
 
@@ -150,6 +153,11 @@ export function checkEnvelope(parsed: unknown): Envelope | string {
       const checkedBody = body !== undefined && typeof body === 'object' && body !== null && typeof body.code === 'string' && typeof body.message === 'string' ? { code: body.code, message: body.message } : undefined
       return { v: ENVELOPE_VERSION, k: 'a', id, a: { status: answer.status, ...(checkedBody === undefined ? {} : { body: checkedBody }) } }
     }
+    case 't': {
+      const { id } = envelope
+      if (typeof id !== 'string' || id.length > 64) return 't: expected an id'
+      return { v: ENVELOPE_VERSION, k: 't', id }
+    }
     default:
       return `unknown envelope kind ${String(envelope['k'])}`
   }
@@ -204,6 +212,8 @@ class RedisNode implements AdapterNode {
   #clusterKey: string | undefined
   /** Forwarded HTTP stream requests this node sent, waiting for the holding node's answer. */
   readonly #forwards = new Map<string, (answer: ForwardAnswer) => void>()
+  /** Member snapshots read and waiting for their mark on this node's channel, by id. */
+  readonly #marks = new Map<string, () => void>()
   #heartbeat: ReturnType<typeof setInterval> | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
   #started = false
@@ -348,6 +358,9 @@ class RedisNode implements AdapterNode {
         return
       case 'a':
         this.#forwards.get(envelope.id)?.(envelope.a)
+        return
+      case 't':
+        this.#marks.get(envelope.id)?.()
         return
     }
   }
@@ -570,6 +583,7 @@ class RedisNode implements AdapterNode {
       this.#key('rooms'),
       this.#key('node-entries', this.id),
       this.#key('room', room),
+      this.#key('presence-order', room),
     ]
   }
 
@@ -634,6 +648,49 @@ class RedisNode implements AdapterNode {
       members.push({ user: String(flat[i]), presence: JSON.parse(String(flat[i + 1])) as JsonValue, connections: Number(flat[i + 2]) })
     }
     return members
+  }
+
+  /**
+   * A join's snapshot in O(page): the count, and the first `limit` members by user id from the room's presence order
+   * (or every member while there are at most `limit`). The read publishes a mark on this node's reply channel;
+   * `taken` runs when the mark arrives, so every presence change made before the read has been delivered by then and
+   * none made after it. Should the mark not come (the subscriber lost its connection), `taken` runs after a third
+   * of `nodeTimeoutMs` and a warning is logged: a change made just before the read may then reach the joiner twice.
+   */
+  async memberSnapshot(room: string, limit: number, taken: () => void): Promise<MemberSnapshot> {
+    const id = randomId(16)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const marked = new Promise<void>((resolve) => {
+      this.#marks.set(id, () => {
+        this.#marks.delete(id)
+        clearTimeout(timer)
+        taken()
+        resolve()
+      })
+    })
+    let flat: Array<string | number>
+    try {
+      flat = (await this.#script(
+        MEMBER_SNAPSHOT,
+        [this.#key('presence', room), this.#key('presence-order', room)],
+        [String(limit), this.#pairKey('conns', room, ''), this.#key('ch', 'reply', this.id), JSON.stringify({ v: ENVELOPE_VERSION, k: 't', id })],
+      )) as Array<string | number>
+    } catch (error) {
+      this.#marks.delete(id)
+      throw error
+    }
+    if (this.#marks.has(id)) {
+      timer = setTimeout(() => {
+        this.#logger.warn({ event: 'adapter.snapshot-unmarked', adapter: 'redis', room }, 'parley redis adapter: a member snapshot\'s mark did not arrive; presence may repeat a change')
+        this.#marks.get(id)?.()
+      }, Math.max(50, Math.floor(this.#timeoutMs / 3)))
+      await marked
+    }
+    const first: PresenceMember[] = []
+    for (let i = 1; i < flat.length; i += 3) {
+      first.push({ user: String(flat[i]), presence: JSON.parse(String(flat[i + 1])) as JsonValue, connections: Number(flat[i + 2]) })
+    }
+    return { first, count: Number(flat[0]) }
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {

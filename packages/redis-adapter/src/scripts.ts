@@ -49,7 +49,7 @@ return {v[1], v[2] or '0'}
 `
 
 /**
- * KEYS: presence hash, connections set, rooms hash, node entries set, room meta hash.
+ * KEYS: presence hash, connections set, rooms hash, node entries set, room meta hash, presence order (sorted set).
  * ARGV: user, presence JSON, connection (node|session), room, channel, entry.
  * Returns the user's connection count.
  */
@@ -61,6 +61,7 @@ local first = (n == 1 and added == 1)
 if first or ARGV[2] ~= 'null' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('PERSIST', KEYS[5])
 if first then
+  redis.call('ZADD', KEYS[6], 0, ARGV[1])
   redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
   redis.call('PUBLISH', ARGV[5], '{"v":1,"k":"p","room":' .. cjson.encode(ARGV[4]) .. ',"e":"join","member":{"user":' ..
     cjson.encode(ARGV[1]) .. ',"presence":' .. redis.call('HGET', KEYS[1], ARGV[1]) .. ',"connections":' .. n .. '}}')
@@ -69,7 +70,7 @@ return n
 `
 
 /**
- * KEYS: presence hash, connections set, rooms hash, node entries set, room meta hash.
+ * KEYS: presence hash, connections set, rooms hash, node entries set, room meta hash, presence order (sorted set).
  * ARGV: user, connection, room, channel, entry, ttl ms.
  * Returns the connections left (-1 when the connection was not there).
  */
@@ -81,6 +82,7 @@ local n = redis.call('SCARD', KEYS[2])
 if n > 0 then return n end
 local p = redis.call('HGET', KEYS[1], ARGV[1]) or 'null'
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
 if redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('PEXPIRE', KEYS[5], ARGV[6]) end
 redis.call('PUBLISH', ARGV[4], '{"v":1,"k":"p","room":' .. cjson.encode(ARGV[3]) .. ',"e":"leave","member":{"user":' ..
@@ -112,5 +114,62 @@ for i = 1, #all, 2 do
   out[#out + 1] = all[i + 1]
   out[#out + 1] = redis.call('SCARD', ARGV[1] .. all[i])
 end
+return out
+`
+
+/**
+ * What a join's `joined` needs of a room, without reading every member: every member while there are at most
+ * `limit`, else the first `limit` by user id from the presence order (a sorted set of user ids, all at score 0, so
+ * ordered by their bytes: ids are ASCII, so that is the protocol's code unit order). The order is rebuilt from the
+ * presence hash when it does not match it (written by an adapter version that did not keep it). Then it publishes
+ * `mark` on the asking node's channel: that node's subscriber gets every presence change made before this read
+ * ahead of the mark, and none made after it.
+ * KEYS: presence hash, presence order. ARGV: limit, connections key prefix, mark channel, mark.
+ * Returns a flat list: member count, then user, presence JSON, connection count, ...
+ */
+export const MEMBER_SNAPSHOT = `
+local count = redis.call('HLEN', KEYS[1])
+local limit = tonumber(ARGV[1])
+local users, presences = {}, {}
+local function rebuild()
+  redis.call('DEL', KEYS[2])
+  local names = redis.call('HKEYS', KEYS[1])
+  for i = 1, #names, 1000 do
+    local args = {}
+    for j = i, math.min(i + 999, #names) do
+      args[#args + 1] = 0
+      args[#args + 1] = names[j]
+    end
+    redis.call('ZADD', KEYS[2], unpack(args))
+  end
+end
+local function firstPage()
+  users = redis.call('ZRANGEBYLEX', KEYS[2], '-', '+', 'LIMIT', 0, limit)
+  if #users == 0 then return true end
+  presences = redis.call('HMGET', KEYS[1], unpack(users))
+  for i = 1, #users do
+    if not presences[i] then return false end
+  end
+  return #users == math.min(count, limit)
+end
+if count <= limit then
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    users[#users + 1] = all[i]
+    presences[#presences + 1] = all[i + 1]
+  end
+else
+  if redis.call('ZCARD', KEYS[2]) ~= count or not firstPage() then
+    rebuild()
+    firstPage()
+  end
+end
+local out = {count}
+for i = 1, #users do
+  out[#out + 1] = users[i]
+  out[#out + 1] = presences[i]
+  out[#out + 1] = redis.call('SCARD', ARGV[2] .. users[i])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return out
 `

@@ -9,50 +9,38 @@ export interface HeldPresence {
 }
 
 /**
- * The held presence changes a session still needs after its `joined` snapshot. The snapshot was read at some point
- * in the stream of changes the session held, so it may already show some of them. Each change sets or removes one
- * user, so for each user only the last held change decides where it ends: it is sent unless the snapshot shows that
- * already. The session then sees exactly the room's presence, never a change it already has (its own join, say).
+ * The held presence changes a session still needs after its `joined` snapshot, in order. The snapshot was read at
+ * some point in the stream of changes the session held, so it may already show some of them.
  *
- * `snapshot` is the member list the snapshot read, or, from an adapter's `memberSnapshot`, the entries of the held
- * users as of the snapshot with `readAt`, the number of changes held when it was taken: the snapshot cannot show a
- * change held after that, so those are sent as they are.
+ * `snapshot` is either the member list the snapshot read, or, from an adapter's `memberSnapshot`, `readAt`: the
+ * number of changes held when the adapter said its answer was taken.
+ * - With `readAt`, the changes before it are in the answer and are dropped; every change after it is kept, in order,
+ *   so a client that counts (a large room's `joined` lists only a first page) adds them up exactly.
+ * - With a list, where the read fell is not known. Each change sets or removes one user, so for each user only the
+ *   last held change decides where it ends: it is kept unless the list shows that already. The session then sees
+ *   exactly the room's presence, never a change it already has (its own join, say).
  */
-export function presenceAfterSnapshot(
-  held: readonly HeldPresence[],
-  snapshot: readonly PresenceMember[] | ReadonlyMap<string, PresenceMember | undefined>,
-  readAt = held.length,
-): Frame[] {
+export function heldAfterSnapshot(held: readonly HeldPresence[], snapshot: readonly PresenceMember[] | { readonly readAt: number }): HeldPresence[] {
+  if (!Array.isArray(snapshot)) return held.slice((snapshot as { readonly readAt: number }).readAt)
   if (held.length === 0) return []
-  const last = new Map<string, { readonly change: HeldPresence; readonly index: number }>()
-  for (let index = 0; index < held.length; index++) {
-    const change = held[index] as HeldPresence
+  const last = new Map<string, HeldPresence>()
+  for (const change of held) {
     last.delete(change.member.user) // re-inserted, so the map keeps the order of each user's last change
-    last.set(change.member.user, { change, index })
+    last.set(change.member.user, change)
   }
   // Only the users with a held change are looked up: a large room's snapshot is scanned, not copied into a map.
-  let shown: ReadonlyMap<string, PresenceMember | undefined>
-  if (snapshot instanceof Map) {
-    shown = snapshot
-  } else {
-    const found = new Map<string, PresenceMember>()
-    for (const member of snapshot as readonly PresenceMember[]) if (last.has(member.user)) found.set(member.user, member)
-    shown = found
-  }
-  const frames: Frame[] = []
-  for (const { change, index } of last.values()) {
-    if (index >= readAt) {
-      frames.push(change.frame)
-      continue
-    }
+  const shown = new Map<string, PresenceMember>()
+  for (const member of snapshot as readonly PresenceMember[]) if (last.has(member.user)) shown.set(member.user, member)
+  const kept: HeldPresence[] = []
+  for (const change of last.values()) {
     const current = shown.get(change.member.user)
     const alreadyShown =
       change.event === 'leave'
         ? current === undefined
         : current !== undefined && current.connections === change.member.connections && sameJson(current.presence, change.member.presence)
-    if (!alreadyShown) frames.push(change.frame)
+    if (!alreadyShown) kept.push(change)
   }
-  return frames
+  return kept
 }
 
 /** Structural equality of two JSON values, object key order aside. */

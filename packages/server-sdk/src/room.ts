@@ -16,7 +16,7 @@ import {
 } from '@parley/protocol'
 import type { AdapterNode } from './adapters/adapter.js'
 import { toEntry, type HistoryPageResult, type RoomHistory } from './room-history.js'
-import { presenceAfterSnapshot, type HeldPresence } from './held-presence.js'
+import { heldAfterSnapshot, type HeldPresence } from './held-presence.js'
 import type { ResolvedOptions } from './options.js'
 import { ParleyServerError, toParleyError } from './server-error.js'
 import type { Session } from './session.js'
@@ -550,18 +550,24 @@ export class Rooms {
     const current = (): boolean => !session.closed && session.memberships.get(room) === membership && membership.pending === pending
     const timing = this.#stats.timing
     const started = timing === undefined ? 0 : performance.now()
-    // An adapter that holds presence here answers what the join needs at once, whatever the room's size; the held
-    // changes so far are looked up as of now, and any held later cannot be in the snapshot. Others list the room.
-    const heldSoFar = membership.heldPresence ?? []
-    const readAt = heldSoFar.length
-    const snapshot = this.#node.memberSnapshot?.(room, this.#options.presence.snapshotLimit, heldSoFar.map((change) => change.member.user))
+    // An adapter with `memberSnapshot` answers what the join needs whatever the room's size, and says where in the
+    // stream of presence changes (held for this session meanwhile) it read: those before are in it. Others list the
+    // room, and the held changes are compared with the list.
+    const held = membership.heldPresence ?? []
     const local = this.#rooms.get(room)
-    // Taken at once, the count is exact now; a listed one is as of a read changes may have overtaken.
-    if (snapshot !== undefined && local !== undefined) local.members = snapshot.count
-    const [position, listed] = await Promise.all([this.#node.resume(room, from), snapshot === undefined ? this.#node.members(room) : undefined])
-    const members = snapshot?.first ?? listed ?? []
-    const memberCount = snapshot?.count ?? members.length
-    if (snapshot === undefined && local !== undefined && this.#rooms.get(room) === local) local.members = memberCount
+    let readAt: number | undefined
+    let membersThen = 0
+    const snapshot = this.#node.memberSnapshot?.(room, this.#options.presence.snapshotLimit, () => {
+      readAt = held.length
+      membersThen = local?.members ?? 0
+    })
+    const [position, read] = await Promise.all([this.#node.resume(room, from), snapshot ?? this.#node.members(room)])
+    const listed = Array.isArray(read)
+    const members = listed ? read : read.first
+    const memberCount = listed ? read.length : read.count
+    // A snapshot's count is exact as of its reading, and the changes delivered since have moved this node's count on
+    // from there; a listed one is as of a read changes may have overtaken.
+    if (local !== undefined && this.#rooms.get(room) === local) local.members = listed ? memberCount : memberCount + (local.members - membersThen)
     timing?.adapter?.('resume', performance.now() - started)
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
@@ -603,7 +609,8 @@ export class Rooms {
     }
     const heldPresence = this.#goLive(session, room, membership)
     // Against every member, not only those listed: `memberCount` already counts a join the snapshot does not show.
-    for (const frame of snapshot === undefined ? presenceAfterSnapshot(heldPresence, members) : presenceAfterSnapshot(heldPresence, snapshot.lookup, readAt)) session.sendFrame(frame)
+    const after = heldAfterSnapshot(heldPresence, listed ? members : { readAt: readAt ?? heldPresence.length })
+    for (const frame of this.#heldFrames(room, membership, after)) session.sendFrame(frame)
   }
 
   /**
@@ -757,6 +764,19 @@ export class Rooms {
       const start = membership.liveFrom <= first.n ? 0 : firstAtOrAfter(batch, membership.liveFrom)
       if (start < batch.length) for (const frame of framesFrom(start)) session.sendFrame(frame)
     }
+  }
+
+  /**
+   * How the presence changes held during a join go out once it is answered: to a member that asked for batches, as
+   * a batch (counts, if the room's batches count now, else named `presences` frames), so a join answered while the
+   * room fills fast costs one frame, not one per change held; to any other, each change's own frame.
+   */
+  #heldFrames(room: string, membership: Membership, changes: readonly HeldPresence[]): Frame[] {
+    const local = this.#rooms.get(room)
+    if (!membership.batched || changes.length < 2 || local === undefined) return changes.map((change) => change.frame)
+    const batch = changes.map(({ event, member }) => ({ change: { event, member } }))
+    if (this.#options.presence.announce(room) === 'count' || local.members > this.#options.presence.countAbove) return [this.#countsFrame(room, runningTotals(batch).from(0))]
+    return this.#presenceFrames(room, batch.map((entry) => entry.change))
   }
 
   /** The `presences` frame that counts changes without listing them (protocol.md §7.15). */

@@ -221,3 +221,52 @@ describe('presence changes while a join is answered, with a snapshot taken at on
     expect(await alice.next('presence')).toMatchObject({ event: 'leave', member: { user: 'bob' } })
   })
 })
+
+describe('presence changes held during a join reach a member that asked for batches as one batch (issue 20)', () => {
+  it('named in a small room: one presences frame with every change after the snapshot, in order', async () => {
+    const { adapter, hold } = resumeHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter })
+    const bob = await connectAs(url, 'bob')
+    await join(bob, 'lobby')
+    const alice = await connectAs(url, 'alice')
+    const held = hold()
+    const aliceJoined = join(alice, 'lobby', { batch: true })
+    await held.reached
+    // After alice's snapshot: three join, and bob leaves and comes back (both changes count for a counting client).
+    for (const name of ['carol', 'dave', 'erin']) await join(await connectAs(url, name), 'lobby')
+    bob.send({ type: 'leave', room: 'lobby', id: 'l' })
+    await bob.next('left')
+    await join(bob, 'lobby')
+    held.release()
+    const joined = await aliceJoined
+    expect(users(joined.members)).toEqual(['alice', 'bob'])
+    const batch = await alice.next('presences')
+    expect(batch.events.map((change) => `${change.event} ${change.member.user}`)).toEqual(['join carol', 'join dave', 'join erin', 'leave bob', 'join bob'])
+    expect(await alice.quiet(50)).toEqual([])
+  })
+
+  it('counted in a large room: one presences frame with the counts, which add up to the room', async () => {
+    const { adapter, hold } = resumeHoldingAdapter()
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter, presence: { snapshotLimit: 2 } })
+    const residents = []
+    for (const name of ['bob', 'carol', 'dave']) residents.push(await connectAs(url, name))
+    for (const client of residents) await join(client, 'lobby')
+    const alice = await connectAs(url, 'alice')
+    const held = hold()
+    const aliceJoined = join(alice, 'lobby', { batch: true })
+    await held.reached
+    for (const name of ['erin', 'frank', 'gina', 'hal']) await join(await connectAs(url, name), 'lobby')
+    const carol = residents[1]!
+    carol.send({ type: 'leave', room: 'lobby', id: 'l' })
+    await carol.next('left')
+    held.release()
+    const joined = await aliceJoined
+    expect(joined.memberCount).toBe(4)
+    const batch = await alice.next('presences')
+    expect(batch).toMatchObject({ events: [], omitted: { join: 4, leave: 1, update: 0 } })
+    expect(await alice.quiet(50)).toEqual([])
+    // What alice counts is the room: a later joiner is told the same, itself aside.
+    const probe = await join(await connectAs(url, 'zed'), 'lobby')
+    expect((probe.memberCount ?? 0) - 1).toBe((joined.memberCount ?? 0) + batch.omitted!.join - batch.omitted!.leave)
+  })
+})

@@ -41,8 +41,6 @@ export interface MemberSnapshot {
   readonly first: readonly PresenceMember[]
   /** Members in all (users). */
   readonly count: number
-  /** The asked-for users' entries at the moment of the snapshot; a user not in the room maps to undefined. */
-  readonly lookup: ReadonlyMap<string, PresenceMember | undefined>
 }
 
 /** Settings a node brings to the adapter. */
@@ -154,13 +152,16 @@ export interface AdapterNode {
   /** The room's members, one entry per user. */
   members(room: string): Promise<PresenceMember[]>
   /**
-   * Optional, for adapters that hold presence in this process: what a join's `joined` needs of a room of any size,
-   * as of the moment of the call (synchronous, so no presence change can come between the reading and the answer):
-   * the members themselves when there are at most `limit`, else the first `limit` by user id; how many there are;
-   * and the entries of the users in `lookup` (undefined for one not in the room). Without it a join reads
-   * `members()`, which costs O(members) per join.
+   * Optional: what a join's `joined` needs of a room of any size, without reading every member: the members
+   * themselves when there are at most `limit`, else the first `limit` by user id, and how many there are. Without
+   * it a join reads `members()`, which costs O(members) per join.
+   *
+   * The adapter calls `taken()` exactly once, at the point of its stream of presence changes (`hooks.presence`)
+   * that the answer reflects: every change it delivered before the call is in the answer, none it delivers after.
+   * An adapter holding presence in this process answers synchronously and calls it inside; one whose presence lives
+   * elsewhere (Redis) calls it when its delivery stream has caught up with the read, before its promise settles.
    */
-  memberSnapshot?(room: string, limit: number, lookup: readonly string[]): MemberSnapshot
+  memberSnapshot?(room: string, limit: number, taken: () => void): MemberSnapshot | Promise<MemberSnapshot>
   /** Fans a signal out to the room's members on every node. */
   signal(message: SignalBroadcastMessage): Promise<void>
   /** Delivers a direct message to every connection of a user on every node. */

@@ -251,23 +251,20 @@ class MemoryNode implements AdapterNode {
     return list
   }
 
-  memberSnapshot(room: string, limit: number, lookup: readonly string[]): MemberSnapshot {
+  memberSnapshot(room: string, limit: number, taken: () => void): MemberSnapshot {
+    // Presence changes are delivered as they are made, so the answer reflects exactly those delivered so far.
+    taken()
     const state = this.#bus.rooms.get(room)
-    const found = new Map<string, PresenceMember | undefined>()
-    for (const user of lookup) {
-      const entry = state?.presence.get(user)
-      found.set(user, entry === undefined ? undefined : member(user, entry))
-    }
-    if (state === undefined) return { first: [], count: 0, lookup: found }
+    if (state === undefined) return { first: [], count: 0 }
     const count = state.presence.size
     const cached = state.firstPage
-    if (cached !== undefined && cached.limit === limit) return { first: cached.list, count, lookup: found }
+    if (cached !== undefined && cached.limit === limit) return { first: cached.list, count }
     const first: PresenceMember[] = []
     // A small room in join order, as members() lists it; a large one's first page from the ordered index.
     if (count <= limit) for (const [user, entry] of state.presence) first.push(member(user, entry))
     else for (let i = 0; i < limit; i++) first.push(member(state.sorted[i] as string, state.presence.get(state.sorted[i] as string) as PresenceUser))
     state.firstPage = { limit, list: Object.freeze(first) }
-    return { first, count, lookup: found }
+    return { first, count }
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {

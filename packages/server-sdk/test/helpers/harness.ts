@@ -67,7 +67,7 @@ export async function connectRaw(url: string, options: WebSocket.ClientOptions =
 export async function join(
   client: RawClient,
   room: string,
-  extra: { id?: string; resume?: { epoch: string; seq: number }; presence?: Of<'joined'>['members'][number]['presence'] } = {},
+  extra: { id?: string; resume?: { epoch: string; seq: number }; presence?: Of<'joined'>['members'][number]['presence']; batch?: boolean } = {},
 ): Promise<Of<'joined'>> {
   client.send({ type: 'join', room, ...extra })
   for (;;) {

@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { PresenceMember, ServerMessage } from '@parley/protocol'
+import { createRedisAdapter } from '@parley/redis-adapter'
+import type { AdapterHooks, AdapterNode } from '@parley/server-sdk'
+import { createClient } from 'redis'
+import { connectAs, join, sleep, tokenAuth, waitUntil } from '../../server-sdk/test/helpers/harness.js'
+import type { RawClient } from '../../server-sdk/test/helpers/raw-client.js'
+import { startServer, type TestServer } from '../../server-sdk/test/helpers/start-server.js'
+import { redisAvailable } from './redis-available.js'
+
+const hasRedis = await redisAvailable()
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
+})
+
+const uniquePrefix = (): string => `parley-test-snapshot-${Date.now()}-${Math.random().toString(36).slice(2)}`
+
+/** An adapter node of its own, recording the presence changes it is handed. */
+async function nodeOn(keyPrefix: string): Promise<{ node: AdapterNode; changes: Array<{ event: string; member: PresenceMember }> }> {
+  const changes: Array<{ event: string; member: PresenceMember }> = []
+  const hooks: AdapterHooks = {
+    message: () => undefined,
+    presence: (_room, event, member) => changes.push({ event, member }),
+    signal: () => undefined,
+    direct: () => undefined,
+    control: async () => 0,
+    forwarded: async () => ({ status: 404 }),
+  }
+  const node = await createRedisAdapter({ keyPrefix }).connect(hooks, { history: { size: 10, ttlMs: 60_000 }, dedupWindowMs: 1_000 })
+  cleanups.push(() => node.disconnect())
+  return { node, changes }
+}
+
+describe.skipIf(!hasRedis)('redis adapter: member snapshots in O(page) (issue 20)', () => {
+  it('answers the count and the first page by user id, and calls taken once every earlier change has been delivered', async () => {
+    const keyPrefix = uniquePrefix()
+    const watcher = await nodeOn(keyPrefix)
+    const writer = await nodeOn(keyPrefix)
+    await watcher.node.subscribe('big')
+    // 250 users in a scrambled order, every fifth with a second connection; then 30 of them leave.
+    const users = Array.from({ length: 250 }, (_, i) => `user-${String((i * 97) % 250).padStart(3, '0')}`)
+    const changes: Array<Promise<void>> = []
+    for (const [i, user] of users.entries()) {
+      changes.push(writer.node.presenceJoin({ room: 'big', user, session: `s-${user}`, presence: { i } }))
+      if (i % 5 === 0) changes.push(writer.node.presenceJoin({ room: 'big', user, session: `t-${user}`, presence: null }))
+    }
+    await Promise.all(changes)
+    // 30 connections leave; 6 of them are a user's first of two, so that user stays with one connection.
+    const leaving = users.filter((_, i) => i % 8 === 1).slice(0, 30)
+    await Promise.all(leaving.map((user) => writer.node.presenceLeave('big', user, `s-${user}`)))
+    const twice = (user: string): boolean => users.indexOf(user) % 5 === 0
+    const gone = leaving.filter((user) => !twice(user))
+    expect(gone).toHaveLength(24)
+    // 250 joins and 24 leaves were announced before the read: all of them must be in by the time it is taken.
+    let deliveredAtTaken = -1
+    const snapshot = await (watcher.node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>)('big', 20, () => {
+      expect(deliveredAtTaken).toBe(-1)
+      deliveredAtTaken = watcher.changes.length
+    })
+    expect(deliveredAtTaken).toBe(274)
+    const present = users.filter((user) => !gone.includes(user)).sort()
+    expect(snapshot.count).toBe(226)
+    expect(snapshot.first.map((member) => member.user)).toEqual(present.slice(0, 20))
+    for (const member of snapshot.first) {
+      const i = users.indexOf(member.user)
+      expect(member).toEqual({ user: member.user, presence: { i }, connections: twice(member.user) && !leaving.includes(member.user) ? 2 : 1 })
+    }
+    // A room within the limit is answered whole, as members() lists it.
+    const small = await (watcher.node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>)('big', 500, () => undefined)
+    expect(small.count).toBe(226)
+    expect(small.first.map((member) => member.user).sort()).toEqual(present)
+    expect(await watcher.node.members('big')).toEqual(expect.arrayContaining(small.first as PresenceMember[]))
+  })
+
+  it('is exact while changes pour in: at taken, the changes delivered add up to the count read', async () => {
+    const keyPrefix = uniquePrefix()
+    const watcher = await nodeOn(keyPrefix)
+    const writer = await nodeOn(keyPrefix)
+    await watcher.node.subscribe('busy')
+    const snapshot = (watcher.node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>).bind(watcher.node)
+    const net = (): number => watcher.changes.reduce((sum, change) => sum + (change.event === 'join' ? 1 : change.event === 'leave' ? -1 : 0), 0)
+    // Joins and leaves from another node, not awaited, while this node reads snapshots one after another.
+    const writes: Array<Promise<void>> = []
+    for (let i = 0; i < 1_500; i++) {
+      writes.push(writer.node.presenceJoin({ room: 'busy', user: `u${i}`, session: `s${i}`, presence: null }))
+      if (i % 3 === 2) writes.push(writer.node.presenceLeave('busy', `u${i - 1}`, `s${i - 1}`))
+    }
+    const compared: Array<{ atTaken: number; count: number }> = []
+    while (compared.length < 40) {
+      let atTaken = Number.NaN
+      const { count } = await snapshot('busy', 10, () => (atTaken = net()))
+      compared.push({ atTaken, count })
+    }
+    await Promise.all(writes)
+    // The snapshots were read while the room grew (not all at its start or end) ...
+    expect(new Set(compared.map((c) => c.count)).size).toBeGreaterThan(3)
+    // ... and each one's count is exactly what the changes delivered before its `taken` add up to.
+    expect(compared.filter((c) => c.atTaken !== c.count)).toEqual([])
+  })
+
+  it('rebuilds the room\'s order when it does not match the presence hash (a room written by an earlier adapter version)', async () => {
+    const keyPrefix = uniquePrefix()
+    const { node } = await nodeOn(keyPrefix)
+    for (let i = 0; i < 30; i++) await node.presenceJoin({ room: 'old', user: `u${String(i).padStart(2, '0')}`, session: `s${i}`, presence: null })
+    const redis = createClient()
+    await redis.connect()
+    cleanups.push(async () => {
+      await redis.quit()
+    })
+    // An earlier version kept no order, and added its users to the hash and the connections sets only.
+    await redis.del(`${keyPrefix}:presence-order:old`)
+    await redis.hSet(`${keyPrefix}:presence:old`, 'a-early', '{"v":1}')
+    await redis.sAdd(`${keyPrefix}:conns:old|a-early`, 'node|s-early')
+    const snapshot = await (node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>)('old', 5, () => undefined)
+    expect(snapshot.count).toBe(31)
+    expect(snapshot.first).toEqual([
+      { user: 'a-early', presence: { v: 1 }, connections: 1 },
+      ...['u00', 'u01', 'u02', 'u03'].map((user) => ({ user, presence: null, connections: 1 })),
+    ])
+    expect(await redis.zCard(`${keyPrefix}:presence-order:old`)).toBe(31)
+    // An order that lists a user the hash no longer has (left through an earlier version) is rebuilt too.
+    await redis.hDel(`${keyPrefix}:presence:old`, 'u00')
+    await redis.hSet(`${keyPrefix}:presence:old`, 'zz-late', 'null')
+    const again = await (node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>)('old', 5, () => undefined)
+    expect(again.count).toBe(31)
+    expect(again.first.map((member) => member.user)).toEqual(['a-early', 'u01', 'u02', 'u03', 'u04'])
+  })
+})
+
+/** What a raw client counts of a room's members: `joined`'s count, moved by every presence frame since. */
+function memberCounter(client: RawClient, room: string): { readonly count: number } {
+  let count = Number.NaN
+  client.ws.on('message', (raw, binary) => {
+    if (binary) return
+    const message = JSON.parse(String(raw)) as ServerMessage
+    if (!('room' in message) || message.room !== room) return
+    if (message.type === 'joined') count = message.memberCount ?? message.members.length
+    else if (message.type === 'presence') count += message.event === 'join' ? 1 : message.event === 'leave' ? -1 : 0
+    else if (message.type === 'presences') {
+      for (const change of message.events) count += change.event === 'join' ? 1 : change.event === 'leave' ? -1 : 0
+      if (message.omitted !== undefined) count += message.omitted.join - message.omitted.leave
+    }
+  })
+  return {
+    get count() {
+      return count
+    },
+  }
+}
+
+describe.skipIf(!hasRedis)('redis adapter: a large room\'s joins across nodes stay exact (issue 20)', () => {
+  it('members joining on one node while others come and go on another each count the room exactly', async () => {
+    const keyPrefix = uniquePrefix()
+    const options = { authenticate: tokenAuth, presence: { snapshotLimit: 5, graceMs: 0 } }
+    const servers: TestServer[] = [await startServer({ ...options, adapter: createRedisAdapter({ keyPrefix }) }), await startServer({ ...options, adapter: createRedisAdapter({ keyPrefix }) })]
+    cleanups.push(async () => {
+      await Promise.all(servers.map((server) => server.stop()))
+    })
+    const [a, b] = servers as [TestServer, TestServer]
+    const resident: RawClient[] = []
+    for (let i = 0; i < 20; i++) {
+      const client = await connectAs(b.url, `resident-${i}`)
+      await join(client, 'hall', { batch: true })
+      resident.push(client)
+    }
+    // Churn on node B: users join, and every other one leaves again, while watchers join on node A.
+    let stop = false
+    const churn = (async () => {
+      let n = 0
+      while (!stop) {
+        const client = await connectAs(b.url, `churn-${n}`)
+        await join(client, 'hall', { batch: true })
+        if (n % 2 === 0) client.send({ type: 'leave', room: 'hall', id: `l${n}` })
+        n++
+      }
+      return n
+    })()
+    const watchers: Array<{ readonly count: number }> = []
+    for (let i = 0; i < 8; i++) {
+      const client = await connectAs(a.url, `watcher-${i}`)
+      watchers.push(memberCounter(client, 'hall'))
+      await join(client, 'hall', { batch: true })
+      await sleep(5)
+    }
+    stop = true
+    const churned = await churn
+    expect(churned).toBeGreaterThan(4)
+    // Once every change has settled, each watcher's count is the room's.
+    const truth = async (): Promise<number> => {
+      const probe = await connectAs(a.url, `probe-${Math.random().toString(36).slice(2)}`)
+      const joined = await join(probe, 'hall')
+      probe.close()
+      return (joined.memberCount ?? joined.members.length) - 1
+    }
+    await sleep(300)
+    const expected = await truth()
+    expect(expected).toBe(20 + 8 + Math.floor(churned / 2))
+    await waitUntil(() => watchers.every((watcher) => watcher.count === expected), `every watcher counts ${expected} (${watchers.map((w) => w.count).join(', ')})`)
+  })
+})
