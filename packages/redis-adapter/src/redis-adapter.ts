@@ -32,6 +32,7 @@ import {
   type HistoryPage,
   type Logger,
   type MemberSnapshot,
+  type MembersPage,
   type NodeStats,
   type ParleyStats,
   type NodeInspection,
@@ -41,7 +42,7 @@ import {
   type ResumeResult,
 } from '@parley/server-sdk'
 import { createClient, type RedisClientOptions } from 'redis'
-import { MEMBER_SNAPSHOT, MEMBERS, POSITION, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_UPDATE, PUBLISH } from './scripts.js'
+import { MEMBER_PAGE, MEMBER_SNAPSHOT, MEMBERS, POSITION, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_UPDATE, PUBLISH } from './scripts.js'
 
 /** Options of {@link createRedisAdapter}. */
 export interface RedisAdapterOptions {
@@ -85,6 +86,15 @@ type Envelope =
   | { v: number; k: 'd'; u: string; m: DirectMessage }
 
 const noop = (): void => {}
+
+/** Members from a script's flat answer (user, presence JSON, connection count, ...), from index `from` on. */
+function listedMembers(flat: ReadonlyArray<string | number>, from = 1): PresenceMember[] {
+  const members: PresenceMember[] = []
+  for (let i = from; i < flat.length; i += 3) {
+    members.push({ user: String(flat[i]), presence: JSON.parse(String(flat[i + 1])) as JsonValue, connections: Number(flat[i + 2]) })
+  }
+  return members
+}
 /** What an envelope's message is checked against: the protocol's defaults, as for any frame a client decodes. */
 const ENVELOPE_LIMITS = resolveLimits()
 
@@ -643,11 +653,7 @@ class RedisNode implements AdapterNode {
 
   async members(room: string): Promise<PresenceMember[]> {
     const flat = (await this.#script(MEMBERS, [this.#key('presence', room)], [this.#pairKey('conns', room, '')])) as Array<string | number>
-    const members: PresenceMember[] = []
-    for (let i = 0; i < flat.length; i += 3) {
-      members.push({ user: String(flat[i]), presence: JSON.parse(String(flat[i + 1])) as JsonValue, connections: Number(flat[i + 2]) })
-    }
-    return members
+    return listedMembers(flat, 0)
   }
 
   /**
@@ -686,11 +692,17 @@ class RedisNode implements AdapterNode {
       }, Math.max(50, Math.floor(this.#timeoutMs / 3)))
       await marked
     }
-    const first: PresenceMember[] = []
-    for (let i = 1; i < flat.length; i += 3) {
-      first.push({ user: String(flat[i]), presence: JSON.parse(String(flat[i + 1])) as JsonValue, connections: Number(flat[i + 2]) })
-    }
-    return { first, count: Number(flat[0]) }
+    return { first: listedMembers(flat), count: Number(flat[0]) }
+  }
+
+  /** A client's `members` page from the room's presence order: O(page), whatever the room's size. */
+  async memberPage(room: string, after: string | undefined, limit: number): Promise<MembersPage> {
+    const flat = (await this.#script(
+      MEMBER_PAGE,
+      [this.#key('presence', room), this.#key('presence-order', room)],
+      [after === undefined ? '-' : `(${after}`, String(limit), this.#pairKey('conns', room, '')],
+    )) as Array<string | number>
+    return { members: listedMembers(flat), more: flat[0] === 1 }
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {

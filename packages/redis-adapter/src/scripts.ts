@@ -118,19 +118,13 @@ return out
 `
 
 /**
- * What a join's `joined` needs of a room, without reading every member: every member while there are at most
- * `limit`, else the first `limit` by user id from the presence order (a sorted set of user ids, all at score 0, so
- * ordered by their bytes: ids are ASCII, so that is the protocol's code unit order). The order is rebuilt from the
- * presence hash when it does not match it (written by an adapter version that did not keep it). Then it publishes
- * `mark` on the asking node's channel: that node's subscriber gets every presence change made before this read
- * ahead of the mark, and none made after it.
- * KEYS: presence hash, presence order. ARGV: limit, connections key prefix, mark channel, mark.
- * Returns a flat list: member count, then user, presence JSON, connection count, ...
+ * Lua helpers over a room's presence order (KEYS[2]: a sorted set of the user ids of the presence hash, KEYS[1], all
+ * at score 0, so ordered by their bytes: ids are ASCII, so that is the protocol's code unit order). `orderedPage`
+ * reads at most `n` users after `min` (`-` for the first, `(user` for after one) with their presence JSON; it
+ * rebuilds the order from the hash first when their sizes differ, or when the order lists a user the hash no longer
+ * has (both happen to a room written by an adapter version that did not keep the order).
  */
-export const MEMBER_SNAPSHOT = `
-local count = redis.call('HLEN', KEYS[1])
-local limit = tonumber(ARGV[1])
-local users, presences = {}, {}
+const PRESENCE_ORDER_HELPERS = `
 local function rebuild()
   redis.call('DEL', KEYS[2])
   local names = redis.call('HKEYS', KEYS[1])
@@ -143,15 +137,38 @@ local function rebuild()
     redis.call('ZADD', KEYS[2], unpack(args))
   end
 end
-local function firstPage()
-  users = redis.call('ZRANGEBYLEX', KEYS[2], '-', '+', 'LIMIT', 0, limit)
-  if #users == 0 then return true end
-  presences = redis.call('HMGET', KEYS[1], unpack(users))
+local function page(min, n)
+  local users = redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, n)
+  if #users == 0 then return users, {} end
+  local presences = redis.call('HMGET', KEYS[1], unpack(users))
   for i = 1, #users do
-    if not presences[i] then return false end
+    if not presences[i] then return nil, nil end
   end
-  return #users == math.min(count, limit)
+  return users, presences
 end
+local function orderedPage(min, n)
+  if redis.call('ZCARD', KEYS[2]) ~= redis.call('HLEN', KEYS[1]) then rebuild() end
+  local users, presences = page(min, n)
+  if users == nil then
+    rebuild()
+    users, presences = page(min, n)
+  end
+  return users, presences
+end
+`
+
+/**
+ * What a join's `joined` needs of a room, without reading every member: every member while there are at most
+ * `limit`, else the first `limit` by user id from the presence order. Then it publishes `mark` on the asking node's
+ * channel: that node's subscriber gets every presence change made before this read ahead of the mark, and none made
+ * after it.
+ * KEYS: presence hash, presence order. ARGV: limit, connections key prefix, mark channel, mark.
+ * Returns a flat list: member count, then user, presence JSON, connection count, ...
+ */
+export const MEMBER_SNAPSHOT = `${PRESENCE_ORDER_HELPERS}
+local count = redis.call('HLEN', KEYS[1])
+local limit = tonumber(ARGV[1])
+local users, presences = {}, {}
 if count <= limit then
   local all = redis.call('HGETALL', KEYS[1])
   for i = 1, #all, 2 do
@@ -159,10 +176,7 @@ if count <= limit then
     presences[#presences + 1] = all[i + 1]
   end
 else
-  if redis.call('ZCARD', KEYS[2]) ~= count or not firstPage() then
-    rebuild()
-    firstPage()
-  end
+  users, presences = orderedPage('-', limit)
 end
 local out = {count}
 for i = 1, #users do
@@ -171,5 +185,22 @@ for i = 1, #users do
   out[#out + 1] = redis.call('SCARD', ARGV[2] .. users[i])
 end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+return out
+`
+
+/**
+ * A page of a room's members by user id, for a client's `members` request: at most `limit` after `after`.
+ * KEYS: presence hash, presence order. ARGV: `-` or `(after`, limit, connections key prefix.
+ * Returns a flat list: 1 when more members follow the page (else 0), then user, presence JSON, connection count, ...
+ */
+export const MEMBER_PAGE = `${PRESENCE_ORDER_HELPERS}
+local limit = tonumber(ARGV[2])
+local users, presences = orderedPage(ARGV[1], limit + 1)
+local out = {#users > limit and 1 or 0}
+for i = 1, math.min(#users, limit) do
+  out[#out + 1] = users[i]
+  out[#out + 1] = presences[i]
+  out[#out + 1] = redis.call('SCARD', ARGV[3] .. users[i])
+end
 return out
 `

@@ -32,7 +32,7 @@ async function nodeOn(keyPrefix: string): Promise<{ node: AdapterNode; changes: 
   return { node, changes }
 }
 
-describe.skipIf(!hasRedis)('redis adapter: member snapshots in O(page) (issue 20)', () => {
+describe.skipIf(!hasRedis)('redis adapter: member snapshots and pages in O(page) (issue 20)', () => {
   it('answers the count and the first page by user id, and calls taken once every earlier change has been delivered', async () => {
     const keyPrefix = uniquePrefix()
     const watcher = await nodeOn(keyPrefix)
@@ -71,6 +71,21 @@ describe.skipIf(!hasRedis)('redis adapter: member snapshots in O(page) (issue 20
     expect(small.count).toBe(226)
     expect(small.first.map((member) => member.user).sort()).toEqual(present)
     expect(await watcher.node.members('big')).toEqual(expect.arrayContaining(small.first as PresenceMember[]))
+    // A client's `members` pages, also read from the order: every member once, by user id.
+    const memberPage = (watcher.node.memberPage as NonNullable<AdapterNode['memberPage']>).bind(watcher.node)
+    const paged: string[] = []
+    let after: string | undefined
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await memberPage('big', after, 30)
+      expect(page.members.length).toBeLessThanOrEqual(30)
+      paged.push(...page.members.map((member) => member.user))
+      if (!page.more) break
+      after = page.members.at(-1)?.user
+    }
+    expect(paged).toEqual(present)
+    const gap = await memberPage('big', 'user-100x', 2)
+    expect(gap).toEqual({ members: small.first.filter((m) => m.user > 'user-100x').sort((x, y) => (x.user < y.user ? -1 : 1)).slice(0, 2), more: true })
+    expect(await memberPage('big', 'zzz', 5)).toEqual({ members: [], more: false })
   })
 
   it('is exact while changes pour in: at taken, the changes delivered add up to the count read', async () => {
@@ -80,19 +95,25 @@ describe.skipIf(!hasRedis)('redis adapter: member snapshots in O(page) (issue 20
     await watcher.node.subscribe('busy')
     const snapshot = (watcher.node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>).bind(watcher.node)
     const net = (): number => watcher.changes.reduce((sum, change) => sum + (change.event === 'join' ? 1 : change.event === 'leave' ? -1 : 0), 0)
-    // Joins and leaves from another node, not awaited, while this node reads snapshots one after another.
-    const writes: Array<Promise<void>> = []
-    for (let i = 0; i < 1_500; i++) {
-      writes.push(writer.node.presenceJoin({ room: 'busy', user: `u${i}`, session: `s${i}`, presence: null }))
-      if (i % 3 === 2) writes.push(writer.node.presenceLeave('busy', `u${i - 1}`, `s${i - 1}`))
-    }
+    // Joins and leaves from another node, 60 at a time in flight, while this node reads snapshots one after another.
+    let writing = true
+    const writes = (async () => {
+      const inFlight: Array<Promise<void>> = []
+      for (let i = 0; i < 1_500; i++) {
+        inFlight.push(writer.node.presenceJoin({ room: 'busy', user: `u${i}`, session: `s${i}`, presence: null }))
+        if (i % 3 === 2) inFlight.push(writer.node.presenceLeave('busy', `u${i - 1}`, `s${i - 1}`))
+        if (inFlight.length >= 60) await Promise.all(inFlight.splice(0))
+      }
+      await Promise.all(inFlight)
+      writing = false
+    })()
     const compared: Array<{ atTaken: number; count: number }> = []
-    while (compared.length < 40) {
+    while (writing || compared.length < 10) {
       let atTaken = Number.NaN
       const { count } = await snapshot('busy', 10, () => (atTaken = net()))
       compared.push({ atTaken, count })
     }
-    await Promise.all(writes)
+    await writes
     // The snapshots were read while the room grew (not all at its start or end) ...
     expect(new Set(compared.map((c) => c.count)).size).toBeGreaterThan(3)
     // ... and each one's count is exactly what the changes delivered before its `taken` add up to.
@@ -125,6 +146,10 @@ describe.skipIf(!hasRedis)('redis adapter: member snapshots in O(page) (issue 20
     const again = await (node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>)('old', 5, () => undefined)
     expect(again.count).toBe(31)
     expect(again.first.map((member) => member.user)).toEqual(['a-early', 'u01', 'u02', 'u03', 'u04'])
+    // A page read after the hash changed behind the order's back rebuilds it too.
+    await redis.hSet(`${keyPrefix}:presence:old`, 'a-earliest', 'null')
+    const page = await (node.memberPage as NonNullable<AdapterNode['memberPage']>).call(node, 'old', undefined, 2)
+    expect(page).toEqual({ members: [{ user: 'a-earliest', presence: null, connections: 0 }, { user: 'a-early', presence: { v: 1 }, connections: 1 }], more: true })
   })
 })
 

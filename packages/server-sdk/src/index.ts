@@ -31,6 +31,7 @@ export { createMemoryHistory, type MemoryHistoryOptions } from './memory-history
 export { MAX_SEARCH_TEXT, searchTextOf, searchTerms } from './search-text.js'
 export type { HistoryPageResult } from './room-history.js'
 export type { HistoryWriterStats } from './history-writer.js'
+export type { MembersPage } from './members-page.js'
 export type {
   Adapter,
   AdapterHooks,

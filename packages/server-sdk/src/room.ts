@@ -424,8 +424,12 @@ export class Rooms {
    */
   async membersPage(session: Session, message: ClientMessageOf<'members'>): Promise<void> {
     this.#requireMember(session, message.room)
-    const all = await this.#node.members(message.room)
-    const { members, more } = membersPage(all, message.after, message.limit ?? DEFAULT_MEMBERS_PAGE, this.#membersBudget)
+    const limit = message.limit ?? DEFAULT_MEMBERS_PAGE
+    // An adapter with `memberPage` reads only the page; it is then cut to the frame's budget like a listed room.
+    const read = this.#node.memberPage === undefined ? undefined : await this.#node.memberPage(message.room, message.after, limit)
+    const cut = membersPage(read?.members ?? (await this.#node.members(message.room)), read === undefined ? message.after : undefined, limit, this.#membersBudget)
+    const members = cut.members
+    const more = cut.more || read?.more === true
     const last = members.at(-1)
     session.send({ type: 'members', room: message.room, id: message.id, members, ...(more && last !== undefined ? { next: last.user } : {}) })
   }

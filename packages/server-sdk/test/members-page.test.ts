@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createClient } from '@parley/client-sdk'
-import { createMemoryAdapter } from '@parley/server-sdk'
+import { createMemoryAdapter, type Adapter } from '@parley/server-sdk'
 import { connectAs, join, tokenAuth, useServers, waitUntil } from './helpers/harness.js'
 import type { RawClient } from './helpers/raw-client.js'
 import type { PresenceMember } from '@parley/protocol'
@@ -47,7 +47,7 @@ describe('membersPage: the first members by user id without sorting the room', (
 })
 
 describe("the memory adapter's memberSnapshot", () => {
-  it('keeps members ordered by user id through joins and leaves: the first page and the count match members()', async () => {
+  it('keeps members ordered by user id through joins and leaves: the first page, the count and member pages match members()', async () => {
     const node = await createMemoryAdapter().connect(
       {
         message: () => undefined,
@@ -84,6 +84,18 @@ describe("the memory adapter's memberSnapshot", () => {
         expect(taken).toBe(1)
         expect(snapshot?.count).toBe(all.length)
         expect(snapshot?.first).toEqual(all.length <= 20 ? expect.arrayContaining(all) : all.slice(0, 20))
+        // memberPage: every member once, in user-id order, in pages of 7 from any start (a non-member's id too).
+        const paged: PresenceMember[] = []
+        let after: string | undefined
+        for (;;) {
+          const page = await node.memberPage!('r', after, 7)
+          paged.push(...page.members)
+          if (!page.more) break
+          after = page.members.at(-1)?.user
+        }
+        expect(paged).toEqual(all)
+        const fromMiddle = await node.memberPage!('r', 'user-15x', 3)
+        expect(fromMiddle.members).toEqual(all.filter((m) => m.user > 'user-15x').slice(0, 3))
       }
     }
     // A member's listed entry is shared and frozen: no caller can change what the next join reads.
@@ -94,7 +106,21 @@ describe("the memory adapter's memberSnapshot", () => {
 
 describe('bounded joined snapshots, and members pages (issue 20)', () => {
   it('past snapshotLimit, joined lists the first members by user id and memberCount; pages then give every member once', async () => {
-    const { url } = await servers.start({ authenticate: tokenAuth, presence: { snapshotLimit: 10 } })
+    // Joins read the adapter's snapshot and pages its memberPage: neither lists the whole room.
+    const inner = createMemoryAdapter()
+    let listed = 0
+    const adapter: Adapter = {
+      async connect(hooks, config) {
+        const node = await inner.connect(hooks, config)
+        const members = node.members.bind(node)
+        node.members = (room) => {
+          listed++
+          return members(room)
+        }
+        return node
+      },
+    }
+    const { url } = await servers.start({ authenticate: tokenAuth, adapter, presence: { snapshotLimit: 10 } })
     const users = Array.from({ length: 45 }, (_, i) => `user-${pad(44 - i)}`)
     for (const user of users) await join(await connectAs(url, user), 'big', { presence: { name: user } })
     const late = await connectAs(url, 'zz-late')
@@ -112,6 +138,7 @@ describe('bounded joined snapshots, and members pages (issue 20)', () => {
       after = answer.next
     }
     expect(seen).toEqual([...users].sort().concat('zz-late'))
+    expect(listed).toBe(0)
   })
 
   it('a room whose presence would not fit one frame still answers every join: the snapshot is cut to fit', async () => {

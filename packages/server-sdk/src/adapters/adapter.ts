@@ -8,6 +8,7 @@ import type {
   SignalBroadcastMessage,
 } from '@parley/protocol'
 import type { ControlCommand, ControlReport } from '../control.js'
+import type { MembersPage } from '../members-page.js'
 import type { ForwardAnswer, ForwardRequest } from '../transports/forwarding.js'
 import type { ParleyStats } from '../stats.js'
 import type { NodeInspection } from '../inspection.js'
@@ -162,6 +163,11 @@ export interface AdapterNode {
    * elsewhere (Redis) calls it when its delivery stream has caught up with the read, before its promise settles.
    */
   memberSnapshot?(room: string, limit: number, taken: () => void): MemberSnapshot | Promise<MemberSnapshot>
+  /**
+   * Optional: a client's `members` page in O(page): the room's members after user id `after` (from the first
+   * without it), ordered by user id, at most `limit`, and whether more follow. Without it a page reads `members()`.
+   */
+  memberPage?(room: string, after: string | undefined, limit: number): Promise<MembersPage>
   /** Fans a signal out to the room's members on every node. */
   signal(message: SignalBroadcastMessage): Promise<void>
   /** Delivers a direct message to every connection of a user on every node. */

@@ -16,6 +16,7 @@ import type {
 } from './adapter.js'
 import { replayStart, resumeResult } from './kit.js'
 import type { ControlCommand, ControlReport } from '../control.js'
+import type { MembersPage } from '../members-page.js'
 import type { ForwardAnswer, ForwardRequest } from '../transports/forwarding.js'
 
 interface PresenceUser {
@@ -265,6 +266,18 @@ class MemoryNode implements AdapterNode {
     else for (let i = 0; i < limit; i++) first.push(member(state.sorted[i] as string, state.presence.get(state.sorted[i] as string) as PresenceUser))
     state.firstPage = { limit, list: Object.freeze(first) }
     return { first, count }
+  }
+
+  async memberPage(room: string, after: string | undefined, limit: number): Promise<MembersPage> {
+    const state = this.#bus.rooms.get(room)
+    if (state === undefined) return { members: [], more: false }
+    const { sorted } = state
+    let start = after === undefined ? 0 : sortedIndex(sorted, after)
+    if (after !== undefined && sorted[start] === after) start++
+    const end = Math.min(sorted.length, start + limit)
+    const members: PresenceMember[] = []
+    for (let i = start; i < end; i++) members.push(member(sorted[i] as string, state.presence.get(sorted[i] as string) as PresenceUser))
+    return { members, more: end < sorted.length }
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {
