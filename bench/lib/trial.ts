@@ -46,7 +46,7 @@ export async function runTrial<R extends JobResult>(options: TrialOptions): Prom
       mkdirSync(options.profile.dir, { recursive: true })
       env['BENCH_PROFILE'] = `${options.profile.dir}/${options.profile.name}`
     }
-    server = startChild(`${target} server`, SERVER_ENTRY, [target, JSON.stringify(options.server)], { env })
+    server = startChild(`${target} server`, SERVER_ENTRY, [target, JSON.stringify(options.server)], { env, nodeFlags: (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '') })
     const { port, module } = await Promise.race([server.ready<{ port: number; module?: string }>(30_000), timeout])
     if (module !== undefined) log(`    ${target}: server runs ${module}`)
     loadgen = startChild(`${target} load generator`, LOADGEN_ENTRY, [target, String(port)])

@@ -206,8 +206,10 @@ export class Rooms {
   readonly #signals: Signals
   readonly #encodeOptions: { readonly limits: ResolvedOptions['encodeLimits'] }
   /**
-   * The encoded frame of each room message still reachable (live, in the adapter's history, waiting in a join's
-   * `pending`): a message is encoded once, however many sessions get it live or in a replay after a reconnect.
+   * The encoded frame of a room message once it was needed outside its broadcast: waiting in a join's `pending`, or
+   * replayed after a reconnect, so a recovery storm encodes each message once. A broadcast's own frame is not put
+   * here: kept for as long as its message stays in history (100 per room), every frame was promoted to the old
+   * generation with it and tripled what each scavenge promoted under steady traffic (docs/benchmarks.md).
    */
   readonly #frames = new WeakMap<RoomMessage, Frame>()
   /** The same for the binary frame of a message with bytes (protocol v2 sessions on a transport with binary frames). */
@@ -638,8 +640,9 @@ export class Rooms {
     if (local === undefined) return
     local.messages++
     this.#flushBefore(message.room, local)
-    // Encoded once; every member gets the same Frame (and so the same bytes). A message with bytes has two forms:
-    // one binary frame for v2 sessions on WebSocket, the text form (base64) for the rest; each is made once.
+    // Encoded once; every member gets the same Frame (and so the same bytes), let go once they are written. A
+    // message with bytes has two forms: one binary frame for v2 sessions on WebSocket, the text form (base64) for the
+    // rest; each is made once.
     let frame: Frame | undefined
     let binaryFrame: Frame | undefined
     const hasBytes = message.bytes instanceof Uint8Array
@@ -665,7 +668,7 @@ export class Rooms {
         membership.lastSeq = message.seq
         continue
       }
-      this.#deliverTo(session, membership, message, hasBytes && session.binaryFrames ? (binaryFrame ??= this.#frameOf(message, dataJson, true)) : (frame ??= this.#frameOf(message, dataJson)))
+      this.#deliverTo(session, membership, message, hasBytes && session.binaryFrames ? (binaryFrame ??= this.#encodeFrame(message, dataJson, true)) : (frame ??= this.#encodeFrame(message, dataJson, false)))
     }
   }
 
@@ -679,11 +682,17 @@ export class Rooms {
     const cache = asBinary ? this.#binaryFrames : this.#frames
     let frame = cache.get(message)
     if (frame === undefined) {
-      const options = dataJson === undefined ? this.#encodeOptions : { limits: this.#encodeOptions.limits, dataJson }
-      frame = asBinary ? new Frame('', encodeBinary(message, options)) : new Frame(encode(message, options))
+      frame = this.#encodeFrame(message, dataJson, asBinary)
       cache.set(message, frame)
     }
     return frame
+  }
+
+  /** A room message's frame, encoded now and kept nowhere (see `#frames`). */
+  #encodeFrame(message: RoomMessage, dataJson: string | undefined, binary: boolean): Frame {
+    const asBinary = binary && message.bytes instanceof Uint8Array
+    const options = dataJson === undefined ? this.#encodeOptions : { limits: this.#encodeOptions.limits, dataJson }
+    return asBinary ? new Frame('', encodeBinary(message, options)) : new Frame(encode(message, options))
   }
 
   /** Sends a room message unless this session has it already (a replay overlapping live traffic). */
