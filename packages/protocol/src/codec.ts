@@ -3,7 +3,7 @@ import { describeType, isObject, isWellFormedString, utf8ByteLength } from './gu
 import { ID_PATTERN, limitsFor, type ProtocolLimits } from './limits.js'
 import type { ClientMessage, Direction, HistoryEntry, Message, ServerMessage } from './messages.js'
 import { ProtocolError } from './protocol-error.js'
-import { checkTree, parsedFramePassesTreeCheck, validateShape } from './validate.js'
+import { checkTree, outgoingTreePasses, parsedFramePassesTreeCheck, validateShape } from './validate.js'
 import { BYTES_VERSION, PROTOCOL_VERSION } from './version.js'
 
 /** Options of {@link decode}. */
@@ -216,7 +216,7 @@ export function encode(message: Message, options: EncodeOptions = {}): string {
   const dataJson = options.dataJson
   const spliced = dataJson !== undefined && 'data' in message
   const checked = textForm(spliced ? ({ ...message, data: null } as Message) : message)
-  const treeError = checkTree(checked, limits, true)
+  const treeError = outgoingTreePasses(checked, 1, limits.maxDepth) ? undefined : checkTree(checked, limits, true)
   if (treeError !== undefined) throw treeError
   const valid = validateShape(checked, directionOf(message), limits)
   if (valid instanceof ProtocolError) throw valid

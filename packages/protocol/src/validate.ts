@@ -413,6 +413,39 @@ function containersPass(value: unknown, depth: number, maxDepth: number): boolea
   return true
 }
 
+/**
+ * {@link checkTree}'s outgoing check (JSON values only, plain objects, well-formed strings and keys, finite numbers,
+ * no `__proto__`, within `maxDepth`) as a yes or no, recursively and without allocating: every message a server
+ * sends goes through it. On "no" (or past the recursion cap), {@link checkTree} runs to name the fault.
+ */
+export function outgoingTreePasses(value: unknown, depth: number, maxDepth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormedString(value)
+    case 'number':
+      return Number.isFinite(value)
+    case 'boolean':
+      return true
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth > maxDepth || depth > MAX_RECURSION) return false
+  if (Array.isArray(value)) {
+    for (let i = 0, length = value.length; i < length; i++) if (!outgoingTreePasses(value[i], depth + 1, maxDepth)) return false
+    return true
+  }
+  if (!isPlainObject(value)) return false
+  for (const key in value) {
+    if (key === '__proto__' || !isWellFormedString(key)) return false
+    const item = (value as Record<string, unknown>)[key]
+    if (item !== undefined && !outgoingTreePasses(item, depth + 1, maxDepth)) return false
+  }
+  return true
+}
+
 function isJsonScalar(value: unknown): boolean {
   return value === null || typeof value === 'boolean' || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS, ID_PATTERN, ProtocolError, ROOM_NAME_PATTERN, resolveLimits, type ProtocolLimits } from '@parley/protocol'
 import { isId, isRoomName, limitsFor } from '../src/limits.js'
-import { checkTree, parsedFramePassesTreeCheck, validateShape, validateShapeByTable } from '../src/validate.js'
+import { checkTree, outgoingTreePasses, parsedFramePassesTreeCheck, validateShape, validateShapeByTable } from '../src/validate.js'
 
 /**
  * The shortcuts decode and encode take on the hot path (bench/scenarios/protocol-decode.ts) must answer exactly as
@@ -221,3 +221,60 @@ describe('hot paths (publish from clients, message from servers)', () => {
     check()
   })
 })
+
+describe('outgoingTreePasses (encode\'s tree check without allocating)', () => {
+  class Point {
+    x = 1
+  }
+  // Values built in code, not parsed: everything JSON.stringify would drop, mangle or refuse, among JSON values.
+  const odd = fc.constantFrom<unknown>(
+    undefined, Number.NaN, Number.POSITIVE_INFINITY, -0, 1e308, 10n, Symbol('s'), () => 1, new Date(0), new Map(), new Point(),
+    Object.create(null) as object, JSON.parse('{"__proto__":1}') as object, [undefined], [, 1], '\ud800', 'é', '\ud83d\ude00',
+  )
+  const { value } = fc.letrec<{ value: unknown; object: unknown; array: unknown }>((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, oddString, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), odd, tie('object'), tie('array')),
+    object: fc
+      .array(fc.tuple(fc.oneof(oddString, fc.constantFrom('__proto__', 'data', '\udc00')), tie('value')), { maxLength: 5 })
+      .map((pairs) => {
+        const object: Record<string, unknown> = {}
+        for (const [key, item] of pairs) Object.defineProperty(object, key, { value: item, enumerable: true, writable: true, configurable: true })
+        return object
+      }),
+    array: fc.array(tie('value'), { maxLength: 4 }),
+  }))
+  const nested = fc
+    .tuple(fc.integer({ min: 1, max: 80 }), fc.boolean())
+    .map(([depth, arrays]) => {
+      let tree: unknown = 1
+      for (let i = 0; i < depth; i++) tree = arrays ? [tree] : { a: tree }
+      return tree
+    })
+
+  it('says yes exactly when checkTree finds nothing, for any value and maxDepth', () => {
+    fc.assert(
+      fc.property(fc.oneof(value, nested), fc.integer({ min: 0, max: 70 }), (tree, maxDepth) => {
+        const limits = { ...DEFAULT_LIMITS, maxDepth }
+        const found = checkTree(tree, limits, true)
+        // Never more lenient than checkTree; stricter only past its recursion cap, where checkTree then decides.
+        if (outgoingTreePasses(tree, 1, maxDepth)) expect(found).toBeUndefined()
+        else if (!deeperThanRecursion(tree)) expect(found).toBeInstanceOf(ProtocolError)
+      }),
+      { numRuns: 5_000 },
+    )
+  })
+
+  it('passes the messages a server sends every day, and gives up on deep trees without overflowing the stack', () => {
+    const message = { type: 'message', room: 'general', seq: 7, epoch: 'e1', from: 'alice', ts: 1, data: { text: 'hi', mentions: ['bob'], n: 1.5 } }
+    expect(outgoingTreePasses(message, 1, DEFAULT_LIMITS.maxDepth)).toBe(true)
+    let deep: unknown = 1
+    for (let i = 0; i < 50_000; i++) deep = [deep]
+    expect(outgoingTreePasses(deep, 1, Number.MAX_SAFE_INTEGER)).toBe(false)
+  })
+})
+
+/** Whether a tree nests past the fast check's recursion cap (64), where it says no and leaves checkTree to decide. */
+function deeperThanRecursion(tree: unknown, depth = 1): boolean {
+  if (typeof tree !== 'object' || tree === null) return false
+  if (depth > 64) return true
+  return Object.values(tree).some((item) => deeperThanRecursion(item, depth + 1))
+}
