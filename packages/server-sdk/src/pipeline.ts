@@ -164,7 +164,10 @@ export class Pipeline {
           historyDenied.add(message)
         }
       }
-      else if (message.type === 'publish') await this.#authorize(session, message.room, 'publish', message.data)
+      // Without an `authorize` hook there is nothing to wait for: no promise and no turn of the microtask queue.
+      else if (message.type === 'publish') {
+        if (this.#options.authorize !== undefined) await this.#authorize(session, message.room, 'publish', message.data)
+      }
       else if (message.type === 'signal') await this.#authorize(session, message.room, 'signal', message.value)
       else if (message.type === 'history' || message.type === 'search') await this.#authorize(session, message.room, 'history', undefined)
       if (session.closed) return

@@ -62,7 +62,8 @@ export class Session implements ParleySession {
   /** The close code the server chose for this session, once it started closing it. */
   closeCode: number | undefined
   closeReason = ''
-  #queue: Promise<void> | undefined
+  /** The serial inbox: tasks not started yet, in order; undefined while none runs (an idle session holds nothing). */
+  #inbox: Array<() => Promise<void>> | undefined
   #queued = 0
   /** Bytes held for all this session's rooms while their joins are answered (the sum of their `heldBytes`). */
   #heldBytes = 0
@@ -257,15 +258,31 @@ export class Session implements ParleySession {
   enqueue(task: () => Promise<void>): boolean {
     if (this.#queued >= MAX_QUEUED) return false
     this.#queued++
-    // The hub's tasks answer their own failures; the catch only keeps one failure from stalling the inbox.
-    this.#queue = (this.#queue ?? Promise.resolve())
-      .then(task)
-      .catch(() => undefined)
-      .finally(() => {
-        // Drained: let the settled chain go, so an idle session holds no promise.
-        if (--this.#queued === 0) this.#queue = undefined
-      })
+    if (this.#inbox !== undefined) {
+      this.#inbox.push(task)
+    } else {
+      this.#inbox = [task]
+      void this.#drain(this.#inbox)
+    }
     return true
+  }
+
+  /**
+   * Runs the inbox's tasks one after another, the first on a later microtask (never inside `enqueue`'s caller). One
+   * loop per burst instead of a promise chain per task: a `then`, a `catch` and a `finally` per message were most of
+   * what the inbox allocated on the hot path.
+   */
+  async #drain(inbox: Array<() => Promise<void>>): Promise<void> {
+    await undefined
+    for (let task = inbox.shift(); task !== undefined; task = inbox.shift()) {
+      try {
+        await task()
+      } catch {
+        // The hub's tasks answer their own failures; this only keeps one failure from stalling the inbox.
+      }
+      this.#queued--
+    }
+    this.#inbox = undefined
   }
 
   close(code: number = CloseCode.Normal, reason = ''): void {
