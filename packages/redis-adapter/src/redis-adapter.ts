@@ -87,6 +87,9 @@ type Envelope =
 
 const noop = (): void => {}
 
+/** Reads of one member snapshot whose mark may be lost before the join fails (see `memberSnapshot`). */
+const SNAPSHOT_ATTEMPTS = 3
+
 /** Members from a script's flat answer (user, presence JSON, connection count, ...), from index `from` on. */
 function listedMembers(flat: ReadonlyArray<string | number>, from = 1): PresenceMember[] {
   const members: PresenceMember[] = []
@@ -222,8 +225,8 @@ class RedisNode implements AdapterNode {
   #clusterKey: string | undefined
   /** Forwarded HTTP stream requests this node sent, waiting for the holding node's answer. */
   readonly #forwards = new Map<string, (answer: ForwardAnswer) => void>()
-  /** Member snapshots read and waiting for their mark on this node's channel, by id. */
-  readonly #marks = new Map<string, () => void>()
+  /** Member snapshots read and waiting for their mark on this node's channel, by id: told whether it arrived. */
+  readonly #marks = new Map<string, (arrived: boolean) => void>()
   #heartbeat: ReturnType<typeof setInterval> | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
   #started = false
@@ -370,7 +373,7 @@ class RedisNode implements AdapterNode {
         this.#forwards.get(envelope.id)?.(envelope.a)
         return
       case 't':
-        this.#marks.get(envelope.id)?.()
+        this.#marks.get(envelope.id)?.(true)
         return
     }
   }
@@ -660,39 +663,41 @@ class RedisNode implements AdapterNode {
    * A join's snapshot in O(page): the count, and the first `limit` members by user id from the room's presence order
    * (or every member while there are at most `limit`). The read publishes a mark on this node's reply channel;
    * `taken` runs when the mark arrives, so every presence change made before the read has been delivered by then and
-   * none made after it. Should the mark not come (the subscriber lost its connection), `taken` runs after a third
-   * of `nodeTimeoutMs` and a warning is logged: a change made just before the read may then reach the joiner twice.
+   * none made after it. A mark that does not come within a third of `nodeTimeoutMs` (the subscriber lost its
+   * connection meanwhile, and with it what was published) voids that read: it is taken again with a new mark, up
+   * to three times in all, and then the join fails with `TRY_AGAIN_LATER` rather than guess where the read fell.
    */
   async memberSnapshot(room: string, limit: number, taken: () => void): Promise<MemberSnapshot> {
-    const id = randomId(16)
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const marked = new Promise<void>((resolve) => {
-      this.#marks.set(id, () => {
+    for (let attempt = 1; attempt <= SNAPSHOT_ATTEMPTS && !this.#stopped; attempt++) {
+      const id = randomId(16)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let settle!: (arrived: boolean) => void
+      const marked = new Promise<boolean>((resolve) => (settle = resolve))
+      this.#marks.set(id, (arrived) => {
         this.#marks.delete(id)
         clearTimeout(timer)
-        taken()
-        resolve()
+        if (arrived) taken()
+        settle(arrived)
       })
-    })
-    let flat: Array<string | number>
-    try {
-      flat = (await this.#script(
-        MEMBER_SNAPSHOT,
-        [this.#key('presence', room), this.#key('presence-order', room)],
-        [String(limit), this.#pairKey('conns', room, ''), this.#key('ch', 'reply', this.id), JSON.stringify({ v: ENVELOPE_VERSION, k: 't', id })],
-      )) as Array<string | number>
-    } catch (error) {
-      this.#marks.delete(id)
-      throw error
+      let flat: Array<string | number>
+      try {
+        flat = (await this.#script(
+          MEMBER_SNAPSHOT,
+          [this.#key('presence', room), this.#key('presence-order', room)],
+          [String(limit), this.#pairKey('conns', room, ''), this.#key('ch', 'reply', this.id), JSON.stringify({ v: ENVELOPE_VERSION, k: 't', id })],
+        )) as Array<string | number>
+      } catch (error) {
+        this.#marks.delete(id)
+        throw error
+      }
+      if (this.#marks.has(id)) {
+        timer = setTimeout(() => this.#marks.get(id)?.(false), Math.max(50, Math.floor(this.#timeoutMs / 3)))
+        timer.unref?.()
+      }
+      if (await marked) return { first: listedMembers(flat), count: Number(flat[0]) }
+      this.#logger.warn({ event: 'adapter.snapshot-unmarked', adapter: 'redis', room, attempt }, "parley redis adapter: a member snapshot's mark did not arrive; reading it again")
     }
-    if (this.#marks.has(id)) {
-      timer = setTimeout(() => {
-        this.#logger.warn({ event: 'adapter.snapshot-unmarked', adapter: 'redis', room }, 'parley redis adapter: a member snapshot\'s mark did not arrive; presence may repeat a change')
-        this.#marks.get(id)?.()
-      }, Math.max(50, Math.floor(this.#timeoutMs / 3)))
-      await marked
-    }
-    return { first: listedMembers(flat), count: Number(flat[0]) }
+    throw new ParleyServerError('TRY_AGAIN_LATER', 'Cluster unavailable; try again')
   }
 
   /** A client's `members` page from the room's presence order: O(page), whatever the room's size. */
@@ -827,6 +832,8 @@ class RedisNode implements AdapterNode {
     this.#stopped = true
     clearInterval(this.#heartbeat)
     clearInterval(this.#sweeper)
+    // Snapshots waiting for their mark will not get it: they fail now instead of when their timers would.
+    for (const mark of [...this.#marks.values()]) mark(false)
     // Bounded: with Redis unreachable, cleanup gives up (peers sweep this node later) rather than hold up shutdown.
     let timer: ReturnType<typeof setTimeout> | undefined
     const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)))

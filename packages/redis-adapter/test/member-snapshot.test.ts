@@ -1,3 +1,4 @@
+import { createServer as createNetServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PresenceMember, ServerMessage } from '@parley/protocol'
 import { createRedisAdapter } from '@parley/redis-adapter'
@@ -118,6 +119,99 @@ describe.skipIf(!hasRedis)('redis adapter: member snapshots and pages in O(page)
     expect(new Set(compared.map((c) => c.count)).size).toBeGreaterThan(3)
     // ... and each one's count is exactly what the changes delivered before its `taken` add up to.
     expect(compared.filter((c) => c.atTaken !== c.count)).toEqual([])
+  })
+
+  /**
+   * A node that reaches Redis through a proxy able to hold back what Redis sends its subscriber (the connection that
+   * sent SUBSCRIBE): while held, the snapshot's mark arrives late or not at all, as from a subscriber that lags or
+   * lost its connection. A third of 600 ms: a mark not there after 200 ms voids its read.
+   */
+  async function nodeBehindProxy(): Promise<{ node: AdapterNode; warnings: string[]; hold(): void; release(): void }> {
+    const held: Array<{ chunks: Buffer[]; client: Socket }> = []
+    let holding = false
+    const subscribers: Array<{ chunks: Buffer[]; client: Socket }> = []
+    const proxy = createNetServer((client) => {
+      const upstream = connectTcp(6379, '127.0.0.1')
+      const entry = { chunks: [] as Buffer[], client }
+      let isSubscriber = false
+      client.on('data', (chunk) => {
+        if (!isSubscriber && /subscribe/i.test(chunk.toString('latin1'))) {
+          isSubscriber = true
+          subscribers.push(entry)
+        }
+        upstream.write(chunk)
+      })
+      upstream.on('data', (chunk) => {
+        if (isSubscriber && holding) entry.chunks.push(chunk)
+        else client.write(chunk)
+      })
+      const end = (): void => {
+        client.destroy()
+        upstream.destroy()
+      }
+      client.on('error', end).on('close', end)
+      upstream.on('error', end).on('close', end)
+      held.push(entry)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const { client } of held) client.destroy()
+          proxy.close(() => resolve())
+        }),
+    )
+    const warnings: string[] = []
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (fields: { event?: unknown }) => void warnings.push(String(fields.event)) }
+    const hooks: AdapterHooks = {
+      message: () => undefined,
+      presence: () => undefined,
+      signal: () => undefined,
+      direct: () => undefined,
+      control: async () => 0,
+      forwarded: async () => ({ status: 404 }),
+    }
+    const url = `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    const node = await createRedisAdapter({ url, keyPrefix: uniquePrefix(), nodeTimeoutMs: 600, logger }).connect(hooks, { history: { size: 10, ttlMs: 60_000 }, dedupWindowMs: 1_000 })
+    cleanups.push(() => node.disconnect())
+    await node.subscribe('lossy')
+    for (let i = 0; i < 12; i++) await node.presenceJoin({ room: 'lossy', user: `u${String(i).padStart(2, '0')}`, session: `s${i}`, presence: null })
+    expect(subscribers).toHaveLength(1)
+    return {
+      node,
+      warnings,
+      hold: () => void (holding = true),
+      release: () => {
+        holding = false
+        for (const entry of subscribers) for (const chunk of entry.chunks.splice(0)) entry.client.write(chunk)
+      },
+    }
+  }
+
+  it('reads again when the mark is late, and calls taken once, for the read whose mark came', async () => {
+    const { node, warnings, hold, release } = await nodeBehindProxy()
+    hold()
+    // Let through after 300 ms: the first read's mark is given up on at 200 ms; the second's comes.
+    setTimeout(release, 300)
+    let taken = 0
+    const snapshot = await (node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>).call(node, 'lossy', 5, () => taken++)
+    expect(taken).toBe(1)
+    expect(snapshot.count).toBe(12)
+    expect(snapshot.first.map((member) => member.user)).toEqual(['u00', 'u01', 'u02', 'u03', 'u04'])
+    expect(warnings.filter((event) => event === 'adapter.snapshot-unmarked').length).toBeGreaterThanOrEqual(1)
+  })
+
+  it('fails the snapshot with TRY_AGAIN_LATER after three marks that did not come, without calling taken', async () => {
+    const { node, warnings, hold, release } = await nodeBehindProxy()
+    hold()
+    let taken = 0
+    const read = (node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>).call(node, 'lossy', 5, () => taken++)
+    await expect(read).rejects.toMatchObject({ code: 'TRY_AGAIN_LATER' })
+    release()
+    // The three late marks arrive now, and are ignored.
+    await sleep(50)
+    expect(taken).toBe(0)
+    expect(warnings.filter((event) => event === 'adapter.snapshot-unmarked')).toHaveLength(3)
   })
 
   it('rebuilds the room\'s order when it does not match the presence hash (a room written by an earlier adapter version)', async () => {

@@ -122,6 +122,12 @@ interface LocalRoom {
    * goes out as counts (`presence.countAbove`).
    */
   members: number
+  /**
+   * Joins minus leaves delivered for the room since this node has had it, never reset or clamped: a join's snapshot
+   * count is moved on by the difference between its value now and when the snapshot was taken, so joins answered at
+   * the same time do not add each other's corrections.
+   */
+  net: number
   /** The current window was opened as counts (so is its length); it may still end as counts if opened as names. */
   counting: boolean
   /**
@@ -290,6 +296,7 @@ export class Rooms {
             nextChange: 0,
             batchTimer: undefined,
             members: 0,
+            net: 0,
             counting: false,
             holding: new Set(),
             batchedLive: new Set(),
@@ -562,10 +569,10 @@ export class Rooms {
     const held = membership.heldPresence ?? []
     const local = this.#rooms.get(room)
     let readAt: number | undefined
-    let membersThen = 0
+    let netThen: number | undefined
     const snapshot = this.#node.memberSnapshot?.(room, this.#options.presence.snapshotLimit, () => {
       readAt = held.length
-      membersThen = local?.members ?? 0
+      netThen = local?.net
     })
     const [position, read] = await Promise.all([this.#node.resume(room, from), snapshot ?? this.#node.members(room)])
     const listed = Array.isArray(read)
@@ -573,7 +580,7 @@ export class Rooms {
     const memberCount = listed ? read.length : read.count
     // A snapshot's count is exact as of its reading, and the changes delivered since have moved this node's count on
     // from there; a listed one is as of a read changes may have overtaken.
-    if (local !== undefined && this.#rooms.get(room) === local) local.members = listed ? memberCount : memberCount + (local.members - membersThen)
+    if (local !== undefined && this.#rooms.get(room) === local) local.members = listed ? memberCount : memberCount + (local.net - (netThen ?? local.net))
     timing?.adapter?.('resume', performance.now() - started)
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
@@ -706,8 +713,13 @@ export class Rooms {
   deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {
     const local = this.#rooms.get(room)
     if (local === undefined) return
-    if (event === 'join') local.members++
-    else if (event === 'leave') local.members = Math.max(0, local.members - 1)
+    if (event === 'join') {
+      local.members++
+      local.net++
+    } else if (event === 'leave') {
+      local.members = Math.max(0, local.members - 1)
+      local.net--
+    }
     if (this.#options.presence.announce(room) === 'none') return
     let frame: Frame | undefined
     // A session whose join is being answered gets the change after its snapshot, never instead of it.
@@ -781,15 +793,16 @@ export class Rooms {
 
   /**
    * How the presence changes held during a join go out once it is answered: to a member that asked for batches, as
-   * a batch (counts, if the room's batches count now, else named `presences` frames), so a join answered while the
-   * room fills fast costs one frame, not one per change held; to any other, each change's own frame.
+   * a batch (counts, if the room's batches count now, else named `presences` frames, or a lone change's own frame),
+   * so a join answered while the room fills fast costs one frame, not one per change held; to any other, each
+   * change's own frame.
    */
   #heldFrames(room: string, membership: Membership, changes: readonly HeldPresence[]): Frame[] {
     const local = this.#rooms.get(room)
-    if (!membership.batched || changes.length < 2 || local === undefined) return changes.map((change) => change.frame)
+    if (!membership.batched || changes.length === 0 || local === undefined) return changes.map((change) => change.frame)
     const batch = changes.map(({ event, member }) => ({ change: { event, member } }))
     if (this.#options.presence.announce(room) === 'count' || local.members > this.#options.presence.countAbove) return [this.#countsFrame(room, runningTotals(batch).from(0))]
-    return this.#presenceFrames(room, batch.map((entry) => entry.change))
+    return changes.length === 1 ? [(changes[0] as HeldPresence).frame] : this.#presenceFrames(room, batch.map((entry) => entry.change))
   }
 
   /** The `presences` frame that counts changes without listing them (protocol.md §7.15). */

@@ -270,3 +270,41 @@ describe('presence changes held during a join reach a member that asked for batc
     expect((probe.memberCount ?? 0) - 1).toBe((joined.memberCount ?? 0) + batch.omitted!.join - batch.omitted!.leave)
   })
 })
+
+describe("a node's member count stays exact while several joins of one room are answered at once (issue 20)", () => {
+  it('two overlapping joins on a node new to the room do not add up their corrections (the room stays named)', async () => {
+    const inner = createMemoryAdapter()
+    // Node A's resumes wait at a gate, so both joins there have their snapshots taken before either is answered.
+    let opened!: () => void
+    const gate = new Promise<void>((resolve) => (opened = resolve))
+    let waiting = 0
+    const holdingA: Adapter = {
+      async connect(hooks, config) {
+        const node = await inner.connect(hooks, config)
+        const resume = node.resume.bind(node)
+        node.resume = async (room, from) => {
+          waiting++
+          await gate
+          return resume(room, from)
+        }
+        return node
+      },
+    }
+    const b = await servers.start({ authenticate: tokenAuth, adapter: inner })
+    const a = await servers.start({ authenticate: tokenAuth, adapter: holdingA })
+    // 60 members on node B: under presence.countAbove (100), so the room's batches name who came and went.
+    for (let i = 0; i < 60; i++) await join(await connectAs(b.url, `resident-${String(i).padStart(2, '0')}`), 'hall', { batch: true })
+    const alice = await connectAs(a.url, 'alice')
+    const bob = await connectAs(a.url, 'bob')
+    const joins = [join(alice, 'hall', { batch: true }), join(bob, 'hall', { batch: true })]
+    await waitUntil(() => waiting === 2, 'both joins on node A wait for their resume')
+    opened()
+    const [aliceJoined] = await Promise.all(joins)
+    expect(aliceJoined?.members.length).toBeGreaterThanOrEqual(61)
+    // A newcomer: node A counts 63 members, so alice hears who joined, not a count.
+    await join(await connectAs(b.url, 'zed'), 'hall', { batch: true })
+    const batch = await alice.next('presences')
+    expect(batch.omitted).toBeUndefined()
+    expect(batch.events.map((change) => `${change.event} ${change.member.user}`)).toContain('join zed')
+  })
+})
