@@ -1,7 +1,7 @@
 import { CloseCode, decode, encode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, type HeartbeatSettings, type ProtocolLimits, type ServerMessage, type WelcomeMessage } from '@parley/protocol'
 import { ParleyClientError, UnsupportedProtocolError, toParleyClientError } from './client-error.js'
 import { startHeartbeat, type Heartbeat } from './heartbeat.js'
-import type { TransportFactory, TransportRequest } from './transports/transport.js'
+import type { ClientTransport, TransportFactory, TransportRequest } from './transports/transport.js'
 
 /** What one connection needs. */
 export interface ConnectionOptions {
@@ -121,33 +121,49 @@ export function openConnection(options: ConnectionOptions, handlers: ConnectionH
     finish(code, reason, lastError)
   })
 
-  return {
-    get protocol() {
-      return transport.protocol
-    },
-    get transportName() {
-      return transport.name
-    },
-    get bufferedAmount() {
-      return transport.bufferedAmount
-    },
-    get binary() {
-      return transport.binary === true
-    },
-    send(frame) {
-      if (!done) transport.send(frame)
-    },
-    close(code, reason) {
-      if (!done) {
-        done = true
-        clearTimeout(connectTimer)
-        heartbeat?.stop()
-        transport.close(code, reason)
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined
-      return Promise.race([closedPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]).then(() =>
-        clearTimeout(timer),
-      )
-    },
+  const close = (code: number, reason: string): Promise<void> => {
+    if (!done) {
+      done = true
+      clearTimeout(connectTimer)
+      heartbeat?.stop()
+      transport.close(code, reason)
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    return Promise.race([closedPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]).then(() => clearTimeout(timer))
+  }
+  return new OpenConnection(transport, (frame) => {
+    if (!done) transport.send(frame)
+  }, close)
+}
+
+/**
+ * The {@link Connection} `openConnection` hands out: its state is read from the transport. A class, since an object
+ * literal with getters is kept in V8's dictionary mode (about 1 KB for every client a process holds).
+ */
+class OpenConnection implements Connection {
+  readonly #transport: ClientTransport
+  readonly send: (frame: string | Uint8Array) => void
+  readonly close: (code: number, reason: string) => Promise<void>
+
+  constructor(transport: ClientTransport, send: (frame: string | Uint8Array) => void, close: (code: number, reason: string) => Promise<void>) {
+    this.#transport = transport
+    this.send = send
+    this.close = close
+  }
+
+  get protocol(): string {
+    return this.#transport.protocol
+  }
+
+  get transportName(): string | undefined {
+    return this.#transport.name
+  }
+
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount
+  }
+
+  get binary(): boolean {
+    return this.#transport.binary === true
   }
 }

@@ -2,6 +2,9 @@ import { setFlagsFromString } from 'node:v8'
 import { describe, expect, it } from 'vitest'
 import { createPendingRequests } from '../src/acks.js'
 import { createOfflineQueue } from '../src/offline-queue.js'
+import { openConnection } from '../src/connection.js'
+import { websocketTransport, type WebSocketLike } from '../src/transports/websocket.js'
+import { resolveLimits } from '@parley/protocol'
 
 setFlagsFromString('--allow-natives-syntax')
 // Compiled after the flag is set, so V8's own check is reachable; it says whether an object's properties are fast.
@@ -27,5 +30,33 @@ describe("a client's per-connection helpers keep fast properties (issue 20)", ()
     expect(pending.resolve('r', 7)).toBe(true)
     expect(settled).toEqual({ ok: true, value: 7 })
     expect(pending.size).toBe(0)
+  })
+})
+
+describe("a client's connection and its WebSocket transport keep fast properties (issue 20)", () => {
+  it('as opened over a WebSocket that never connects, and still read their state through', async () => {
+    // A stand-in WebSocket class: nothing leaves the process.
+    class QuietSocket implements WebSocketLike {
+      readonly protocol = 'parley.v1.json'
+      readonly bufferedAmount = 42
+      binaryType = 'blob'
+      onopen = null
+      onmessage = null
+      onclose = null
+      onerror = null
+      send(): void {}
+      close(): void {}
+    }
+    const transport = websocketTransport({ WebSocket: QuietSocket })
+    const made = transport({ url: 'ws://127.0.0.1:1/parley', protocols: ['parley.v1.json'], token: undefined })
+    expect(hasFastProperties(made)).toBe(true)
+    expect([made.name, made.protocol, made.bufferedAmount, made.binary]).toEqual(['websocket', 'parley.v1.json', 42, true])
+    const connection = openConnection(
+      { request: { url: 'ws://127.0.0.1:1/parley', protocols: ['parley.v1.json'], token: undefined }, transport, connectTimeoutMs: 60_000, heartbeat: false, inboundLimits: resolveLimits() },
+      { welcome: () => undefined, message: () => undefined, invalid: () => undefined, closed: () => undefined },
+    )
+    expect(hasFastProperties(connection)).toBe(true)
+    expect([connection.transportName, connection.protocol, connection.bufferedAmount, connection.binary]).toEqual(['websocket', 'parley.v1.json', 42, true])
+    await connection.close(1000, 'done')
   })
 })

@@ -68,7 +68,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
     let closed = false
     let abandoned = false
     let handshakeError: ParleyClientError | undefined
-    const on = {
+    const on: TransportListeners = {
       open: (): void => undefined,
       message: (_frame: unknown): void => undefined,
       close: (_code: number, _reason: string): void => undefined,
@@ -151,19 +151,12 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
       )
     }
 
-    const transport: ClientTransport = {
-      name: 'websocket',
-      get protocol() {
-        return socket?.protocol ?? ''
-      },
-      get bufferedAmount() {
-        return socket?.bufferedAmount ?? 0
-      },
-      binary: true,
-      send(frame) {
+    const transport = new WebSocketTransport(
+      () => socket,
+      (frame) => {
         if (!closed) socket?.send(frame)
       },
-      close(code, reason) {
+      (code, reason) => {
         if (closed) return
         if (socket === undefined) {
           // Still loading `ws`: nothing to close but the attempt itself.
@@ -174,11 +167,65 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
         // WebSocket.close() accepts only 1000 and 3000-4999 (WHATWG WebSockets §close()).
         socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, limitCloseReason(reason))
       },
-      onOpen: (listener) => void (on.open = listener),
-      onMessage: (listener) => void (on.message = listener),
-      onClose: (listener) => void (on.close = listener),
-      onError: (listener) => void (on.error = listener),
-    }
+      on,
+    )
     return transport
+  }
+}
+
+/** The listeners the client registers on a transport, called by the transport's socket handlers. */
+interface TransportListeners {
+  open: () => void
+  message: (frame: unknown) => void
+  close: (code: number, reason: string) => void
+  error: (error: unknown) => void
+}
+
+/**
+ * The transport object `websocketTransport` hands out; its state (the socket, once created) is in the factory's
+ * closure. A class, since an object literal with getters is kept in V8's dictionary mode (about 1 KB per client).
+ */
+class WebSocketTransport implements ClientTransport {
+  readonly name = 'websocket'
+  readonly binary = true
+  readonly #socket: () => WebSocketLike | undefined
+  readonly #on: TransportListeners
+  readonly send: (frame: string | Uint8Array) => void
+  readonly close: (code: number, reason: string) => void
+
+  constructor(
+    socket: () => WebSocketLike | undefined,
+    send: (frame: string | Uint8Array) => void,
+    close: (code: number, reason: string) => void,
+    on: TransportListeners,
+  ) {
+    this.#socket = socket
+    this.send = send
+    this.close = close
+    this.#on = on
+  }
+
+  get protocol(): string {
+    return this.#socket()?.protocol ?? ''
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket()?.bufferedAmount ?? 0
+  }
+
+  onOpen(listener: () => void): void {
+    this.#on.open = listener
+  }
+
+  onMessage(listener: (frame: unknown) => void): void {
+    this.#on.message = listener
+  }
+
+  onClose(listener: (code: number, reason: string) => void): void {
+    this.#on.close = listener
+  }
+
+  onError(listener: (error: unknown) => void): void {
+    this.#on.error = listener
   }
 }
