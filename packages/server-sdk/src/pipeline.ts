@@ -156,20 +156,24 @@ export class Pipeline {
         return
       }
       // DESIGN's pipeline order: authorize, then middleware, then the handler.
+      // Without an `authorize` hook nothing is awaited: no promise and no turn of the microtask queue per message.
       if (message.type === 'join') {
-        await this.#authorize(session, message.room, 'join', message.presence)
+        const check = this.#authorize(session, message.room, 'join', message.presence)
+        if (check !== undefined) await check
         // A join's `last` reads history: it needs `history` too. Denied, the join still stands without its page and
         // the client hears FORBIDDEN for the page (room.ts), as a `history` request would.
         if (message.last !== undefined && message.resume === undefined && !(await this.#allowed(session, message.room, 'history', undefined))) {
           historyDenied.add(message)
         }
       }
-      // Without an `authorize` hook there is nothing to wait for: no promise and no turn of the microtask queue.
-      else if (message.type === 'publish') {
-        if (this.#options.authorize !== undefined) await this.#authorize(session, message.room, 'publish', message.data)
+      else {
+        const check =
+          message.type === 'publish' ? this.#authorize(session, message.room, 'publish', message.data)
+          : message.type === 'signal' ? this.#authorize(session, message.room, 'signal', message.value)
+          : message.type === 'history' || message.type === 'search' ? this.#authorize(session, message.room, 'history', undefined)
+          : undefined
+        if (check !== undefined) await check
       }
-      else if (message.type === 'signal') await this.#authorize(session, message.room, 'signal', message.value)
-      else if (message.type === 'history' || message.type === 'search') await this.#authorize(session, message.room, 'history', undefined)
       if (session.closed) return
       // The contract's schemas, before middleware and the handler: a value that breaks them reaches nobody.
       if (this.#contract !== undefined) message = carryMarks(message, checkAgainstContract(this.#contract, message))
@@ -191,13 +195,23 @@ export class Pipeline {
     }
   }
 
-  async #authorize(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): Promise<void> {
-    if (!(await this.#allowed(session, room, action, data))) throw new ParleyServerError('FORBIDDEN', `Not allowed to ${action} in ${room}`)
+  /** Throws FORBIDDEN when `authorize` refuses; a promise only while an asynchronous hook decides. */
+  #authorize(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): Promise<void> | undefined {
+    const refuse = (): never => {
+      throw new ParleyServerError('FORBIDDEN', `Not allowed to ${action} in ${room}`)
+    }
+    const allowed = this.#allowed(session, room, action, data)
+    if (allowed === true) return undefined
+    if (allowed === false) refuse()
+    return (allowed as Promise<boolean>).then((yes) => (yes ? undefined : refuse()))
   }
 
-  async #allowed(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): Promise<boolean> {
+  /** Whether `authorize` allows it: at once without a hook or with a synchronous one, else a promise. */
+  #allowed(session: Session, room: string, action: RoomAction, data: JsonValue | undefined): boolean | Promise<boolean> {
     const authorize = this.#options.authorize
-    return authorize === undefined || (await authorize({ user: session.user, room, action, data }))
+    if (authorize === undefined) return true
+    const answer = authorize({ user: session.user, room, action, data })
+    return typeof answer === 'object' && answer !== null ? Promise.resolve(answer).then(Boolean) : Boolean(answer)
   }
 
   /**

@@ -117,16 +117,12 @@ interface LocalRoom {
   nextChange: number
   batchTimer: ReturnType<typeof setTimeout> | undefined
   /**
-   * The room's members (users, every node) as last known: each local join's snapshot count, moved by the presence
-   * changes since (exact with an adapter that answers `memberSnapshot` at once). Decides whether a window's batch
-   * goes out as counts (`presence.countAbove`).
+   * The room's members (users, every node) as last known are `base + net` (see {@link membersOf}): `net` counts the
+   * joins minus leaves delivered since this node has had the room, never reset; each local join's snapshot sets
+   * `base` so that the sum is its count as of its reading, moved on by the changes since. Joins answered at the same
+   * time so do not add up each other's corrections. Decides whether a window's batch goes out as counts.
    */
-  members: number
-  /**
-   * Joins minus leaves delivered for the room since this node has had it, never reset or clamped: a join's snapshot
-   * count is moved on by the difference between its value now and when the snapshot was taken, so joins answered at
-   * the same time do not add each other's corrections.
-   */
+  base: number
   net: number
   /** The current window was opened as counts (so is its length); it may still end as counts if opened as names. */
   counting: boolean
@@ -138,6 +134,11 @@ interface LocalRoom {
   readonly holding: Set<Session>
   readonly batchedLive: Set<Session>
   readonly unbatchedLive: Set<Session>
+}
+
+/** A room's members (users, every node) as this node knows them (see `LocalRoom.base`). */
+function membersOf(local: LocalRoom): number {
+  return Math.max(0, local.base + local.net)
 }
 
 /** The index of the first change numbered `n` or later in a batch (numbered in increasing order), or its length. */
@@ -295,7 +296,7 @@ export class Rooms {
             batch: [],
             nextChange: 0,
             batchTimer: undefined,
-            members: 0,
+            base: 0,
             net: 0,
             counting: false,
             holding: new Set(),
@@ -580,7 +581,7 @@ export class Rooms {
     const memberCount = listed ? read.length : read.count
     // A snapshot's count is exact as of its reading, and the changes delivered since have moved this node's count on
     // from there; a listed one is as of a read changes may have overtaken.
-    if (local !== undefined && this.#rooms.get(room) === local) local.members = listed ? memberCount : memberCount + (local.net - (netThen ?? local.net))
+    if (local !== undefined && this.#rooms.get(room) === local) local.base = memberCount - (listed ? local.net : (netThen ?? local.net))
     timing?.adapter?.('resume', performance.now() - started)
     let history: HistoryPageResult | ParleyServerError | undefined
     if (last !== undefined && lastDenied) {
@@ -653,13 +654,16 @@ export class Rooms {
     let frame: Frame | undefined
     let binaryFrame: Frame | undefined
     const hasBytes = message.bytes instanceof Uint8Array
+    const formOf = (binary: boolean): Frame => (binary ? (binaryFrame ??= this.#encodeFrame(message, dataJson, true)) : (frame ??= this.#encodeFrame(message, dataJson, false)))
     // The session's own lookup finds the membership (the first room is held inline).
     for (const session of local.sessions) {
       const membership = session.memberships.get(message.room)
       if (membership === undefined) continue
+      const binary = hasBytes && session.binaryFrames
       if (membership.pending !== null) {
         if (session.id !== exceptSession) {
-          const held = hasBytes && session.binaryFrames ? (binaryFrame ??= this.#frameOf(message, dataJson, true)) : (frame ??= this.#frameOf(message, dataJson))
+          // Delivered later from `pending`: the frame is kept for it (see `#frames`).
+          const held = this.#keepFrame(message, formOf(binary), binary)
           if (hold(session, membership, held.byteLength)) membership.pending.push(message)
         }
         continue
@@ -667,7 +671,9 @@ export class Rooms {
       const sameEpoch = message.epoch === membership.epoch
       if (sameEpoch && message.seq <= membership.lastSeq) continue
       if (!sameEpoch || message.seq !== membership.lastSeq + 1) {
-        this.#resync(session, message.room, membership, session.id === exceptSession ? undefined : message)
+        const trigger = session.id === exceptSession ? undefined : message
+        if (trigger !== undefined) this.#keepFrame(message, formOf(binary), binary)
+        this.#resync(session, message.room, membership, trigger)
         continue
       }
       if (session.id === exceptSession) {
@@ -675,8 +681,14 @@ export class Rooms {
         membership.lastSeq = message.seq
         continue
       }
-      this.#deliverTo(session, membership, message, hasBytes && session.binaryFrames ? (binaryFrame ??= this.#encodeFrame(message, dataJson, true)) : (frame ??= this.#encodeFrame(message, dataJson, false)))
+      this.#deliverTo(session, membership, message, formOf(binary))
     }
+  }
+
+  /** Keeps `frame` as `message`'s frame of its form, for a delivery from `pending` or a replay; returns it. */
+  #keepFrame(message: RoomMessage, frame: Frame, binary: boolean): Frame {
+    ;(binary && message.bytes instanceof Uint8Array ? this.#binaryFrames : this.#frames).set(message, frame)
+    return frame
   }
 
   /**
@@ -713,13 +725,8 @@ export class Rooms {
   deliverPresence(room: string, event: 'join' | 'leave' | 'update', member: PresenceMember): void {
     const local = this.#rooms.get(room)
     if (local === undefined) return
-    if (event === 'join') {
-      local.members++
-      local.net++
-    } else if (event === 'leave') {
-      local.members = Math.max(0, local.members - 1)
-      local.net--
-    }
+    if (event === 'join') local.net++
+    else if (event === 'leave') local.net--
     if (this.#options.presence.announce(room) === 'none') return
     let frame: Frame | undefined
     // A session whose join is being answered gets the change after its snapshot, never instead of it.
@@ -737,8 +744,8 @@ export class Rooms {
       if (local.batch.length === 0) {
         // A window opens: counts or names for all of it. A room told counts gathers them over `countMs` (a second):
         // "N online" moving once a second costs every member one small frame a second, however fast the room fills.
-        const { batchMs, countMs, countAbove } = this.#options.presence
-        local.counting = this.#options.presence.announce(room) === 'count' || local.members > countAbove
+        const { batchMs, countMs } = this.#options.presence
+        local.counting = this.#countsNow(room, local)
         local.batchTimer = setTimeout(() => this.#flushPresence(room, local), local.counting ? Math.max(batchMs, countMs) : batchMs)
       }
       local.batch.push({ n: local.nextChange, change: { event, member } })
@@ -769,7 +776,7 @@ export class Rooms {
     if (this.#rooms.get(room) !== local || first === undefined) return
     // A named window that ends past the threshold goes out as counts; a counting one never turns to names (a message
     // may have come meanwhile, and names must not follow what their members said).
-    const counting = local.counting || local.members > this.#options.presence.countAbove
+    const counting = local.counting || this.#countsNow(room, local)
     // A member that went live during the window gets the changes from its own start on: a suffix of the batch, whose
     // changes are numbered in order. Its frames are made once per distinct start, and counts come from running
     // totals, so a window in which thousands went live costs each of them one lookup, not a pass over the batch.
@@ -800,9 +807,17 @@ export class Rooms {
   #heldFrames(room: string, membership: Membership, changes: readonly HeldPresence[]): Frame[] {
     const local = this.#rooms.get(room)
     if (!membership.batched || changes.length === 0 || local === undefined) return changes.map((change) => change.frame)
-    const batch = changes.map(({ event, member }) => ({ change: { event, member } }))
-    if (this.#options.presence.announce(room) === 'count' || local.members > this.#options.presence.countAbove) return [this.#countsFrame(room, runningTotals(batch).from(0))]
-    return changes.length === 1 ? [(changes[0] as HeldPresence).frame] : this.#presenceFrames(room, batch.map((entry) => entry.change))
+    if (this.#countsNow(room, local)) {
+      const omitted = { join: 0, leave: 0, update: 0 }
+      for (const change of changes) omitted[change.event]++
+      return [this.#countsFrame(room, omitted)]
+    }
+    return changes.length === 1 ? [(changes[0] as HeldPresence).frame] : this.#presenceFrames(room, changes.map(({ event, member }) => ({ event, member })))
+  }
+
+  /** Whether the room's presence goes out as counts now: told so, or past `presence.countAbove` members. */
+  #countsNow(room: string, local: LocalRoom): boolean {
+    return this.#options.presence.announce(room) === 'count' || membersOf(local) > this.#options.presence.countAbove
   }
 
   /** The `presences` frame that counts changes without listing them (protocol.md §7.15). */
