@@ -103,18 +103,35 @@ return 1
 `
 
 /**
+ * Lua: appends to `out` each user with its presence JSON and its connection count (SCARD of `prefix .. user`), the
+ * flat form every member-listing script answers with (read by `listedMembers`).
+ */
+const EMIT_MEMBERS = `
+local function emitMembers(out, users, presences, prefix)
+  for i = 1, #users do
+    out[#out + 1] = users[i]
+    out[#out + 1] = presences[i]
+    out[#out + 1] = redis.call('SCARD', prefix .. users[i])
+  end
+  return out
+end
+local function allMembers(out, prefix)
+  local all = redis.call('HGETALL', KEYS[1])
+  local users, presences = {}, {}
+  for i = 1, #all, 2 do
+    users[#users + 1] = all[i]
+    presences[#presences + 1] = all[i + 1]
+  end
+  return emitMembers(out, users, presences, prefix)
+end
+`
+
+/**
  * KEYS: presence hash. ARGV: connections key prefix (the key is prefix .. user).
  * Returns a flat list: user, presence JSON, connection count, ...
  */
-export const MEMBERS = `
-local all = redis.call('HGETALL', KEYS[1])
-local out = {}
-for i = 1, #all, 2 do
-  out[#out + 1] = all[i]
-  out[#out + 1] = all[i + 1]
-  out[#out + 1] = redis.call('SCARD', ARGV[1] .. all[i])
-end
-return out
+export const MEMBERS = `${EMIT_MEMBERS}
+return allMembers({}, ARGV[1])
 `
 
 /**
@@ -124,7 +141,7 @@ return out
  * rebuilds the order from the hash first when their sizes differ, or when the order lists a user the hash no longer
  * has (both happen to a room written by an adapter version that did not keep the order).
  */
-const PRESENCE_ORDER_HELPERS = `
+const PRESENCE_ORDER_HELPERS = `${EMIT_MEMBERS}
 local function rebuild()
   redis.call('DEL', KEYS[2])
   local names = redis.call('HKEYS', KEYS[1])
@@ -168,21 +185,12 @@ end
 export const MEMBER_SNAPSHOT = `${PRESENCE_ORDER_HELPERS}
 local count = redis.call('HLEN', KEYS[1])
 local limit = tonumber(ARGV[1])
-local users, presences = {}, {}
-if count <= limit then
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    users[#users + 1] = all[i]
-    presences[#presences + 1] = all[i + 1]
-  end
-else
-  users, presences = orderedPage('-', limit)
-end
 local out = {count}
-for i = 1, #users do
-  out[#out + 1] = users[i]
-  out[#out + 1] = presences[i]
-  out[#out + 1] = redis.call('SCARD', ARGV[2] .. users[i])
+if count <= limit then
+  allMembers(out, ARGV[2])
+else
+  local users, presences = orderedPage('-', limit)
+  emitMembers(out, users, presences, ARGV[2])
 end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return out
@@ -196,11 +204,10 @@ return out
 export const MEMBER_PAGE = `${PRESENCE_ORDER_HELPERS}
 local limit = tonumber(ARGV[2])
 local users, presences = orderedPage(ARGV[1], limit + 1)
-local out = {#users > limit and 1 or 0}
-for i = 1, math.min(#users, limit) do
-  out[#out + 1] = users[i]
-  out[#out + 1] = presences[i]
-  out[#out + 1] = redis.call('SCARD', ARGV[3] .. users[i])
+local more = #users > limit
+if more then
+  users[#users] = nil
+  presences[#presences] = nil
 end
-return out
+return emitMembers({more and 1 or 0}, users, presences, ARGV[3])
 `

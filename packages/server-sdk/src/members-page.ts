@@ -35,13 +35,19 @@ export function membersPage(all: readonly PresenceMember[], after: string | unde
     best.splice(low, 0, member)
     if (best.length > limit) best.pop()
   }
+  const page = withinBudget(best, budgetBytes)
+  return { members: page, more: candidates > page.length }
+}
+
+/** The first of `members` (in their order) whose JSON fits `budgetBytes`: at least one, so paging moves on. */
+export function withinBudget(members: readonly PresenceMember[], budgetBytes: number): PresenceMember[] {
   const page: PresenceMember[] = []
   let bytes = 0
-  for (const member of best) {
+  for (const member of members) {
     const size = Buffer.byteLength(JSON.stringify(member)) + 1
     if (page.length > 0 && bytes + size > budgetBytes) break
     bytes += size
     page.push(member)
   }
-  return { members: page, more: candidates > page.length }
+  return page
 }

@@ -20,7 +20,7 @@ import { heldAfterSnapshot, type HeldPresence } from './held-presence.js'
 import type { ResolvedOptions } from './options.js'
 import { ParleyServerError, toParleyError } from './server-error.js'
 import type { Session } from './session.js'
-import { DEFAULT_MEMBERS_PAGE, membersPage } from './members-page.js'
+import { DEFAULT_MEMBERS_PAGE, membersPage, withinBudget, type MembersPage } from './members-page.js'
 import { receivedAt } from './pipeline.js'
 import { recoveryOutcome, type StatsCounters } from './stats.js'
 import { Signals } from './signals.js'
@@ -435,11 +435,16 @@ export class Rooms {
   async membersPage(session: Session, message: ClientMessageOf<'members'>): Promise<void> {
     this.#requireMember(session, message.room)
     const limit = message.limit ?? DEFAULT_MEMBERS_PAGE
-    // An adapter with `memberPage` reads only the page; it is then cut to the frame's budget like a listed room.
+    // An adapter with `memberPage` reads only the page, in order: it is only cut to the frame's budget.
     const read = this.#node.memberPage === undefined ? undefined : await this.#node.memberPage(message.room, message.after, limit)
-    const cut = membersPage(read?.members ?? (await this.#node.members(message.room)), read === undefined ? message.after : undefined, limit, this.#membersBudget)
-    const members = cut.members
-    const more = cut.more || read?.more === true
+    let page: MembersPage
+    if (read === undefined) {
+      page = membersPage(await this.#node.members(message.room), message.after, limit, this.#membersBudget)
+    } else {
+      const fits = withinBudget(read.members, this.#membersBudget)
+      page = { members: fits, more: read.more || fits.length < read.members.length }
+    }
+    const { members, more } = page
     const last = members.at(-1)
     session.send({ type: 'members', room: message.room, id: message.id, members, ...(more && last !== undefined ? { next: last.user } : {}) })
   }

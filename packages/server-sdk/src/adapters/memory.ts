@@ -260,10 +260,8 @@ class MemoryNode implements AdapterNode {
     const count = state.presence.size
     const cached = state.firstPage
     if (cached !== undefined && cached.limit === limit) return { first: cached.list, count }
-    const first: PresenceMember[] = []
     // A small room in join order, as members() lists it; a large one's first page from the ordered index.
-    if (count <= limit) for (const [user, entry] of state.presence) first.push(member(user, entry))
-    else for (let i = 0; i < limit; i++) first.push(member(state.sorted[i] as string, state.presence.get(state.sorted[i] as string) as PresenceUser))
+    const first = count <= limit ? [...state.presence].map(([user, entry]) => member(user, entry)) : byUserId(state, 0, limit)
     state.firstPage = { limit, list: Object.freeze(first) }
     return { first, count }
   }
@@ -275,9 +273,7 @@ class MemoryNode implements AdapterNode {
     let start = after === undefined ? 0 : sortedIndex(sorted, after)
     if (after !== undefined && sorted[start] === after) start++
     const end = Math.min(sorted.length, start + limit)
-    const members: PresenceMember[] = []
-    for (let i = start; i < end; i++) members.push(member(sorted[i] as string, state.presence.get(sorted[i] as string) as PresenceUser))
-    return { members, more: end < sorted.length }
+    return { members: byUserId(state, start, end), more: end < sorted.length }
   }
 
   async signal(message: SignalBroadcastMessage): Promise<void> {
@@ -367,6 +363,13 @@ function sortedIndex(sorted: readonly string[], user: string): number {
     else high = middle
   }
   return low
+}
+
+/** The room's members from `start` to `end` (exclusive) in user-id order. */
+function byUserId(state: RoomState, start: number, end: number): PresenceMember[] {
+  const members: PresenceMember[] = []
+  for (let i = start; i < end; i++) members.push(member(state.sorted[i] as string, state.presence.get(state.sorted[i] as string) as PresenceUser))
+  return members
 }
 
 function member(user: string, entry: PresenceUser): PresenceMember {
