@@ -14,6 +14,7 @@ import { ParleyServerError, RequestError, toParleyError } from './server-error.j
 import { Session, type ParleySession } from './session.js'
 import { StatsCounters, type CompressionStats, type ParleyStats } from './stats.js'
 import { UserIndex } from './user-index.js'
+import { WelcomeFrames } from './welcome.js'
 import { Frame, type Connection } from './transports/connection.js'
 import type { ForwardAnswer, ForwardRequest } from './transports/forwarding.js'
 
@@ -53,8 +54,7 @@ export class Hub {
   readonly #pipeline: Pipeline
   readonly #heartbeat: HeartbeatMonitor
   readonly #encodeOptions: { readonly limits: ResolvedOptions['encodeLimits'] }
-  /** What `welcome` announces: `history` always (the recovery window at least), `search` when the store has it. */
-  readonly #capabilities: readonly string[]
+  readonly #welcome: WelcomeFrames
   #closing = false
 
   readonly #handlers: ReadonlyMap<string, RequestHandler<unknown, unknown>>
@@ -83,7 +83,8 @@ export class Hub {
       session.connection.terminate()
     })
     this.#heartbeat.start()
-    this.#capabilities = ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests', 'members', ...(options.presence.batchMs > 0 ? ['presence-batch'] : [])]
+    // What `welcome` announces: `history` always (the recovery window at least), `search` when the store has it.
+    this.#welcome = new WelcomeFrames(options, ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', ...(this.history.searchable ? ['search'] : []), 'requests', 'members', ...(options.presence.batchMs > 0 ? ['presence-batch'] : [])])
   }
 
   /** The hooks the adapter delivers to. */
@@ -153,17 +154,7 @@ export class Hub {
       session.lastSeenAt = Date.now()
     })
     connection.onClose((code, reason) => this.#closed(session, code, reason))
-    const { limits } = this.options
-    session.send({
-      type: 'welcome',
-      session: id,
-      protocol: connection.protocol,
-      version: session.version,
-      heartbeat: this.options.heartbeat,
-      limits: { maxPayload: limits.maxPayload, maxRooms: limits.maxRooms, rate: limits.rate },
-      capabilities: this.#capabilities,
-      ...(session.authenticated ? { user: session.user.id } : {}),
-    })
+    session.sendFrame(this.#welcome.frameFor(session))
     if (!session.authenticated) {
       session.timers.add(setTimeout(() => session.close(CloseCode.AuthenticationTimeout, 'authentication timeout'), this.options.authTimeoutMs))
     } else {

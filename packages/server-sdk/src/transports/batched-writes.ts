@@ -72,15 +72,22 @@ export abstract class BatchedWriter {
     this.#turn = turn
   }
 
-  protected writeBatched(bytes: Buffer): void {
-    if (!this.#corked) {
-      this.#stream.cork()
-      this.#corked = true
-      if (!this.#queued) {
-        this.#queued = true
-        this.#turn.join(this)
-      }
+  /**
+   * Corks the stream for the rest of the turn without writing: what others write to it meanwhile (ws's `101`
+   * response) leaves in the same `writev` as this turn's frames (the `welcome`), not in a syscall of its own.
+   */
+  protected holdTurn(): void {
+    if (this.#corked) return
+    this.#stream.cork()
+    this.#corked = true
+    if (!this.#queued) {
+      this.#queued = true
+      this.#turn.join(this)
     }
+  }
+
+  protected writeBatched(bytes: Buffer): void {
+    this.holdTurn()
     this.#stream.write(bytes)
     this.#pending += bytes.byteLength
     if (this.#pending >= FLUSH_BYTES) this.flush()

@@ -30,7 +30,8 @@ export function findToken(headers: HandshakeHeaders, url: string | undefined, co
       }
     }
   }
-  const query = new URL(url ?? '/', 'http://localhost').searchParams.get('token')
+  // A target without a query has no `?token=`: the URL parser runs only for one that has.
+  const query = url?.includes('?') === true ? new URL(url, 'http://localhost').searchParams.get('token') : null
   if (query !== null && query !== '') return query
   for (const entry of parseSubprotocolHeader(header(headers, 'sec-websocket-protocol'))) {
     if (entry.startsWith(TOKEN_SUBPROTOCOL_PREFIX) && entry.length > TOKEN_SUBPROTOCOL_PREFIX.length) {

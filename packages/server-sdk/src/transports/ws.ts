@@ -104,6 +104,22 @@ function sendableCloseCode(code: number): number {
 const SERVED_PATH = Symbol.for('parley.ws.servedPath')
 type UpgradeListener = ((request: IncomingMessage, socket: Duplex, head: Buffer) => void) & { [SERVED_PATH]?: string }
 
+/**
+ * The path of a request target. The target a client sends for `path` itself (`/parley`, `/parley?token=…`) is
+ * recognised without the URL parser when `path` is one the parser gives back unchanged (`plainPath`, decided once
+ * per transport); anything else goes through it (dot segments, percent-encoding, absolute forms). Node's parser
+ * accepts targets the URL parser refuses (`//a:99999/`): no path of ours, then.
+ */
+export function pathnameOf(url: string, path: string, plainPath: boolean): string {
+  if (plainPath && url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63 /* ? */)) return path
+  return URL.canParse(url, 'http://localhost') ? new URL(url, 'http://localhost').pathname : ''
+}
+
+/** Whether the URL parser reads `path` as itself, so a target equal to it needs no parsing. */
+export function isPlainPath(path: string): boolean {
+  return URL.canParse(path, 'http://localhost') && new URL(path, 'http://localhost').pathname === path
+}
+
 /** Answers an upgrade request in plain HTTP and closes the socket (the WebSocket never opens). */
 function refuseUpgrade(socket: Duplex, status: number, body: object, headers: Readonly<Record<string, string>> = {}): void {
   if (!socket.writable) return void socket.destroy()
@@ -267,6 +283,8 @@ class WsConnection extends BatchedWriter implements Connection {
     this.#request = this.#head = undefined
     if (request === undefined || head === undefined || this.#socket.destroyed) return false
     const transport = this.#transport
+    // The `101` ws writes and the `welcome` the session sends next leave in one write at the end of the turn.
+    this.holdTurn()
     // The upgrade completes synchronously (no verifyClient), so the session opens in this same tick.
     transport.upgrade(request, protocol, this.#socket, head, (ws) => {
       this.#ws = ws
@@ -334,11 +352,11 @@ export function attachWebSocketTransport(server: HttpServer | HttpsServer, host:
     throw optionError(`Parley: option "path" must be free on this server, got "${host.path}" (another Parley instance serves it)`)
   }
   const transport = new WsTransport(host)
+  const plainPath = isPlainPath(host.path)
   const onUpgradeSocketError = (error: unknown): void => host.logger.debug({ event: 'transport.socket-error', transport: 'websocket', phase: 'upgrade', error: describeError(error) }, 'parley: upgrade socket error')
 
   const onUpgrade: UpgradeListener = (request, socket, head) => {
-    // Node's parser accepts request targets the URL parser refuses (`//a:99999/`): no path of ours, then.
-    const pathname = URL.canParse(request.url ?? '/', 'http://localhost') ? new URL(request.url ?? '/', 'http://localhost').pathname : ''
+    const pathname = pathnameOf(request.url ?? '/', host.path, plainPath)
     if (pathname !== host.path) {
       // Nobody else will answer when every upgrade listener is a Parley instance on another path: the last one
       // answers 404 rather than leave the socket hanging. Any foreign listener may take the request, so then we stay out.
