@@ -11,7 +11,7 @@ import { historyDenied, Pipeline, type Handled, type Middleware } from './pipeli
 import { Rooms } from './room.js'
 import { RoomHistory, toEntry, type HistoryPageResult } from './room-history.js'
 import { ParleyServerError, RequestError, toParleyError } from './server-error.js'
-import { Session, type ParleySession } from './session.js'
+import { Session, type ParleySession, type SessionHost } from './session.js'
 import { StatsCounters, type CompressionStats, type ParleyStats } from './stats.js'
 import { UserIndex } from './user-index.js'
 import { WelcomeFrames } from './welcome.js'
@@ -55,6 +55,11 @@ export class Hub {
   readonly #heartbeat: HeartbeatMonitor
   readonly #encodeOptions: { readonly limits: ResolvedOptions['encodeLimits'] }
   readonly #welcome: WelcomeFrames
+  /** Where every session reports its frames and its close (one object for all, not closures per session). */
+  readonly #sessionHost: SessionHost = {
+    receive: (session, frame) => this.#pipeline.receive(session, frame),
+    closed: (session, code, reason) => void this.#closed(session, code, reason),
+  }
   #closing = false
 
   readonly #handlers: ReadonlyMap<string, RequestHandler<unknown, unknown>>
@@ -144,16 +149,17 @@ export class Hub {
     const id = randomId(16)
     // Anonymous users are named after their session, so presence still counts them one by one.
     const authenticated = user !== undefined || this.options.authenticate === undefined
-    const session = new Session(id, user ?? { id }, authenticated, connection, remoteAddress, this.options, this.stats, Date.now())
+    const session = new Session(this.#sessionHost, id, user ?? { id }, authenticated, connection, remoteAddress, this.options, this.stats, Date.now())
     this.sessions.set(id, session)
     this.stats.connectionsOpened++
     this.#countTransport(connection, 1)
     if (session.authenticated) this.#users.add(session)
-    connection.onMessage((frame) => this.#pipeline.receive(session, frame))
-    connection.onPong(() => {
-      session.lastSeenAt = Date.now()
-    })
-    connection.onClose((code, reason) => this.#closed(session, code, reason))
+    if (connection.receiveWith !== undefined) connection.receiveWith(session)
+    else {
+      connection.onMessage((frame) => session.receiveFrame(frame))
+      connection.onPong(() => session.receivePong())
+      connection.onClose((code, reason) => session.receiveClose(code, reason))
+    }
     session.sendFrame(this.#welcome.frameFor(session))
     if (!session.authenticated) {
       session.timers.add(setTimeout(() => session.close(CloseCode.AuthenticationTimeout, 'authentication timeout'), this.options.authTimeoutMs))

@@ -3,7 +3,7 @@ import type { ResolvedOptions, ServerUser } from './options.js'
 import { TokenBucket, WindowCounter } from './rate-limiter.js'
 import { Memberships } from './room.js'
 import type { StatsCounters } from './stats.js'
-import { Frame, type Connection } from './transports/connection.js'
+import { Frame, type Connection, type ConnectionReceiver } from './transports/connection.js'
 
 /** A session as the app sees it (events, middleware). */
 export interface ParleySession {
@@ -29,11 +29,17 @@ const SLOW_CONSUMER_TERMINATE_MS = 1_000
  */
 const DRAIN_RECHECK_MS = 16
 
+/** What a session reports its connection's frames and close to: the hub. */
+export interface SessionHost {
+  receive(session: Session, frame: string | Uint8Array): void
+  closed(session: Session, code: number, reason: string): void
+}
+
 /**
  * One client connection: who it is, the rooms it is in, its rate limits, its serial inbox, and the outbound guard
  * that keeps its buffered bytes under the cap.
  */
-export class Session implements ParleySession {
+export class Session implements ParleySession, ConnectionReceiver {
   readonly id: string
   user: ServerUser
   authenticated: boolean
@@ -72,8 +78,10 @@ export class Session implements ParleySession {
   #drainListening = false
   readonly #options: ResolvedOptions
   readonly #stats: StatsCounters
+  readonly #host: SessionHost
 
   constructor(
+    host: SessionHost,
     id: string,
     user: ServerUser,
     authenticated: boolean,
@@ -90,10 +98,24 @@ export class Session implements ParleySession {
     this.remoteAddress = remoteAddress
     this.version = parseSubprotocol(connection.protocol)?.version ?? 1
     this.binaryFrames = this.version >= BYTES_VERSION && connection.binary === true
+    this.#host = host
     this.#options = options
     this.#stats = stats
     this.lastSeenAt = now
     this.openedAt = now
+  }
+
+  // The connection reports here (ConnectionReceiver): a session needs no listener closures of its own.
+  receiveFrame(frame: string | Uint8Array): void {
+    this.#host.receive(this, frame)
+  }
+
+  receivePong(): void {
+    this.lastSeenAt = Date.now()
+  }
+
+  receiveClose(code: number, reason: string): void {
+    this.#host.closed(this, code, reason)
   }
 
   get publishBucket(): TokenBucket {

@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import { decode, type ServerMessageOf } from '@parley/protocol'
 import { isPlainPath, pathnameOf } from '../src/transports/ws.js'
@@ -81,6 +82,41 @@ describe('connection set-up', () => {
     const welcome = await welcomeOf(ws)
     expect(welcome.user).toBeUndefined()
     expect(welcome.session).toMatch(/^[0-9a-z]{16}$/)
+  })
+})
+
+describe('per-connection listeners', () => {
+  it("adds the same listener functions to every open WebSocket: no closure per connection for frames, pongs or the close", async () => {
+    const server = resources.add(await startServer(), (s) => s.stop())
+    const clients = new Set<WebSocket>()
+    const added = new Map<object, Array<[string | symbol, unknown]>>()
+    const on = EventEmitter.prototype.on
+    const spy = vi.spyOn(EventEmitter.prototype, 'on').mockImplementation(function (this: EventEmitter, event: unknown, listener: (...args: unknown[]) => void) {
+      if (this instanceof WebSocket && !clients.has(this)) added.set(this, [...(added.get(this) ?? []), [event as string | symbol, listener]])
+      return on.call(this, event as string | symbol, listener)
+    })
+    resources.add(spy, (s) => s.mockRestore())
+    for (let i = 0; i < 2; i++) {
+      const ws = new WebSocket(server.url, ['parley.v1.json'])
+      clients.add(ws)
+      resources.add(ws, (socket) => socket.terminate())
+      await welcomeOf(ws)
+    }
+    const [first, second] = [...added.values()]
+    expect(added.size).toBe(2)
+    for (const event of ['message', 'pong', 'close']) {
+      const of = (list: Array<[string | symbol, unknown]> | undefined) => (list ?? []).filter(([name]) => name === event).map(([, listener]) => listener)
+      expect(of(first), event).toHaveLength(1)
+      expect(of(first), event).toEqual(of(second))
+      expect(of(first)[0], event).toBe(of(second)[0])
+    }
+    // And they still reach the session: a ping is answered, a close ends it.
+    const ws = [...clients][0] as WebSocket
+    const pong = new Promise((resolve) => ws.on('message', (data: Buffer) => data.toString().includes('"pong"') && resolve(true)))
+    ws.send(JSON.stringify({ type: 'ping', id: 'p' }))
+    expect(await pong).toBe(true)
+    ws.close()
+    await vi.waitFor(() => expect(server.parley.sessions()).toHaveLength(1))
   })
 })
 

@@ -68,6 +68,13 @@ export interface Connection {
   /** Fires once, when the connection is gone, with the close code and reason the peer or transport gave. */
   onClose(listener: (code: number, reason: string) => void): void
   /**
+   * Optional, in place of `onMessage`, `onPong` and `onClose` for the hub's own use: reports frames, pongs and the
+   * close to the receiver's methods, so a transport whose listeners are shared by all its connections makes no
+   * closure per connection. The hub calls it once, right after the connection opened; one without it is handed
+   * three listeners instead. Listeners added with `onClose` still fire too.
+   */
+  receiveWith?(receiver: ConnectionReceiver): void
+  /**
    * For a transport that can still answer in its own terms before it opens (HTTP before a WebSocket upgrade or
    * before a stream starts): refuses the connection so. Without it a refusal closes with `refusal.closeCode`.
    */
@@ -77,6 +84,16 @@ export interface Connection {
    * checked right before stay exact. Returns false when the peer went away meanwhile.
    */
   open?(protocol: string): boolean
+}
+
+/** What a connection reports to through `receiveWith`: the same three events as its listeners carry. */
+export interface ConnectionReceiver {
+  /** An inbound frame: text as a string, binary as bytes. */
+  receiveFrame(frame: string | Uint8Array): void
+  /** A transport-level pong. */
+  receivePong(): void
+  /** The connection is gone; called once. */
+  receiveClose(code: number, reason: string): void
 }
 
 /** Plain HTTP headers, lower-case names, as Node gives them. */

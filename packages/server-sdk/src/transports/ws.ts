@@ -5,12 +5,12 @@ import type { Duplex } from 'node:stream'
 import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, parseSubprotocolHeader, unsupportedVersionReason } from '@parley/protocol'
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
 import * as wsModule from 'ws'
-import { WebSocketServer, type WebSocket } from 'ws'
+import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import type { CompressionOptions, Logger } from '../options.js'
 import type { CompressionCounters } from '../stats.js'
 import { optionError } from '../server-error.js'
 import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
-import type { Connection, Frame, Handshake, Refusal } from './connection.js'
+import type { Connection, ConnectionReceiver, Frame, Handshake, Refusal } from './connection.js'
 import { findToken } from './find-token.js'
 
 /** What the WebSocket transport needs from the instance it serves. */
@@ -95,6 +95,12 @@ function serverWindowBits(headers: readonly string[]): number {
   return bits === undefined ? DEFAULT_WINDOW_BITS : Number(bits)
 }
 
+/** An inbound WebSocket message as a Parley frame: text as a string (ws has checked its UTF-8: 1007 otherwise), binary as bytes. */
+function frameOf(data: RawData, isBinary: boolean): string | Uint8Array {
+  const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
+  return isBinary ? bytes : bytes.toString('utf8')
+}
+
 /** RFC 6455 §7.4: codes an endpoint may put in a close frame. */
 function sendableCloseCode(code: number): number {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : 1011
@@ -141,10 +147,13 @@ function refuseUpgrade(socket: Duplex, status: number, body: object, headers: Re
  */
 class WsTransport {
   readonly chosen = new WeakMap<IncomingMessage, string>()
-  readonly sockets = new Set<WebSocket>()
+  /** Each open socket's connection: how the listeners below, shared by every socket, find theirs (`this`). */
+  readonly connections = new Map<WebSocket, WsConnection>()
   readonly wss: WebSocketServer
-  /** Shared by every socket, so a connection holds no closure of its own for it. */
-  readonly untrack: (this: WebSocket) => void
+  // Shared by every socket, so a connection holds no closure of its own for them (ws calls them with the socket).
+  readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void
+  readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void
+  readonly onPong: (this: WebSocket) => void
   /** The complete WebSocket frame of each broadcast (header + UTF-8 payload, through ws's `Sender.frame`). */
   readonly frames = new FrameBytes((frame) => wireFrame(payloadOf(frame), false, frame.binary !== undefined))
   /**
@@ -172,9 +181,17 @@ class WsTransport {
     })
     if (compression !== undefined) this.wss.on('headers', (headers, request) => this.windowBits.set(request, serverWindowBits(headers)))
     this.onSocketError = (error) => host.logger.debug({ event: 'transport.socket-error', transport: 'websocket', error: describeError(error) }, 'parley: socket error')
-    const sockets = this.sockets
-    this.untrack = function untrack(this: WebSocket) {
-      sockets.delete(this)
+    const connections = this.connections
+    this.onClose = function onClose(this: WebSocket, code: number, reason: Buffer) {
+      const connection = connections.get(this)
+      connections.delete(this)
+      connection?.closed(code, reason)
+    }
+    this.onMessage = function onMessage(this: WebSocket, data: RawData, isBinary: boolean) {
+      connections.get(this)?.received(data, isBinary)
+    }
+    this.onPong = function onPong(this: WebSocket) {
+      connections.get(this)?.ponged()
     }
   }
 
@@ -232,6 +249,8 @@ class WsConnection extends BatchedWriter implements Connection {
   readonly #transport: WsTransport
   /** The frames this connection gets: compressed ones when it negotiated permessage-deflate. */
   #frames: FrameBytes
+  /** Where frames, pongs and the close go, once the hub asked (`receiveWith`). */
+  #receiver: ConnectionReceiver | undefined
   constructor(transport: WsTransport, request: IncomingMessage, socket: Duplex, head: Buffer) {
     super(socket, transport.turn)
     this.#transport = transport
@@ -289,9 +308,9 @@ class WsConnection extends BatchedWriter implements Connection {
     transport.upgrade(request, protocol, this.#socket, head, (ws) => {
       this.#ws = ws
       if (ws.extensions.includes('permessage-deflate')) this.#frames = transport.deflatedFor(transport.windowBits.get(request) ?? DEFAULT_WINDOW_BITS)
-      transport.sockets.add(ws)
+      transport.connections.set(ws, this)
       ws.on('error', transport.onSocketError)
-      ws.on('close', transport.untrack)
+      ws.on('close', transport.onClose)
     })
     return this.#ws !== undefined
   }
@@ -320,11 +339,28 @@ class WsConnection extends BatchedWriter implements Connection {
   }
 
   onMessage(listener: (frame: string | Uint8Array) => void): void {
-    this.#ws?.on('message', (data, isBinary) => {
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
-      // ws has checked the UTF-8 of text frames already (1007 otherwise).
-      listener(isBinary ? bytes : bytes.toString('utf8'))
-    })
+    this.#ws?.on('message', (data, isBinary) => listener(frameOf(data, isBinary)))
+  }
+
+  receiveWith(receiver: ConnectionReceiver): void {
+    const ws = this.#ws
+    if (ws === undefined) return
+    this.#receiver = receiver
+    ws.on('message', this.#transport.onMessage)
+    ws.on('pong', this.#transport.onPong)
+  }
+
+  /** A frame through the transport's shared listener. */
+  received(data: RawData, isBinary: boolean): void {
+    this.#receiver?.receiveFrame(frameOf(data, isBinary))
+  }
+
+  ponged(): void {
+    this.#receiver?.receivePong()
+  }
+
+  closed(code: number, reason: Buffer): void {
+    this.#receiver?.receiveClose(code, reason.toString('utf8'))
   }
 
   onPong(listener: () => void): void {
@@ -382,7 +418,7 @@ export function attachWebSocketTransport(server: HttpServer | HttpsServer, host:
   return {
     async detach() {
       server.off('upgrade', onUpgrade)
-      for (const ws of transport.sockets) ws.terminate()
+      for (const ws of transport.connections.keys()) ws.terminate()
       await new Promise<void>((resolve) => transport.wss.close(() => resolve()))
     },
   }
