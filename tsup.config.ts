@@ -22,7 +22,7 @@ function externalsOf(dir: string): Array<string | RegExp> {
 }
 
 /**
- * The client as one browser ES module with its dependencies inside (protocol, mitt), for a `<script type="module">`
+ * The client as one browser ES module with its dependencies inside (protocol), for a `<script type="module">`
  * from a CDN or a static folder: `@parley/client-sdk/browser`. Its own folder, so the main build's `clean` of `dist/`
  * cannot remove it.
  */
@@ -39,7 +39,7 @@ const BROWSER_BUNDLE: Options = {
   clean: true,
   splitting: false,
   treeshake: true,
-  noExternal: ['@parley/protocol', 'mitt'],
+  noExternal: ['@parley/protocol'],
   // Loaded by a dynamic import whose specifier is not a literal, in Node only; never in a browser.
   external: ['ws'],
 }
@@ -53,7 +53,7 @@ const INSPECTOR_PAGE: Options = {
   entry: { 'inspector-page': 'packages/inspector/src/page/inspector-page.ts' },
   outDir: 'packages/inspector/dist-page',
   sourcemap: false,
-  noExternal: ['@parley/client-sdk', '@parley/protocol', 'mitt'],
+  noExternal: ['@parley/client-sdk', '@parley/protocol'],
 }
 
 export default defineConfig([

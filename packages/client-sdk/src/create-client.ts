@@ -28,7 +28,8 @@ import {
 import { createIdSource, createPendingRequests } from './acks.js'
 import { AuthError, ParleyClientError, errorFromClose, toParleyClientError } from './client-error.js'
 import { openConnection, type Connection } from './connection.js'
-import { createEmitter } from './emitter.js'
+import { ClientHandle, ClientView, type ClientMethods } from './client-handle.js'
+import { Emitter } from './emitter.js'
 import { logClientEvents } from './client-logger.js'
 import { createOfflineQueue } from './offline-queue.js'
 import { resolveOptions, type ClientOptions } from './options.js'
@@ -151,11 +152,11 @@ interface Outgoing {
  */
 export function createClient<C extends Contract | undefined = Contract | undefined>(url: string | readonly string[], options: ClientOptions & { readonly contract?: C } = {}): Client<C> {
   const opts = resolveOptions(url, options)
-  const events = createEmitter<ClientEvents>()
+  const events = new Emitter<ClientEvents>()
   const recovery = createRecoveryTracker()
   // A request that times out while the client is not connected names the last connection error: that is the cause.
   const pending = createPendingRequests<ServerMessage | undefined>(() =>
-    state !== 'open' && lastError !== undefined ? `not connected; last connection error: ${lastError.message}` : undefined,
+    view.state !== 'open' && lastError !== undefined ? `not connected; last connection error: ${lastError.message}` : undefined,
   )
   const queue = createOfflineQueue<Outgoing>(opts.offlineQueueSize)
   /** Publishes sent on the current connection and not yet answered, in send order. */
@@ -163,39 +164,37 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   const rooms = new Map<string, RoomCore>()
   /** The last error a connection attempt or a lost connection reported, for timeouts to name. */
   let lastError: ParleyClientError | undefined
+  // The next four are made on first use: an empty Map or Set takes about 190 bytes of heap, and most clients never
+  // send a request, read history or leave a room.
   /** Requests waiting for the connection, by id: each is sent once (it may not be safe to run twice). */
-  const waitingRequests = new Map<string, ClientMessage>()
+  let waitingRequests: Map<string, ClientMessage> | undefined
   /** Requests sent on the current connection and not answered yet: a lost connection rejects them. */
-  const sentRequests = new Set<string>()
+  let sentRequests: Set<string> | undefined
   /** History reads waiting for the connection (or for their answer), by id: sent again after a reconnect. */
-  const reads = new Map<string, ClientMessage>()
+  let reads: Map<string, ClientMessage> | undefined
   /** Rooms whose leave is not answered yet. */
-  const leaving = new Set<string>()
-  /** The transport of the last welcomed connection. */
-  let transportName: string | undefined
+  let leaving: Set<string> | undefined
   const nextId = createIdSource()
   const nextToken = createTokenSource(opts)
   /** Cleanups of the current connection's requests (joins, leaves, authenticates), run when it ends. */
   let onDisconnect: Array<() => void> = []
-  let state: ClientState = 'connecting'
   let connection: Connection | undefined
-  let welcome: WelcomeMessage | undefined
   /** Welcomed (and, with first-message authentication, authenticated): joins may go out. */
   let ready = false
   let failures = 0
   let urlIndex = 0
-  let currentUrl = opts.urls[0] as string
-  if (opts.logger !== undefined) logClientEvents(events, opts.logger, () => currentUrl)
+  const view = new ClientView(opts.urls[0] as string)
+  if (opts.logger !== undefined) logClientEvents(events, opts.logger, () => view.url)
   let token: TokenState = { token: undefined, expiresAt: undefined }
   let retryTimer: ReturnType<typeof setTimeout> | undefined
   let refreshTimer: ReturnType<typeof setTimeout> | undefined
   let closing: Promise<void> | undefined
 
   const setState = (next: ClientState): void => {
-    state = transition(state, next)
-    events.emit('state', state)
+    view.state = transition(view.state, next)
+    events.emit('state', view.state)
   }
-  const maxPayload = (): number => welcome?.limits.maxPayload ?? DEFAULT_LIMITS.maxPayload
+  const maxPayload = (): number => view.welcome?.limits.maxPayload ?? DEFAULT_LIMITS.maxPayload
   /** Encodes with the server's limits; a bad value from the app throws a typed error to the caller. */
   const encodeOrThrow = (message: ClientMessage): string => {
     try {
@@ -207,13 +206,13 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   const send = (message: ClientMessage): void => connection?.send(encodeOrThrow(message))
   /** A publish with bytes goes as a binary frame where the connection speaks v2 and carries them (WebSocket). */
   const binaryFor = (message: PublishMessage): boolean =>
-    message.bytes !== undefined && connection?.binary === true && (welcome?.version ?? 0) >= BYTES_VERSION
+    message.bytes !== undefined && connection?.binary === true && (view.welcome?.version ?? 0) >= BYTES_VERSION
   /**
    * The form a publish's frame takes on the current connection: the `maxPayload` it is checked against, binary or
    * text, and for one with bytes the version agreed (a publish queued before a welcome is checked again after it).
    */
   const formOf = (message: PublishMessage): string =>
-    `${maxPayload()}${message.bytes === undefined ? '' : `${binaryFor(message) ? 'b' : 't'}${welcome?.version ?? 0}`}`
+    `${maxPayload()}${message.bytes === undefined ? '' : `${binaryFor(message) ? 'b' : 't'}${view.welcome?.version ?? 0}`}`
   /**
    * Encodes a publish in the form the connection wants. Bytes to a v1 server are UNSUPPORTED_DATA, and bytes whose
    * text form (with `data`) would pass `maxPayload` are PAYLOAD_TOO_LARGE, the server's own rule (protocol §19.4):
@@ -222,8 +221,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   const encodePublish = (message: PublishMessage): string | Uint8Array => {
     const bytes = message.bytes
     const where = { room: message.room, ...(message.id === undefined ? {} : { id: message.id }) }
-    if (bytes !== undefined && welcome !== undefined && welcome.version < BYTES_VERSION) {
-      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${welcome.protocol}, which carries no bytes (protocol v2 does)`, where)
+    if (bytes !== undefined && view.welcome !== undefined && view.welcome.version < BYTES_VERSION) {
+      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${view.welcome.protocol}, which carries no bytes (protocol v2 does)`, where)
     }
     let frame: string | Uint8Array
     try {
@@ -238,26 +237,26 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     }
     return frame
   }
-  const isOpen = (): boolean => state === 'open' && connection !== undefined
+  const isOpen = (): boolean => view.state === 'open' && connection !== undefined
   const onCleanup = (cleanup: () => void): void => void onDisconnect.push(cleanup)
 
   async function connect(): Promise<void> {
-    currentUrl = opts.urls[urlIndex++ % opts.urls.length] as string
+    view.url = opts.urls[urlIndex++ % opts.urls.length] as string
     let next: TokenState
     try {
       next = await nextToken()
     } catch (thrown) {
-      if (state === 'closed') return
+      if (view.state === 'closed') return
       const error = toParleyClientError(thrown)
       if (error instanceof AuthError) return void shutdown(error)
       return lost(CloseCode.Abnormal, 'getToken failed', error)
     }
-    if (state === 'closed') return
+    if (view.state === 'closed') return
     token = next
     try {
       connection = openConnection(
         {
-          request: { url: currentUrl, protocols: opts.subprotocols, token: next.token },
+          request: { url: view.url, protocols: opts.subprotocols, token: next.token },
           transport: opts.transport,
           connectTimeoutMs: opts.connectTimeoutMs,
           heartbeat: opts.heartbeat,
@@ -272,17 +271,17 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   }
 
   function onWelcome(message: WelcomeMessage): void {
-    welcome = message
+    view.welcome = message
     const carrying = connection?.transportName
-    if (carrying !== transportName) {
-      transportName = carrying
+    if (carrying !== view.transportName) {
+      view.transportName = carrying
       if (carrying !== undefined) events.emit('transport', carrying)
     }
     failures = 0
-    if (state !== 'open') setState('open')
-    if (state !== 'open') return
+    if (view.state !== 'open') setState('open')
+    if (view.state !== 'open') return
     events.emit('welcome', message)
-    if (state !== 'open') return
+    if (view.state !== 'open') return
     scheduleRefresh()
     // First-message authentication: the server welcomed an anonymous session and waits for the token in band.
     if (message.user === undefined && token.token !== undefined) authenticate(token.token, joinAll)
@@ -293,15 +292,15 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     ready = true
     for (const room of rooms.values()) if (room.state === 'joining' && room.joinId === undefined) sendJoin(room)
     flush()
-    for (const message of reads.values()) send(message)
-    for (const [id, message] of waitingRequests) sendRequest(id, message)
-    waitingRequests.clear()
+    if (reads !== undefined) for (const message of reads.values()) send(message)
+    if (waitingRequests !== undefined) for (const [id, message] of waitingRequests) sendRequest(id, message)
+    waitingRequests?.clear()
   }
 
   /** Sends a request now; a connection lost before its answer rejects it (it may have run). */
   function sendRequest(id: string, message: ClientMessage): void {
     send(message)
-    sentRequests.add(id)
+    ;(sentRequests ??= new Set()).add(id)
   }
 
   /** A page of history with each message checked like a live one: one that breaks its schema is reported and left out. */
@@ -326,7 +325,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   }
 
   /** Whether the server keeps history (its `welcome` says so); a server that predates it ignores `last`. */
-  const hasHistory = (): boolean => welcome?.capabilities.includes('history') === true
+  const hasHistory = (): boolean => view.welcome?.capabilities.includes('history') === true
 
   function sendJoin(room: RoomCore): void {
     if (!ready || !isOpen()) return
@@ -343,7 +342,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
       ...(last === undefined ? {} : { last }),
       ...(room.presence === undefined ? {} : { presence: room.presence as JsonValue }),
       // Presence changes in batches from a server that gathers them: a large room fills in O(members) frames.
-      ...(welcome?.capabilities.includes('presence-batch') === true ? { batch: true } : {}),
+      ...(view.welcome?.capabilities.includes('presence-batch') === true ? { batch: true } : {}),
     })
     pending.add(id, opts.ackTimeoutMs, (result) => {
       // A join that timed out stays `joining` and keeps its id, so a late `joined` still counts; it is sent again on
@@ -403,7 +402,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
         // epoch, a lost subscription), so the position moves and the app gets the recovery result.
         const resync = room?.state === 'joined' && message.id === undefined
         if (message.id !== undefined) pending.resolve(message.id, message)
-        if (room === undefined && message.id === undefined && !leaving.has(message.room)) {
+        if (room === undefined && message.id === undefined && leaving?.has(message.room) !== true) {
           // A server-side join: a room of the server's choosing, surfaced with a handle of its own.
           const joined = createRoom(message.room, undefined, host)
           rooms.set(message.room, joined)
@@ -530,7 +529,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   function lost(code: number, reason: string, error: ParleyClientError | undefined): void {
     connection = undefined
     ready = false
-    if (state === 'closed') return
+    if (view.state === 'closed') return
     clearTimeout(refreshTimer)
     runCleanups()
     // In-flight publishes go back to the front of the queue with their ids: the server de-duplicates by id, so
@@ -544,7 +543,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     if (error?.code === 'NOT_FOUND') {
       let path = ''
       try {
-        path = new URL(currentUrl).pathname
+        path = new URL(view.url).pathname
       } catch {
         // A custom transport's URL: the message says what it can.
       }
@@ -567,10 +566,10 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     failures = decision.attempt
     // A first connection that keeps failing is reported once, with its cause, while retrying goes on: a wrong port
     // or host should not look like a client that is merely slow to connect.
-    if (welcome === undefined && failures === FIRST_CONNECT_REPORT_AFTER && error !== undefined) {
-      events.emit('error', new ParleyClientError('CONNECTION_FAILED', `Cannot connect to ${currentUrl} after ${failures} attempts (retrying): ${error.message}`, { closeCode: code, cause: error }))
+    if (view.welcome === undefined && failures === FIRST_CONNECT_REPORT_AFTER && error !== undefined) {
+      events.emit('error', new ParleyClientError('CONNECTION_FAILED', `Cannot connect to ${view.url} after ${failures} attempts (retrying): ${error.message}`, { closeCode: code, cause: error }))
     }
-    if (state === 'open') setState('reconnecting')
+    if (view.state === 'open') setState('reconnecting')
     // A state handler may have called close().
     if (closing !== undefined) return
     retryTimer = setTimeout(() => void connect().catch((e: unknown) => events.emit('error', toParleyClientError(e))), decision.delayMs)
@@ -588,8 +587,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     const cleanups = onDisconnect
     onDisconnect = []
     for (const cleanup of cleanups) cleanup()
-    const lost = [...sentRequests]
-    sentRequests.clear()
+    const lost = [...(sentRequests ?? [])]
+    sentRequests?.clear()
     for (const id of lost) pending.reject(id, new ParleyClientError('CONNECTION_FAILED', 'The connection was lost before the answer; the request may have run', { id }))
   }
 
@@ -600,7 +599,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     closing = connection?.close(CloseCode.Normal, 'Client closed') ?? Promise.resolve()
     connection = undefined
     // Requests in flight end with CLOSED below, like everything pending, not as a lost connection.
-    sentRequests.clear()
+    sentRequests?.clear()
     runCleanups()
     // Publishes (queued or in flight) are all that is left pending: they learn why the client stopped.
     pending.rejectAll(error ?? new ParleyClientError('CLOSED', 'The client was closed'))
@@ -615,8 +614,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
   /** Sends a history or search request now, or once connected; resolves with its page. */
   function readHistory(room: RoomCore, text: string | undefined, options: { before?: { epoch: string; seq: number } | undefined; limit?: number | undefined; timeoutMs?: number | undefined }): Promise<HistoryPage> {
     return new Promise<HistoryPage>((resolve, reject) => {
-      if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
-      if (welcome !== undefined && !hasHistory()) {
+      if (view.state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
+      if (view.welcome !== undefined && !hasHistory()) {
         return reject(new ParleyClientError('HISTORY_UNAVAILABLE', 'This server keeps no history (its welcome does not list it)', { room: room.name }))
       }
       const id = nextId()
@@ -634,9 +633,9 @@ export function createClient<C extends Contract | undefined = Contract | undefin
       } catch (error) {
         return reject(error)
       }
-      reads.set(id, message)
+      ;(reads ??= new Map()).set(id, message)
       pending.add(id, options.timeoutMs ?? opts.ackTimeoutMs, (result) => {
-        reads.delete(id)
+        reads?.delete(id)
         if (!result.ok) return reject(result.error)
         resolve(checkedPage(room, historyPage(room.name, result.value as Extract<ServerMessage, { type: 'history' }>)))
       })
@@ -648,7 +647,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     history: readHistory,
     members(room, after, limit) {
       return new Promise((resolve, reject) => {
-        if (state !== 'open') return reject(new ParleyClientError('NOT_JOINED', `Room ${room.name} is not joined`, { room: room.name }))
+        if (view.state !== 'open') return reject(new ParleyClientError('NOT_JOINED', `Room ${room.name} is not joined`, { room: room.name }))
         const id = nextId()
         const message: ClientMessage = { type: 'members', room: room.name, id, after, ...(limit === undefined ? {} : { limit }) }
         try {
@@ -662,7 +661,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     },
     publish(room, data, publishOptions) {
       return new Promise<PublishAck>((resolve, reject) => {
-        if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
+        if (view.state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed', { room: room.name }))
         if (room.state === 'left') return reject(new ParleyClientError('NOT_JOINED', `Room ${room.name} was left`, { room: room.name }))
         const id = publishOptions.id ?? nextId()
         if (pending.has(id)) return reject(new ParleyClientError('INVALID_FIELD', `A request with id ${id} is already pending`, { id }))
@@ -722,10 +721,10 @@ export function createClient<C extends Contract | undefined = Contract | undefin
       send({ type: 'leave', room: room.name, id })
       // Until the leave is answered, a `joined` without id for this room is the server's re-sync of the old
       // membership, not a server-side join.
-      leaving.add(room.name)
+      ;(leaving ??= new Set()).add(room.name)
       return new Promise<void>((resolve) => {
         pending.add(id, opts.ackTimeoutMs, () => {
-          leaving.delete(room.name)
+          leaving?.delete(room.name)
           resolve()
         })
         onCleanup(() => pending.resolve(id, undefined))
@@ -733,38 +732,14 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     },
   }
 
-  const client: Client<C> = {
-    get state() {
-      return state
-    },
-    get url() {
-      return currentUrl
-    },
-    get protocol() {
-      return welcome?.protocol
-    },
-    get transport() {
-      return transportName
-    },
-    get version() {
-      return welcome?.version
-    },
-    get session() {
-      return welcome?.session
-    },
-    get user() {
-      return welcome?.user
-    },
-    get welcome() {
-      return welcome
-    },
-    on: events.on,
-    off: events.off,
+  const methods: ClientMethods = {
+    on: (type, handler) => events.on(type, handler),
+    off: (type, handler) => events.off(type, handler),
     join<M = JsonValue, P = JsonValue, S = JsonValue>(name: string, joinOptions: JoinOptions<P> = {}): Room<M, P, S> {
       const { presence, last } = joinOptions
       // Checks the name, presence and last now, so a mistake throws here rather than coming back as a refusal later.
       encodeOrThrow({ type: 'join', room: name, ...(presence === undefined ? {} : { presence: presence as JsonValue }), ...(last === undefined ? {} : { last }) })
-      if (state === 'closed') throw new ParleyClientError('CLOSED', 'The client is closed', { room: name })
+      if (view.state === 'closed') throw new ParleyClientError('CLOSED', 'The client is closed', { room: name })
       const existing = rooms.get(name)
       if (existing !== undefined) {
         if (presence !== undefined) existing.handle.setPresence(presence as JsonValue)
@@ -779,7 +754,7 @@ export function createClient<C extends Contract | undefined = Contract | undefin
     },
     request(name: string, input: unknown, requestOptions: RequestOptions = {}): Promise<never> {
       return new Promise((resolve, reject) => {
-        if (state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed'))
+        if (view.state === 'closed') return reject(new ParleyClientError('CLOSED', 'The client is closed'))
         const contract = opts.contract?.request(name)
         if (opts.contract !== undefined && contract === undefined) return reject(new ParleyClientError('UNKNOWN_REQUEST', `The contract has no request ${name}`))
         // Checked here to fail early, and sent as given: the server applies the input schema itself.
@@ -795,8 +770,8 @@ export function createClient<C extends Contract | undefined = Contract | undefin
           return reject(error)
         }
         pending.add(id, requestOptions.timeoutMs ?? contract?.timeoutMs ?? opts.ackTimeoutMs, (result) => {
-          waitingRequests.delete(id)
-          sentRequests.delete(id)
+          waitingRequests?.delete(id)
+          sentRequests?.delete(id)
           if (!result.ok) return reject(result.error)
           const { output } = result.value as Extract<ServerMessage, { type: 'response' }>
           if (contract === undefined || opts.checks === undefined) return resolve(output as never)
@@ -805,11 +780,12 @@ export function createClient<C extends Contract | undefined = Contract | undefin
           resolve(checked.value as never)
         })
         if (ready && isOpen()) sendRequest(id, message)
-        else waitingRequests.set(id, message)
+        else (waitingRequests ??= new Map()).set(id, message)
       })
     },
     close: () => shutdown(undefined),
   }
+  const client = new ClientHandle(view, methods) as unknown as Client<C>
 
   void connect().catch((error: unknown) => events.emit('error', toParleyClientError(error)))
   return client

@@ -1,6 +1,6 @@
 import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceChange, PresenceCounts, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
-import { createEmitter, type Emitter } from './emitter.js'
+import { Emitter, type EventSource } from './emitter.js'
 
 /** A room handle's state: `joining` until the server's `joined` (again after every reconnect), `left` for good. */
 export type RoomState = 'joining' | 'joined' | 'left'
@@ -200,6 +200,8 @@ export interface RoomCore {
   readonly name: string
   readonly handle: Room
   state: RoomState
+  /** How many users the room has (`memberCount` of the handle). */
+  memberCount: number
   /** Presence metadata sent with every join. */
   presence: unknown
   /** The id of the join in flight. */
@@ -236,23 +238,88 @@ export function historyPage(room: string, message: HistoryMessage): HistoryPage 
   }
 }
 
+/** The methods of a room handle: own properties, so `const { publish } = room` keeps working. */
+type RoomMethods = Omit<Room, 'name' | 'state' | 'memberCount'>
+
+// The handle's methods, assigned in its constructor (declaration merging types them).
+interface RoomHandle extends RoomMethods {}
+
+/**
+ * A room handle: a class with its two getters on the prototype, so each handle is a plain object in V8's fast mode,
+ * not a getter-bearing literal kept as a dictionary (docs/benchmarks.md, "The client's own cost"). Its methods are
+ * own properties (closures over the room), as before.
+ */
+class RoomHandle implements Room {
+  readonly name: string
+  readonly #core: RoomCore
+
+  constructor(core: RoomCore, methods: RoomMethods) {
+    this.name = core.name
+    this.#core = core
+    Object.assign(this, methods)
+  }
+
+  get state(): RoomState {
+    return this.#core.state
+  }
+
+  get memberCount(): number {
+    return this.#core.memberCount
+  }
+}
+
 /** Creates a room handle and its client side. */
 export function createRoom(name: string, presence: unknown, host: RoomHost): RoomCore {
-  const events = createEmitter<RoomEvents>()
+  const events = new Emitter<RoomEvents>()
   const members = new Map<string, Member>()
-  let memberCount = 0
   /** Where the next members page starts (the last user of the partial snapshot or page), or undefined when complete. */
   let membersCursor: string | undefined
   let typingSent: boolean | undefined
   let typingAt = 0
 
-  const handle: Room = {
+  const core: RoomCore = {
     name,
-    get state() {
-      return core.state
+    handle: undefined as unknown as Room,
+    state: 'joining',
+    memberCount: 0,
+    presence,
+    joinId: undefined,
+    last: undefined,
+    lastJoinId: undefined,
+    emit: (type, event) => events.emit(type, event),
+    joined(message) {
+      members.clear()
+      for (const member of message.members) members.set(member.user, member)
+      core.memberCount = message.memberCount ?? message.members.length
+      membersCursor = message.memberCount === undefined ? undefined : message.members.at(-1)?.user
+      core.state = 'joined'
+      typingSent = undefined
+      const { epoch, seq, members: snapshot, recovery } = message
+      events.emit('joined', { epoch, seq, members: snapshot, recovery })
+      if (recovery !== null) events.emit('recovery', recovery)
     },
-    on: events.on,
-    off: events.off,
+    presenceChanged({ event, member }) {
+      // A join is a user's first connection anywhere, a leave its last: the count moves by one either way.
+      if (event === 'join' && !members.has(member.user)) core.memberCount++
+      if (event === 'leave') core.memberCount = Math.max(0, core.memberCount - 1)
+      if (event === 'leave') members.delete(member.user)
+      else members.set(member.user, member)
+      events.emit('presence', { event, member })
+    },
+    counted({ join, leave, update }) {
+      core.memberCount = Math.max(0, core.memberCount + join - leave)
+      events.emit('count', { joined: join, left: leave, updated: update, memberCount: core.memberCount })
+    },
+    signalled({ from, key, value, ttlMs }) {
+      if (key === TYPING_KEY) events.emit('typing', { user: from, typing: value === true })
+      else events.emit('signal', { from, key, value, ttlMs })
+    },
+  }
+  const on: EventSource<RoomEvents>['on'] = (type, handler) => events.on(type, handler)
+  const off: EventSource<RoomEvents>['off'] = (type, handler) => events.off(type, handler)
+  ;(core as { handle: Room }).handle = new RoomHandle(core, {
+    on: on as Room['on'],
+    off: off as Room['off'],
     publish: (data, options = {}) => host.publish(core, data, options),
     typing(isTyping) {
       const now = Date.now()
@@ -265,9 +332,6 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
     signal: (key, value, options = {}) => host.signal(core, key, value, options.ttlMs),
     setPresence: (value) => host.presence(core, value),
     members: () => [...members.values()],
-    get memberCount() {
-      return memberCount
-    },
     async loadMembers(options = {}) {
       if (core.state !== 'joined') throw new ParleyClientError('NOT_JOINED', `Room ${name} is not joined`, { room: name })
       const after = membersCursor
@@ -281,44 +345,6 @@ export function createRoom(name: string, presence: unknown, host: RoomHost): Roo
     history: (options = {}) => host.history(core, undefined, options),
     search: (text, options = {}) => host.history(core, text, options),
     leave: () => host.leave(core),
-  }
-
-  const core: RoomCore = {
-    name,
-    handle,
-    state: 'joining',
-    presence,
-    joinId: undefined,
-    last: undefined,
-    lastJoinId: undefined,
-    emit: events.emit,
-    joined(message) {
-      members.clear()
-      for (const member of message.members) members.set(member.user, member)
-      memberCount = message.memberCount ?? message.members.length
-      membersCursor = message.memberCount === undefined ? undefined : message.members.at(-1)?.user
-      core.state = 'joined'
-      typingSent = undefined
-      const { epoch, seq, members: snapshot, recovery } = message
-      events.emit('joined', { epoch, seq, members: snapshot, recovery })
-      if (recovery !== null) events.emit('recovery', recovery)
-    },
-    presenceChanged({ event, member }) {
-      // A join is a user's first connection anywhere, a leave its last: the count moves by one either way.
-      if (event === 'join' && !members.has(member.user)) memberCount++
-      if (event === 'leave') memberCount = Math.max(0, memberCount - 1)
-      if (event === 'leave') members.delete(member.user)
-      else members.set(member.user, member)
-      events.emit('presence', { event, member })
-    },
-    counted({ join, leave, update }) {
-      memberCount = Math.max(0, memberCount + join - leave)
-      events.emit('count', { joined: join, left: leave, updated: update, memberCount })
-    },
-    signalled({ from, key, value, ttlMs }) {
-      if (key === TYPING_KEY) events.emit('typing', { user: from, typing: value === true })
-      else events.emit('signal', { from, key, value, ttlMs })
-    },
-  }
+  })
   return core
 }

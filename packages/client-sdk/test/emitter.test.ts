@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createEmitter } from '../src/emitter.js'
+import { Emitter } from '../src/emitter.js'
 
 describe('emitter', () => {
   afterEach(() => void vi.unstubAllGlobals())
 
   it('returns an unsubscribe from on(), and off() works too', () => {
-    const emitter = createEmitter<{ tick: number }>()
+    const emitter = new Emitter<{ tick: number }>()
     const seen: number[] = []
     const off = emitter.on('tick', (n) => seen.push(n))
     emitter.emit('tick', 1)
@@ -22,7 +22,7 @@ describe('emitter', () => {
   it('runs every handler when one throws, and rethrows the error outside the SDK', () => {
     const deferred: Array<() => void> = []
     vi.stubGlobal('queueMicrotask', (callback: () => void) => void deferred.push(callback))
-    const emitter = createEmitter<{ tick: number }>()
+    const emitter = new Emitter<{ tick: number }>()
     const after = vi.fn()
     emitter.on('tick', () => {
       throw new Error('app bug')
@@ -35,12 +35,24 @@ describe('emitter', () => {
   })
 
   it('lets a handler unsubscribe others mid-emit without skipping this round', () => {
-    const emitter = createEmitter<{ tick: number }>()
+    const emitter = new Emitter<{ tick: number }>()
     const second = vi.fn()
     emitter.on('tick', () => emitter.off('tick', second))
     emitter.on('tick', second)
     emitter.emit('tick', 1)
     emitter.emit('tick', 2)
     expect(second).toHaveBeenCalledTimes(1)
+  })
+
+  it('calls a handler added mid-emit from the next event on, also when it was the only handler', () => {
+    const emitter = new Emitter<{ tick: number }>()
+    const later = vi.fn()
+    const once = vi.fn(() => emitter.on('tick', later))
+    emitter.on('tick', once)
+    emitter.emit('tick', 1)
+    expect(later).not.toHaveBeenCalled()
+    emitter.off('tick', once)
+    emitter.emit('tick', 2)
+    expect(later).toHaveBeenCalledWith(2)
   })
 })

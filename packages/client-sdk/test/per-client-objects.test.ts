@@ -4,6 +4,8 @@ import { createPendingRequests } from '../src/acks.js'
 import { createOfflineQueue } from '../src/offline-queue.js'
 import { openConnection } from '../src/connection.js'
 import { websocketTransport, type WebSocketLike } from '../src/transports/websocket.js'
+import { autoTransport } from '../src/transports/auto.js'
+import { createClient } from '../src/create-client.js'
 import { resolveLimits } from '@parley/protocol'
 
 setFlagsFromString('--allow-natives-syntax')
@@ -58,5 +60,47 @@ describe("a client's connection and its WebSocket transport keep fast properties
     expect(hasFastProperties(connection)).toBe(true)
     expect([connection.transportName, connection.protocol, connection.bufferedAmount, connection.binary]).toEqual(['websocket', 'parley.v1.json', 42, true])
     await connection.close(1000, 'done')
+  })
+})
+
+describe('a client, its room handles and its automatic transport keep fast properties (issue 20)', () => {
+  // A WebSocket that never connects and never closes by itself: nothing leaves the process.
+  class SilentSocket implements WebSocketLike {
+    readonly protocol = ''
+    readonly bufferedAmount = 0
+    binaryType = 'blob'
+    onopen = null
+    onmessage = null
+    onclose = null
+    onerror = null
+    send(): void {}
+    close(): void {}
+  }
+
+  it('as createClient() returns them, with methods that still work detached (destructured)', async () => {
+    const transport = autoTransport({ websocket: { WebSocket: SilentSocket }, openTimeoutMs: 60_000 })
+    const made = transport({ url: 'ws://127.0.0.1:1/parley', protocols: ['parley.v1.json'], token: undefined })
+    expect(hasFastProperties(made)).toBe(true)
+    expect([made.name, made.protocol, made.bufferedAmount, made.binary]).toEqual(['websocket', '', 0, true])
+    made.close(1000, 'done')
+
+    const client = createClient('ws://127.0.0.1:1/parley', { transport: autoTransport({ websocket: { WebSocket: SilentSocket }, openTimeoutMs: 60_000 }) })
+    const { join, on, close } = client
+    const states: string[] = []
+    on('state', (state) => states.push(state))
+    const room = join('lobby')
+    expect(hasFastProperties(client)).toBe(true)
+    expect(hasFastProperties(room)).toBe(true)
+    expect([client.state, client.url, client.protocol, client.transport, client.session]).toEqual(['connecting', 'ws://127.0.0.1:1/parley', undefined, undefined, undefined])
+    expect([room.name, room.state, room.memberCount, room.members()]).toEqual(['lobby', 'joining', 0, []])
+    const { on: onRoom, leave } = room
+    const left: unknown[] = []
+    onRoom('left', (event) => left.push(event))
+    await leave()
+    expect(room.state).toBe('left')
+    expect(left).toHaveLength(1)
+    await close()
+    expect(client.state).toBe('closed')
+    expect(states.at(-1)).toBe('closed')
   })
 })

@@ -53,85 +53,123 @@ export function autoTransport(options: AutoTransportOptions = {}): TransportFact
     websocket: websocketTransport(options.websocket),
     'http-stream': httpStreamTransport(options.httpStream),
   }
-  return (request: TransportRequest) => {
+  return (request) => new AutoConnection(request, order, factories, openTimeoutMs, probeAfterMs)
+}
+
+const ignore = (): void => undefined
+
+/**
+ * One connection attempt of {@link autoTransport}: tries the transports in turn until one opens, then carries the
+ * connection on it. A class, so a client's transport is a plain object in V8's fast mode, not a getter-bearing
+ * literal kept as a dictionary (docs/benchmarks.md, "The client's own cost").
+ */
+class AutoConnection implements ClientTransport {
+  readonly #request: TransportRequest
+  readonly #order: readonly TransportName[]
+  readonly #factories: Record<TransportName, TransportFactory>
+  readonly #openTimeoutMs: number
+  readonly #probeAfterMs: number
+  readonly #queue: TransportName[]
+  #current: ClientTransport | undefined
+  #currentName: TransportName | undefined
+  #closedByUs = false
+  #finished = false
+  #onOpen: () => void = ignore
+  #onMessage: (frame: unknown) => void = ignore
+  #onClose: (code: number, reason: string) => void = ignore
+  #onError: (error: unknown) => void = ignore
+
+  constructor(request: TransportRequest, order: readonly TransportName[], factories: Record<TransportName, TransportFactory>, openTimeoutMs: number, probeAfterMs: number) {
+    this.#request = request
+    this.#order = order
+    this.#factories = factories
+    this.#openTimeoutMs = openTimeoutMs
+    this.#probeAfterMs = probeAfterMs
     const now = Date.now()
     const choice = remembered.name !== undefined && now < remembered.until && order.includes(remembered.name) ? remembered.name : undefined
-    const queue = choice === undefined ? [...order] : [choice, ...order.filter((name) => name !== choice)]
-    const on = {
-      open: (): void => undefined,
-      message: (_frame: unknown): void => undefined,
-      close: (_code: number, _reason: string): void => undefined,
-      error: (_error: unknown): void => undefined,
-    }
-    let current: ClientTransport | undefined
-    let currentName: TransportName | undefined
-    let closedByUs: { code: number; reason: string } | undefined
-    let finished = false
+    this.#queue = choice === undefined ? [...order] : [choice, ...order.filter((name) => name !== choice)]
+    this.#start()
+  }
 
-    const start = (): void => {
-      const name = queue.shift() as TransportName
-      const inner = factories[name](request)
-      current = inner
-      currentName = name
-      let opened = false
-      let lastError: unknown
-      const timer = queue.length === 0 ? undefined : setTimeout(() => {
-        // No open in time: treat it as blocked and move on, quietly.
-        if (opened || current !== inner) return
-        current = undefined
-        inner.close(1000, 'fallback')
-        start()
-      }, openTimeoutMs)
-      inner.onOpen(() => {
-        opened = true
-        clearTimeout(timer)
-        if (current !== inner) return
-        if (name === order[0]) forgetTransportChoice()
-        else Object.assign(remembered, { name, until: Date.now() + probeAfterMs })
-        on.open()
-      })
-      inner.onMessage((frame) => current === inner && on.message(frame))
-      inner.onError((error) => {
-        lastError = error
-        if (current === inner && (opened || queue.length === 0 || !blocked(error, 1006))) on.error(error)
-      })
-      inner.onClose((code, reason) => {
-        clearTimeout(timer)
-        if (current !== inner || finished) return
-        if (!opened && closedByUs === undefined && queue.length > 0 && blocked(lastError, code)) return start()
-        finished = true
-        on.close(code, reason)
-      })
-    }
-    start()
+  get name(): TransportName | undefined {
+    return this.#currentName
+  }
 
-    const transport: ClientTransport = {
-      get name() {
-        return currentName
-      },
-      get protocol() {
-        return current?.protocol ?? ''
-      },
-      get bufferedAmount() {
-        return current?.bufferedAmount ?? 0
-      },
-      get binary() {
-        return current?.binary === true
-      },
-      send: (frame) => current?.send(frame),
-      close(code, reason) {
-        closedByUs = { code, reason }
-        if (current !== undefined) current.close(code, reason)
-        else if (!finished) {
-          finished = true
-          queueMicrotask(() => on.close(code, reason))
-        }
-      },
-      onOpen: (listener) => void (on.open = listener),
-      onMessage: (listener) => void (on.message = listener),
-      onClose: (listener) => void (on.close = listener),
-      onError: (listener) => void (on.error = listener),
+  get protocol(): string {
+    return this.#current?.protocol ?? ''
+  }
+
+  get bufferedAmount(): number {
+    return this.#current?.bufferedAmount ?? 0
+  }
+
+  get binary(): boolean {
+    return this.#current?.binary === true
+  }
+
+  send(frame: string | Uint8Array): void {
+    this.#current?.send(frame)
+  }
+
+  close(code: number, reason: string): void {
+    this.#closedByUs = true
+    if (this.#current !== undefined) this.#current.close(code, reason)
+    else if (!this.#finished) {
+      this.#finished = true
+      queueMicrotask(() => this.#onClose(code, reason))
     }
-    return transport
+  }
+
+  onOpen(listener: () => void): void {
+    this.#onOpen = listener
+  }
+
+  onMessage(listener: (frame: unknown) => void): void {
+    this.#onMessage = listener
+  }
+
+  onClose(listener: (code: number, reason: string) => void): void {
+    this.#onClose = listener
+  }
+
+  onError(listener: (error: unknown) => void): void {
+    this.#onError = listener
+  }
+
+  #start(): void {
+    const queue = this.#queue
+    const name = queue.shift() as TransportName
+    const inner = this.#factories[name](this.#request)
+    this.#current = inner
+    this.#currentName = name
+    let opened = false
+    let lastError: unknown
+    const timer = queue.length === 0 ? undefined : setTimeout(() => {
+      // No open in time: treat it as blocked and move on, quietly.
+      if (opened || this.#current !== inner) return
+      this.#current = undefined
+      inner.close(1000, 'fallback')
+      this.#start()
+    }, this.#openTimeoutMs)
+    inner.onOpen(() => {
+      opened = true
+      clearTimeout(timer)
+      if (this.#current !== inner) return
+      if (name === this.#order[0]) forgetTransportChoice()
+      else Object.assign(remembered, { name, until: Date.now() + this.#probeAfterMs })
+      this.#onOpen()
+    })
+    inner.onMessage((frame) => this.#current === inner && this.#onMessage(frame))
+    inner.onError((error) => {
+      lastError = error
+      if (this.#current === inner && (opened || queue.length === 0 || !blocked(error, 1006))) this.#onError(error)
+    })
+    inner.onClose((code, reason) => {
+      clearTimeout(timer)
+      if (this.#current !== inner || this.#finished) return
+      if (!opened && !this.#closedByUs && queue.length > 0 && blocked(lastError, code)) return this.#start()
+      this.#finished = true
+      this.#onClose(code, reason)
+    })
   }
 }
