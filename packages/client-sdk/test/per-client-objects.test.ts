@@ -12,6 +12,21 @@ setFlagsFromString('--allow-natives-syntax')
 // Compiled after the flag is set, so V8's own check is reachable; it says whether an object's properties are fast.
 const hasFastProperties = new Function('object', 'return %HasFastProperties(object)') as (object: object) => boolean
 
+/** A stand-in WebSocket class that never connects and never closes by itself: nothing leaves the process. */
+function standInSocket(protocol: string, bufferedAmount: number): new () => WebSocketLike {
+  return class implements WebSocketLike {
+    readonly protocol = protocol
+    readonly bufferedAmount = bufferedAmount
+    binaryType = 'blob'
+    onopen = null
+    onmessage = null
+    onclose = null
+    onerror = null
+    send(): void {}
+    close(): void {}
+  }
+}
+
 /**
  * Objects every client holds one of are not kept in V8's dictionary mode: an object literal with a getter is (about
  * 1 KB each against 56 bytes for a class instance; docs/benchmarks.md, "The client's own cost"), and a process
@@ -37,19 +52,7 @@ describe("a client's per-connection helpers keep fast properties (issue 20)", ()
 
 describe("a client's connection and its WebSocket transport keep fast properties (issue 20)", () => {
   it('as opened over a WebSocket that never connects, and still read their state through', async () => {
-    // A stand-in WebSocket class: nothing leaves the process.
-    class QuietSocket implements WebSocketLike {
-      readonly protocol = 'parley.v1.json'
-      readonly bufferedAmount = 42
-      binaryType = 'blob'
-      onopen = null
-      onmessage = null
-      onclose = null
-      onerror = null
-      send(): void {}
-      close(): void {}
-    }
-    const transport = websocketTransport({ WebSocket: QuietSocket })
+    const transport = websocketTransport({ WebSocket: standInSocket('parley.v1.json', 42) })
     const made = transport({ url: 'ws://127.0.0.1:1/parley', protocols: ['parley.v1.json'], token: undefined })
     expect(hasFastProperties(made)).toBe(true)
     expect([made.name, made.protocol, made.bufferedAmount, made.binary]).toEqual(['websocket', 'parley.v1.json', 42, true])
@@ -64,18 +67,7 @@ describe("a client's connection and its WebSocket transport keep fast properties
 })
 
 describe('a client, its room handles and its automatic transport keep fast properties (issue 20)', () => {
-  // A WebSocket that never connects and never closes by itself: nothing leaves the process.
-  class SilentSocket implements WebSocketLike {
-    readonly protocol = ''
-    readonly bufferedAmount = 0
-    binaryType = 'blob'
-    onopen = null
-    onmessage = null
-    onclose = null
-    onerror = null
-    send(): void {}
-    close(): void {}
-  }
+  const SilentSocket = standInSocket('', 0)
 
   it('as createClient() returns them, with methods that still work detached (destructured)', async () => {
     const transport = autoTransport({ websocket: { WebSocket: SilentSocket }, openTimeoutMs: 60_000 })
