@@ -17,6 +17,12 @@ export class ClientView {
   }
 }
 
+/**
+ * Where a client keeps its view: a symbol-keyed property, not a `#private` field, so the getters also work on a
+ * Proxy of the client (Vue's `reactive()`, say), which a private field's brand check would refuse.
+ */
+const VIEW = Symbol('parley.client.view')
+
 /** The methods of a client: own properties, so `const { join } = client` keeps working. */
 export type ClientMethods = Pick<Client, 'on' | 'off' | 'join' | 'request' | 'close'>
 
@@ -26,45 +32,46 @@ export interface ClientHandle extends ClientMethods {}
 /**
  * The object `createClient()` returns: a class with its getters on the prototype, so each client is a plain object
  * in V8's fast mode, not a getter-bearing literal kept as a dictionary (docs/benchmarks.md, "The client's own
- * cost"). Its methods are own properties (closures over the client), as before.
+ * cost"). Its methods are own properties (closures over the client), as before; its state (`state`, `url`,
+ * `session`, ...) is read through getters, so a spread or `Object.keys` of the client no longer lists it.
  */
 export class ClientHandle {
-  readonly #view: ClientView
+  readonly [VIEW]: ClientView
 
   constructor(view: ClientView, methods: ClientMethods) {
-    this.#view = view
+    this[VIEW] = view
     Object.assign(this, methods)
   }
 
   get state(): ClientState {
-    return this.#view.state
+    return this[VIEW].state
   }
 
   get url(): string {
-    return this.#view.url
+    return this[VIEW].url
   }
 
   get protocol(): string | undefined {
-    return this.#view.welcome?.protocol
+    return this[VIEW].welcome?.protocol
   }
 
   get transport(): string | undefined {
-    return this.#view.transportName
+    return this[VIEW].transportName
   }
 
   get version(): number | undefined {
-    return this.#view.welcome?.version
+    return this[VIEW].welcome?.version
   }
 
   get session(): string | undefined {
-    return this.#view.welcome?.session
+    return this[VIEW].welcome?.session
   }
 
   get user(): string | undefined {
-    return this.#view.welcome?.user
+    return this[VIEW].welcome?.user
   }
 
   get welcome(): WelcomeMessage | undefined {
-    return this.#view.welcome
+    return this[VIEW].welcome
   }
 }

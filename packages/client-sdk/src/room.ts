@@ -238,6 +238,9 @@ export function historyPage(room: string, message: HistoryMessage): HistoryPage 
   }
 }
 
+/** Where a room handle keeps its core: a symbol-keyed property, so its getters work on a Proxy of it too (see ClientHandle). */
+const CORE = Symbol('parley.room.core')
+
 /** The methods of a room handle: own properties, so `const { publish } = room` keeps working. */
 type RoomMethods = Omit<Room, 'name' | 'state' | 'memberCount'>
 
@@ -251,20 +254,20 @@ interface RoomHandle extends RoomMethods {}
  */
 class RoomHandle implements Room {
   readonly name: string
-  readonly #core: RoomCore
+  readonly [CORE]: RoomCore
 
   constructor(core: RoomCore, methods: RoomMethods) {
     this.name = core.name
-    this.#core = core
+    this[CORE] = core
     Object.assign(this, methods)
   }
 
   get state(): RoomState {
-    return this.#core.state
+    return this[CORE].state
   }
 
   get memberCount(): number {
-    return this.#core.memberCount
+    return this[CORE].memberCount
   }
 }
 

@@ -85,6 +85,9 @@ describe('a client, its room handles and its automatic transport keep fast prope
     expect(hasFastProperties(room)).toBe(true)
     expect([client.state, client.url, client.protocol, client.transport, client.session]).toEqual(['connecting', 'ws://127.0.0.1:1/parley', undefined, undefined, undefined])
     expect([room.name, room.state, room.memberCount, room.members()]).toEqual(['lobby', 'joining', 0, []])
+    // Through a Proxy (Vue's reactive(), say), the getters still read the client's and the room's state.
+    const proxied = { client: new Proxy(client, {}), room: new Proxy(room, {}) }
+    expect([proxied.client.state, proxied.client.url, proxied.room.state, proxied.room.memberCount]).toEqual(['connecting', 'ws://127.0.0.1:1/parley', 'joining', 0])
     const { on: onRoom, leave } = room
     const left: unknown[] = []
     onRoom('left', (event) => left.push(event))

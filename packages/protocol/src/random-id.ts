@@ -13,7 +13,8 @@ let taken = POOL_BYTES
  * instead of one each, which was 3 % of a server's CPU while connections are set up.
  */
 export function randomId(length: number): string {
-  if (length > POOL_BYTES) throw new RangeError(`randomId: at most ${POOL_BYTES} characters, got ${length}`)
+  // A bad length must never reach the shared pool's position: one NaN would make every later id empty.
+  if (!Number.isSafeInteger(length) || length < 0 || length > POOL_BYTES) throw new RangeError(`randomId: a length of 0-${POOL_BYTES} characters, got ${length}`)
   if (taken + length > POOL_BYTES) {
     globalThis.crypto.getRandomValues(pool)
     taken = 0

@@ -24,4 +24,12 @@ describe('randomId', () => {
     expect(new Set(ids).size).toBe(200)
     expect(() => randomId(513)).toThrow(RangeError)
   })
+
+  it('refuses a length that is not a whole number of characters, and the ids after it are whole', () => {
+    for (const bad of [2.5, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => randomId(bad), String(bad)).toThrow(RangeError)
+    expect(randomId(0)).toBe('')
+    const ids = Array.from({ length: 100 }, () => randomId(16))
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{16}$/)
+    expect(new Set(ids).size).toBe(100)
+  })
 })

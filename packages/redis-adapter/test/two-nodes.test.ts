@@ -37,7 +37,9 @@ describe.skipIf(!hasRedis)('redis adapter: two nodes in one process', () => {
     // Bob drops; messages go on; Bob comes back on node A with his resume point and gets exactly what he missed.
     bob.ws.terminate()
     for (let i = 5; i < 8; i++) alice.send({ type: 'publish', room: 'lobby', data: { i } })
-    for (let i = 5; i < 8; i++) await alice.next('message')
+    // Alice's own copies of the first five are still unread: wait for her copy of the last one, so all three are
+    // stored before Bob resumes (reading three messages here raced Bob's join against the last publishes).
+    while (((await alice.next('message')).data as { i: number }).i !== 7);
     const bob2 = await connect(a.url)
     await bob2.next('welcome')
     bob2.send({ type: 'join', room: 'lobby', resume: { epoch: joined.epoch, seq: 5 } })

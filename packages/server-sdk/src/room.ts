@@ -136,11 +136,12 @@ interface LocalRoom {
   readonly unbatchedLive: Set<Session>
 }
 
-/** A room's members (users, every node) as this node knows them (see `LocalRoom.base`). */
+/** Whether an adapter answered with a promise rather than at once. */
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown }).then === 'function'
 }
 
+/** A room's members (users, every node) as this node knows them (see `LocalRoom.base`). */
 function membersOf(local: LocalRoom): number {
   return Math.max(0, local.base + local.net)
 }

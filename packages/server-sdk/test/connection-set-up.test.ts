@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
-import { decode, type ServerMessageOf } from '@parley/protocol'
+import { decode, encode, type ServerMessageOf } from '@parley/protocol'
 import { isPlainPath, pathnameOf } from '../src/transports/ws.js'
 import { Resources } from './helpers/fixtures.js'
 import { startServer } from './helpers/start-server.js'
@@ -69,10 +69,19 @@ describe('connection set-up', () => {
     for (const welcome of welcomes) {
       const session = sessions.get(welcome.session)
       expect(session?.user.id).toBe(welcome.user)
-      // Field for field what the protocol's welcome holds; the limits and capabilities as the instance announces them.
-      expect(Object.keys(welcome)).toEqual(['type', 'session', 'protocol', 'version', 'heartbeat', 'limits', 'capabilities', 'user'])
-      expect(welcome.limits).toEqual({ maxPayload: server.parley.options.limits.maxPayload, maxRooms: server.parley.options.limits.maxRooms, rate: server.parley.options.limits.rate })
-      expect(welcome.capabilities).toContain('presence')
+      // Field for field, in order, the message the protocol defines, as encoding it in full gives it.
+      const { limits, heartbeat } = server.parley.options
+      const full = {
+        type: 'welcome',
+        session: welcome.session,
+        protocol: welcome.protocol,
+        version: welcome.version,
+        heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
+        limits: { maxPayload: limits.maxPayload, maxRooms: limits.maxRooms, rate: limits.rate },
+        capabilities: ['presence', 'signals', 'recovery', 'dedup', 'direct', 'history', 'requests', 'members', 'presence-batch'],
+        user: session?.user.id,
+      }
+      expect(JSON.stringify(welcome)).toBe(encode(full as Parameters<typeof encode>[0]))
     }
   })
 
