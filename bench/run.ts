@@ -46,6 +46,7 @@ const USAGE = `Usage: npm run bench -- [options] [scenario...]
   --reps <n>          interleaved repetitions per target and case (default 1 with --quick, else 3)
   --baseline <path>   also run Parley's server from another copy of the sources: the tsconfig.json whose
                       "paths" point at it (shown as "parley@baseline"; every Parley figure gets a ratio to it)
+  --baseline-target <name>  which Parley target runs from the baseline (default parley; e.g. parley-redis)
   --profile           write V8 CPU profiles of each server child's measured windows to bench/results/profiles/
                       (read them with: npx tsx bench/lib/profile-top.ts <file>); profiling slows the servers
   --list              print the scenario names and exit
@@ -84,6 +85,7 @@ async function main(): Promise<number> {
       targets: { type: 'string' },
       reps: { type: 'string' },
       baseline: { type: 'string' },
+      'baseline-target': { type: 'string', default: 'parley' },
       profile: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -120,7 +122,12 @@ async function main(): Promise<number> {
       console.error(`--baseline: no such file ${tsconfig}`)
       return 2
     }
-    targets.push({ target: 'parley', label: 'parley@baseline', serverEnv: { TSX_TSCONFIG_PATH: tsconfig } })
+    const base = values['baseline-target']
+    if (!base.startsWith('parley') || !Object.hasOwn(TARGETS, base)) {
+      console.error(`--baseline-target: a Parley target (${Object.keys(TARGETS).filter((name) => name.startsWith('parley')).join(', ')}), got ${base}`)
+      return 2
+    }
+    targets.push({ target: base, label: `${base}@baseline`, serverEnv: { TSX_TSCONFIG_PATH: tsconfig } })
   }
   const env: Record<string, unknown> = { ...environment(quick), targets, repetitions }
   console.log(

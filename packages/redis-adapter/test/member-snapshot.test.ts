@@ -34,6 +34,34 @@ async function nodeOn(keyPrefix: string): Promise<{ node: AdapterNode; changes: 
 }
 
 describe.skipIf(!hasRedis)('redis adapter: member snapshots and pages in O(page) (issue 20)', () => {
+  it('hands back the same first page while it reads the same, so the hub serves its encoded list again', async () => {
+    const keyPrefix = uniquePrefix()
+    const watcher = await nodeOn(keyPrefix)
+    const writer = await nodeOn(keyPrefix)
+    await watcher.node.subscribe('hall')
+    const snapshot = (watcher.node.memberSnapshot as NonNullable<AdapterNode['memberSnapshot']>).bind(watcher.node)
+    await Promise.all(Array.from({ length: 30 }, (_, i) => writer.node.presenceJoin({ room: 'hall', user: `u-${String(i).padStart(2, '0')}`, session: `s-${i}`, presence: { i } })))
+    const first = await snapshot('hall', 10, () => undefined)
+    // Someone past the first page joins: the count moves, the page reads the same and comes back as the same array.
+    await writer.node.presenceJoin({ room: 'hall', user: 'u-99', session: 's-99', presence: null })
+    const second = await snapshot('hall', 10, () => undefined)
+    expect(second.count).toBe(31)
+    expect(second.first).toBe(first.first)
+    // A change inside the page (a presence update, then a join before every listed id) makes a new one.
+    await writer.node.presenceUpdate('hall', 'u-03', { i: 'updated' })
+    const third = await snapshot('hall', 10, () => undefined)
+    expect(third.first).not.toBe(first.first)
+    expect(third.first.find((member) => member.user === 'u-03')?.presence).toEqual({ i: 'updated' })
+    await writer.node.presenceJoin({ room: 'hall', user: 'a-first', session: 's-a', presence: null })
+    const fourth = await snapshot('hall', 10, () => undefined)
+    expect(fourth.first.map((member) => member.user)).toEqual(['a-first', ...third.first.slice(0, 9).map((member) => member.user)])
+    // Not kept for a room this node left.
+    await watcher.node.unsubscribe('hall')
+    const afterLeaving = await snapshot('hall', 10, () => undefined)
+    expect(afterLeaving.first).toEqual(fourth.first)
+    expect(afterLeaving.first).not.toBe(fourth.first)
+  })
+
   it('answers the count and the first page by user id, and calls taken once every earlier change has been delivered', async () => {
     const keyPrefix = uniquePrefix()
     const watcher = await nodeOn(keyPrefix)
