@@ -699,7 +699,7 @@ export class Rooms {
 
   /** Keeps `frame` as `message`'s frame of its form, for a delivery from `pending` or a replay; returns it. */
   #keepFrame(message: RoomMessage, frame: Frame, binary: boolean): Frame {
-    ;(binary && message.bytes instanceof Uint8Array ? this.#binaryFrames : this.#frames).set(message, frame)
+    this.#framesOf(message, binary).set(message, frame)
     return frame
   }
 
@@ -709,14 +709,12 @@ export class Rooms {
    * session reads, rather than failing the fan-out.
    */
   #frameOf(message: RoomMessage, dataJson?: string, binary = false): Frame {
-    const asBinary = binary && message.bytes instanceof Uint8Array
-    const cache = asBinary ? this.#binaryFrames : this.#frames
-    let frame = cache.get(message)
-    if (frame === undefined) {
-      frame = this.#encodeFrame(message, dataJson, asBinary)
-      cache.set(message, frame)
-    }
-    return frame
+    return this.#framesOf(message, binary).get(message) ?? this.#keepFrame(message, this.#encodeFrame(message, dataJson, binary), binary)
+  }
+
+  /** Where `message`'s frame of a form is kept: the binary one only for a message that has bytes. */
+  #framesOf(message: RoomMessage, binary: boolean): WeakMap<RoomMessage, Frame> {
+    return binary && message.bytes instanceof Uint8Array ? this.#binaryFrames : this.#frames
   }
 
   /** A room message's frame, encoded now and kept nowhere (see `#frames`). */
