@@ -234,6 +234,8 @@ class RedisNode implements AdapterNode {
   readonly #forwards = new Map<string, (answer: ForwardAnswer) => void>()
   /** Member snapshots read and waiting for their mark on this node's channel, by id: told whether it arrived. */
   readonly #marks = new Map<string, (arrived: boolean) => void>()
+  /** By room, its last subscribe or unsubscribe still in flight (see `#inOrder`). */
+  readonly #subscriptions = new Map<string, Promise<void>>()
   /**
    * By room (subscribed on this node), the last member snapshot's first page as Redis sent it and as parsed. A page
    * that reads the same again is handed back as the same array, so the hub's `joined` serves its checked and encoded
@@ -539,7 +541,7 @@ class RedisNode implements AdapterNode {
     if (this.#rooms.has(room)) return
     this.#rooms.add(room)
     try {
-      await this.#subscriber.subscribe(this.#roomChannel(room), (raw) => this.#receive(raw))
+      await this.#inOrder(room, () => this.#subscriber.subscribe(this.#roomChannel(room), (raw) => this.#receive(raw)))
     } catch (error) {
       this.#rooms.delete(room)
       throw this.#unavailable(error)
@@ -550,10 +552,26 @@ class RedisNode implements AdapterNode {
     if (!this.#rooms.delete(room)) return
     this.#firstPages.delete(room)
     try {
-      await this.#subscriber.unsubscribe(this.#roomChannel(room))
+      await this.#inOrder(room, () => this.#subscriber.unsubscribe(this.#roomChannel(room)))
     } catch (error) {
       throw this.#unavailable(error)
     }
+  }
+
+  /**
+   * Runs a room's subscribe and unsubscribe one after the other. The Redis client drops a channel's listeners when
+   * the UNSUBSCRIBE is answered, and a SUBSCRIBE asked for meanwhile only adds its listener to the set about to be
+   * dropped, without a command of its own: a room emptied and joined again on this node within one round trip left
+   * the node deaf to it (its members got nothing live, though every publish was acknowledged).
+   */
+  #inOrder(room: string, operation: () => Promise<unknown>): Promise<void> {
+    const next = (this.#subscriptions.get(room) ?? Promise.resolve()).then(operation, operation).then(() => undefined)
+    this.#subscriptions.set(room, next)
+    const settled = (): void => {
+      if (this.#subscriptions.get(room) === next) this.#subscriptions.delete(room)
+    }
+    next.then(settled, settled)
+    return next
   }
 
   async publish(request: PublishRequest): Promise<PublishResult> {
