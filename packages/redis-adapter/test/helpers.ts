@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import type { PresenceMember, RoomMessage } from '@parley/protocol'
+import { createRedisAdapter } from '@parley/redis-adapter'
+import type { AdapterHooks, AdapterNode } from '@parley/server-sdk'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/node-server.ts', import.meta.url))
@@ -120,4 +123,28 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 10
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+/** A Redis adapter node of its own (no Parley around it), recording the room messages and presence changes it is handed. */
+export interface RecordingNode {
+  readonly node: AdapterNode
+  readonly messages: RoomMessage[]
+  readonly changes: Array<{ event: string; member: PresenceMember }>
+}
+
+/** Connects a {@link RecordingNode} on `keyPrefix`; `cleanups` gets its disconnect. */
+export async function recordingNode(keyPrefix: string, cleanups: Array<() => Promise<void>>): Promise<RecordingNode> {
+  const messages: RoomMessage[] = []
+  const changes: Array<{ event: string; member: PresenceMember }> = []
+  const hooks: AdapterHooks = {
+    message: (message) => void messages.push(message),
+    presence: (_room, event, member) => void changes.push({ event, member }),
+    signal: () => undefined,
+    direct: () => undefined,
+    control: async () => 0,
+    forwarded: async () => ({ status: 404 }),
+  }
+  const node = await createRedisAdapter({ keyPrefix }).connect(hooks, { history: { size: 10, ttlMs: 60_000 }, dedupWindowMs: 1_000 })
+  cleanups.push(() => node.disconnect())
+  return { node, messages, changes }
 }

@@ -7,6 +7,7 @@ import { createClient } from 'redis'
 import { connectAs, join, sleep, tokenAuth, waitUntil } from '../../server-sdk/test/helpers/harness.js'
 import type { RawClient } from '../../server-sdk/test/helpers/raw-client.js'
 import { startServer, type TestServer } from '../../server-sdk/test/helpers/start-server.js'
+import { recordingNode, type RecordingNode } from './helpers.js'
 import { redisAvailable } from './redis-available.js'
 
 const hasRedis = await redisAvailable()
@@ -18,20 +19,7 @@ afterEach(async () => {
 const uniquePrefix = (): string => `parley-test-snapshot-${Date.now()}-${Math.random().toString(36).slice(2)}`
 
 /** An adapter node of its own, recording the presence changes it is handed. */
-async function nodeOn(keyPrefix: string): Promise<{ node: AdapterNode; changes: Array<{ event: string; member: PresenceMember }> }> {
-  const changes: Array<{ event: string; member: PresenceMember }> = []
-  const hooks: AdapterHooks = {
-    message: () => undefined,
-    presence: (_room, event, member) => changes.push({ event, member }),
-    signal: () => undefined,
-    direct: () => undefined,
-    control: async () => 0,
-    forwarded: async () => ({ status: 404 }),
-  }
-  const node = await createRedisAdapter({ keyPrefix }).connect(hooks, { history: { size: 10, ttlMs: 60_000 }, dedupWindowMs: 1_000 })
-  cleanups.push(() => node.disconnect())
-  return { node, changes }
-}
+const nodeOn = (keyPrefix: string): Promise<RecordingNode> => recordingNode(keyPrefix, cleanups)
 
 describe.skipIf(!hasRedis)('redis adapter: member snapshots and pages in O(page) (issue 20)', () => {
   it('hands back the same first page while it reads the same, so the hub serves its encoded list again', async () => {

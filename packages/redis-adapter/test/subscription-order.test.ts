@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RoomMessage } from '@parley/protocol'
-import { createRedisAdapter } from '@parley/redis-adapter'
-import type { AdapterHooks, AdapterNode } from '@parley/server-sdk'
 import { waitUntil } from '../../server-sdk/test/helpers/harness.js'
+import { recordingNode, type RecordingNode } from './helpers.js'
 import { redisAvailable } from './redis-available.js'
 
 const hasRedis = await redisAvailable()
@@ -11,21 +9,7 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
 })
 
-/** An adapter node of its own, recording the room messages delivered to it. */
-async function nodeOn(keyPrefix: string): Promise<{ node: AdapterNode; messages: RoomMessage[] }> {
-  const messages: RoomMessage[] = []
-  const hooks: AdapterHooks = {
-    message: (message) => void messages.push(message),
-    presence: () => undefined,
-    signal: () => undefined,
-    direct: () => undefined,
-    control: async () => 0,
-    forwarded: async () => ({ status: 404 }),
-  }
-  const node = await createRedisAdapter({ keyPrefix }).connect(hooks, { history: { size: 10, ttlMs: 60_000 }, dedupWindowMs: 1_000 })
-  cleanups.push(() => node.disconnect())
-  return { node, messages }
-}
+const nodeOn = (keyPrefix: string): Promise<RecordingNode> => recordingNode(keyPrefix, cleanups)
 
 describe.skipIf(!hasRedis)('redis adapter: a room left and joined again at once', () => {
   it('still hears the room when it subscribes while its unsubscribe is in flight', async () => {
