@@ -46,7 +46,8 @@ const USAGE = `Usage: npm run bench -- [options] [scenario...]
   --reps <n>          interleaved repetitions per target and case (default 1 with --quick, else 3)
   --baseline <path>   also run Parley's server from another copy of the sources: the tsconfig.json whose
                       "paths" point at it (shown as "parley@baseline"; every Parley figure gets a ratio to it)
-  --baseline-target <name>  which Parley target runs from the baseline (default parley; e.g. parley-redis)
+  --baseline-target <name>  which Parley target runs from the baseline (default parley; e.g. parley-redis;
+                      parley-sdk also runs its load generator's client SDK from it)
   --profile           write V8 CPU profiles of each server child's measured windows to bench/results/profiles/
                       (read them with: npx tsx bench/lib/profile-top.ts <file>); profiling slows the servers
   --list              print the scenario names and exit
@@ -127,7 +128,9 @@ async function main(): Promise<number> {
       console.error(`--baseline-target: a Parley target (${Object.keys(TARGETS).filter((name) => name.startsWith('parley')).join(', ')}), got ${base}`)
       return 2
     }
-    targets.push({ target: base, label: `${base}@baseline`, serverEnv: { TSX_TSCONFIG_PATH: tsconfig } })
+    const sources = { TSX_TSCONFIG_PATH: tsconfig }
+    // parley-sdk's client SDK runs in the load generator: it comes from the baseline too.
+    targets.push({ target: base, label: `${base}@baseline`, serverEnv: sources, ...(base === 'parley-sdk' ? { loadgenEnv: sources } : {}) })
   }
   const env: Record<string, unknown> = { ...environment(quick), targets, repetitions }
   console.log(

@@ -40,6 +40,7 @@ export async function runInterleaved<R extends JobResult>(
           job: trialCase.job,
           timeoutMs: trialCase.timeoutMs,
           serverEnv: spec.serverEnv,
+          loadgenEnv: spec.loadgenEnv,
           profile: context.profileDir === undefined ? undefined : { dir: context.profileDir, name: `${scenario}-${trialCase.key}-${spec.label}-${rep + 1}` },
           log: context.log,
         })

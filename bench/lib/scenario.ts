@@ -14,6 +14,8 @@ export interface TargetSpec {
   readonly label: string
   /** Extra environment of the server child (`--baseline`: `TSX_TSCONFIG_PATH` pointing at another copy of the sources). */
   readonly serverEnv?: Readonly<Record<string, string>> | undefined
+  /** Extra environment of the load generator child: the same, for `--baseline-target parley-sdk`, whose client SDK runs there. */
+  readonly loadgenEnv?: Readonly<Record<string, string>> | undefined
 }
 
 /** What the runner hands a scenario. */

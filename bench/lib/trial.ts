@@ -22,6 +22,8 @@ export interface TrialOptions {
   readonly profile?: { readonly dir: string; readonly name: string } | undefined
   /** Extra environment of the server child, e.g. `TSX_TSCONFIG_PATH` to run another copy of the sources. */
   readonly serverEnv?: Readonly<Record<string, string>> | undefined
+  /** Extra environment of the load generator child (the client SDK's sources, for `parley-sdk`). */
+  readonly loadgenEnv?: Readonly<Record<string, string>> | undefined
   readonly log: (line: string) => void
 }
 
@@ -49,7 +51,7 @@ export async function runTrial<R extends JobResult>(options: TrialOptions): Prom
     server = startChild(`${target} server`, SERVER_ENTRY, [target, JSON.stringify(options.server)], { env, nodeFlags: (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '') })
     const { port, module } = await Promise.race([server.ready<{ port: number; module?: string }>(30_000), timeout])
     if (module !== undefined) log(`    ${target}: server runs ${module}`)
-    loadgen = startChild(`${target} load generator`, LOADGEN_ENTRY, [target, String(port)])
+    loadgen = startChild(`${target} load generator`, LOADGEN_ENTRY, [target, String(port)], { env: { ...options.loadgenEnv } })
     await Promise.race([loadgen.ready(30_000), timeout])
     const toServer = server
     loadgen.channel.handle((body) => {

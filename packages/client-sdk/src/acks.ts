@@ -97,8 +97,16 @@ class RequestTable<T> implements PendingRequests<T> {
  * Request ids unique across clients: the server de-duplicates publishes by id per user, so two tabs of one user must
  * never produce the same id. A random prefix per client, then a counter.
  */
-export function createIdSource(): () => string {
-  const prefix = randomId(12)
-  let counter = 0
-  return () => `${prefix}-${(++counter).toString(36)}`
+export class IdSource {
+  readonly #prefix = randomId(12)
+  #counter = 0
+
+  next(): string {
+    return `${this.#prefix}-${(++this.#counter).toString(36)}`
+  }
+}
+
+/** A new {@link IdSource}. */
+export function createIdSource(): IdSource {
+  return new IdSource()
 }

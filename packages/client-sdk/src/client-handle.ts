@@ -1,77 +1,83 @@
 import type { WelcomeMessage } from '@parley/protocol'
-import type { Client } from './create-client.js'
+import { defineBoundMethods } from './bound-methods.js'
+import type { Client, ClientEvents, JoinOptions, RequestOptions } from './create-client.js'
+import type { Room } from './room.js'
 import type { ClientState } from './state.js'
 
-/** What a client's getters read, kept up to date by the client as it connects, is welcomed and reconnects. */
-export class ClientView {
-  state: ClientState = 'connecting'
+/** What a client handle reads and calls: the client's core, kept up to date as it connects, is welcomed and reconnects. */
+export interface ClientCoreView {
+  readonly state: ClientState
   /** The URL of the current (or last) connection attempt. */
-  url: string
+  readonly url: string
   /** The last `welcome`. */
-  welcome: WelcomeMessage | undefined = undefined
+  readonly lastWelcome: WelcomeMessage | undefined
   /** The transport of the last welcomed connection. */
-  transportName: string | undefined = undefined
-
-  constructor(url: string) {
-    this.url = url
-  }
+  readonly transportName: string | undefined
+  on<K extends keyof ClientEvents>(type: K, handler: (event: ClientEvents[K]) => void): () => void
+  off<K extends keyof ClientEvents>(type: K, handler: (event: ClientEvents[K]) => void): void
+  join(name: string, options?: JoinOptions): Room
+  request(name: string, input: unknown, options?: RequestOptions): Promise<unknown>
+  close(): Promise<void>
 }
 
 /**
- * Where a client keeps its view: a symbol-keyed property, not a `#private` field, so the getters also work on a
- * Proxy of the client (Vue's `reactive()`, say), which a private field's brand check would refuse.
+ * Where a client handle keeps its core and its bound methods: symbol-keyed properties, not `#private` fields, so the
+ * getters also work on a Proxy of the client (Vue's `reactive()`, say), which a private field's brand check refuses.
  */
-const VIEW = Symbol('parley.client.view')
+const CORE = Symbol('parley.client.core')
+const BOUND = Symbol('parley.client.bound')
 
-/** The methods of a client: own properties, so `const { join } = client` keeps working. */
-export type ClientMethods = Pick<Client, 'on' | 'off' | 'join' | 'request' | 'close'>
-
-// The client's methods, assigned in the constructor (declaration merging types them).
-export interface ClientHandle extends ClientMethods {}
+/** The methods of a client. */
+type ClientMethods = Pick<Client, 'on' | 'off' | 'join' | 'request' | 'close'>
 
 /**
- * The object `createClient()` returns: a class with its getters on the prototype, so each client is a plain object
- * in V8's fast mode, not a getter-bearing literal kept as a dictionary (docs/benchmarks.md, "The client's own
- * cost"). Its methods are own properties (closures over the client), as before; its state (`state`, `url`,
- * `session`, ...) is read through getters, so a spread or `Object.keys` of the client no longer lists it.
+ * The object `createClient()` returns: a class with its getters on the prototype, so each client is a small object
+ * in V8's fast mode (docs/benchmarks.md, "The client's own cost"). Its state (`state`, `url`, `session`, ...) is read
+ * through getters, so a spread or `Object.keys` of the client does not list it. Its methods are getters too, each
+ * answering a function bound to the client, made on first use and the same ever after: `const { join } = client`
+ * and `emitter.on('x', client.close)` work, and a client whose methods nobody reads holds no closures.
  */
 export class ClientHandle {
-  readonly [VIEW]: ClientView
+  readonly [CORE]: ClientCoreView
+  [BOUND]: Partial<ClientMethods> | undefined = undefined
 
-  constructor(view: ClientView, methods: ClientMethods) {
-    this[VIEW] = view
-    Object.assign(this, methods)
+  constructor(core: ClientCoreView) {
+    this[CORE] = core
   }
 
   get state(): ClientState {
-    return this[VIEW].state
+    return this[CORE].state
   }
 
   get url(): string {
-    return this[VIEW].url
+    return this[CORE].url
   }
 
   get protocol(): string | undefined {
-    return this[VIEW].welcome?.protocol
+    return this[CORE].lastWelcome?.protocol
   }
 
   get transport(): string | undefined {
-    return this[VIEW].transportName
+    return this[CORE].transportName
   }
 
   get version(): number | undefined {
-    return this[VIEW].welcome?.version
+    return this[CORE].lastWelcome?.version
   }
 
   get session(): string | undefined {
-    return this[VIEW].welcome?.session
+    return this[CORE].lastWelcome?.session
   }
 
   get user(): string | undefined {
-    return this[VIEW].welcome?.user
+    return this[CORE].lastWelcome?.user
   }
 
   get welcome(): WelcomeMessage | undefined {
-    return this[VIEW].welcome
+    return this[CORE].lastWelcome
   }
 }
+
+// The client's methods: getters on the prototype (declaration merging types them).
+export interface ClientHandle extends ClientMethods {}
+defineBoundMethods<ClientMethods>(ClientHandle.prototype, CORE, BOUND, { on: true, off: true, join: true, request: true, close: true })

@@ -44,111 +44,44 @@ const CLOSE_WAIT_MS = 1_000
  * frame with the protocol's `decode`, runs the heartbeat once welcomed, and enforces the connect timeout.
  */
 export function openConnection(options: ConnectionOptions, handlers: ConnectionHandlers): Connection {
-  const offered = options.request.protocols
-  let done = false
-  let welcomed = false
-  let welcomedVersion: number | undefined
-  let lastError: ParleyClientError | undefined
-  let heartbeat: Heartbeat | undefined
-  let transportClosed: () => void = () => undefined
-  const closedPromise = new Promise<void>((resolve) => (transportClosed = resolve))
-  const transport = options.transport(options.request)
-
-  const finish = (code: number, reason: string, error: ParleyClientError | undefined): void => {
-    if (done) return
-    done = true
-    clearTimeout(connectTimer)
-    heartbeat?.stop()
-    handlers.closed(code, reason, error)
-  }
-  // Ends the connection from this side and reports it at once: a dead or mismatched peer may never finish a close
-  // handshake. 1006 is never sent on the wire (RFC 6455 §7.4.1), so the peer gets 1000 with the reason.
-  const abort = (code: number, reason: string, error?: ParleyClientError): void => {
-    if (done) return
-    // Reported first: some transports (Node 20's WebSocket while connecting) fire their own error and close from
-    // inside close(), which must not be taken for the reason this side ended the connection.
-    finish(code, reason, error)
-    transport.close(code === CloseCode.Abnormal ? CloseCode.Normal : code, reason)
-  }
-  const mismatch = (selected: string): void =>
-    abort(CloseCode.UnsupportedVersion, 'Unsupported protocol version', new UnsupportedProtocolError(offered, [selected]))
-
-  const connectTimer = setTimeout(
-    () => abort(CloseCode.Abnormal, `No welcome within ${options.connectTimeoutMs} ms`),
-    options.connectTimeoutMs,
-  )
-
-  transport.onOpen(() => {
-    const selected = transport.protocol
-    // '' means the server selected nothing; the welcome then says which version it speaks. The negotiation entry
-    // means no version in common: the server's 4406 close (with what it speaks) follows at once.
-    if (selected !== '' && selected !== NEGOTIATE_SUBPROTOCOL && !offered.includes(selected)) mismatch(selected)
-  })
-  transport.onMessage((frame) => {
-    if (done) return
-    heartbeat?.received()
-    // The welcome's version, else the selected subprotocol's, else 1: a binary frame is read only once v2 is agreed.
-    const version = welcomedVersion ?? parseSubprotocol(transport.protocol)?.version ?? 1
-    const result = decode(frame, { from: 'server', limits: options.inboundLimits, version })
-    if (!result.ok) return handlers.invalid(toParleyClientError(result.error))
-    const message = result.message
-    if (message.type === 'welcome') {
-      if (!offered.includes(message.protocol)) return mismatch(message.protocol)
-      welcomedVersion = message.version
-      if (!welcomed) {
-        welcomed = true
-        clearTimeout(connectTimer)
-        if (options.heartbeat !== false) {
-          heartbeat = startHeartbeat(
-            { ...message.heartbeat, ...options.heartbeat },
-            () => transport.send(encode({ type: 'ping', ts: Date.now() })),
-            () => abort(CloseCode.Abnormal, 'Heartbeat timeout'),
-          )
-        }
-      }
-      handlers.welcome(message)
-    } else if (!welcomed) {
-      handlers.invalid(new ParleyClientError('UNEXPECTED_MESSAGE', `Expected welcome first, got ${message.type}`))
-    } else {
-      handlers.message(message)
-    }
-  })
-  transport.onError((error) => {
-    if (!done) lastError = toParleyClientError(error)
-  })
-  transport.onClose((code, reason) => {
-    transportClosed()
-    finish(code, reason, lastError)
-  })
-
-  const close = (code: number, reason: string): Promise<void> => {
-    if (!done) {
-      done = true
-      clearTimeout(connectTimer)
-      heartbeat?.stop()
-      transport.close(code, reason)
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined
-    return Promise.race([closedPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]).then(() => clearTimeout(timer))
-  }
-  return new OpenConnection(transport, (frame) => {
-    if (!done) transport.send(frame)
-  }, close)
+  return new OpenConnection(options, handlers)
 }
 
 /**
- * The {@link Connection} `openConnection` hands out: its state is read from the transport. A class, since an object
- * literal with getters is kept in V8's dictionary mode (about 1 KB for every client a process holds).
+ * The {@link Connection} `openConnection` hands out. A class with its methods on the prototype: a process holding
+ * thousands of clients pays for one connection's fields, not for a dozen closures and their context each
+ * (docs/benchmarks.md, "The client's own cost"); its getters read the transport's state.
  */
 class OpenConnection implements Connection {
+  readonly #options: ConnectionOptions
+  readonly #handlers: ConnectionHandlers
   readonly #transport: ClientTransport
-  readonly send: (frame: string | Uint8Array) => void
-  readonly close: (code: number, reason: string) => Promise<void>
+  #done = false
+  #welcomed = false
+  #welcomedVersion: number | undefined = undefined
+  #lastError: ParleyClientError | undefined = undefined
+  #heartbeat: Heartbeat | undefined = undefined
+  #connectTimer: ReturnType<typeof setTimeout> | undefined
+  /** Resolves the promise `close()` waits on, once the transport closed; made by the first `close()`. */
+  #transportClosed: (() => void) | undefined = undefined
+  #closedPromise: Promise<void> | undefined = undefined
+  #isClosed = false
 
-  constructor(transport: ClientTransport, send: (frame: string | Uint8Array) => void, close: (code: number, reason: string) => Promise<void>) {
-    this.#transport = transport
-    this.send = send
-    this.close = close
+  constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
+    this.#options = options
+    this.#handlers = handlers
+    const transport = (this.#transport = options.transport(options.request))
+    this.#connectTimer = setTimeout(() => this.#abort(CloseCode.Abnormal, `No welcome within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs)
+    transport.onOpen(() => this.#opened())
+    transport.onMessage((frame) => this.#received(frame))
+    transport.onError((error) => {
+      if (!this.#done) this.#lastError = toParleyClientError(error)
+    })
+    transport.onClose((code, reason) => {
+      this.#isClosed = true
+      this.#transportClosed?.()
+      this.#finish(code, reason, this.#lastError)
+    })
   }
 
   get protocol(): string {
@@ -165,5 +98,89 @@ class OpenConnection implements Connection {
 
   get binary(): boolean {
     return this.#transport.binary === true
+  }
+
+  send(frame: string | Uint8Array): void {
+    if (!this.#done) this.#transport.send(frame)
+  }
+
+  close(code: number, reason: string): Promise<void> {
+    if (!this.#done) {
+      this.#done = true
+      this.#stopConnectTimer()
+      this.#heartbeat?.stop()
+      this.#transport.close(code, reason)
+    }
+    if (this.#isClosed) return Promise.resolve()
+    const closed = (this.#closedPromise ??= new Promise<void>((resolve) => (this.#transportClosed = resolve)))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    return Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]).then(() => clearTimeout(timer))
+  }
+
+  #opened(): void {
+    const selected = this.#transport.protocol
+    // '' means the server selected nothing; the welcome then says which version it speaks. The negotiation entry
+    // means no version in common: the server's 4406 close (with what it speaks) follows at once.
+    if (selected !== '' && selected !== NEGOTIATE_SUBPROTOCOL && !this.#options.request.protocols.includes(selected)) this.#mismatch(selected)
+  }
+
+  #received(frame: unknown): void {
+    if (this.#done) return
+    this.#heartbeat?.received()
+    // The welcome's version, else the selected subprotocol's, else 1: a binary frame is read only once v2 is agreed.
+    const version = this.#welcomedVersion ?? parseSubprotocol(this.#transport.protocol)?.version ?? 1
+    const result = decode(frame, { from: 'server', limits: this.#options.inboundLimits, version })
+    if (!result.ok) return this.#handlers.invalid(toParleyClientError(result.error))
+    const message = result.message
+    if (message.type === 'welcome') {
+      if (!this.#options.request.protocols.includes(message.protocol)) return this.#mismatch(message.protocol)
+      this.#welcomedVersion = message.version
+      if (!this.#welcomed) {
+        this.#welcomed = true
+        this.#stopConnectTimer()
+        const heartbeat = this.#options.heartbeat
+        if (heartbeat !== false) {
+          const transport = this.#transport
+          this.#heartbeat = startHeartbeat(
+            { ...message.heartbeat, ...heartbeat },
+            () => transport.send(encode({ type: 'ping', ts: Date.now() })),
+            () => this.#abort(CloseCode.Abnormal, 'Heartbeat timeout'),
+          )
+        }
+      }
+      this.#handlers.welcome(message)
+    } else if (!this.#welcomed) {
+      this.#handlers.invalid(new ParleyClientError('UNEXPECTED_MESSAGE', `Expected welcome first, got ${message.type}`))
+    } else {
+      this.#handlers.message(message)
+    }
+  }
+
+  /** Stops the connect timeout and lets go of its timer (a client holds its connection for as long as it is up). */
+  #stopConnectTimer(): void {
+    clearTimeout(this.#connectTimer)
+    this.#connectTimer = undefined
+  }
+
+  #finish(code: number, reason: string, error: ParleyClientError | undefined): void {
+    if (this.#done) return
+    this.#done = true
+    this.#stopConnectTimer()
+    this.#heartbeat?.stop()
+    this.#handlers.closed(code, reason, error)
+  }
+
+  // Ends the connection from this side and reports it at once: a dead or mismatched peer may never finish a close
+  // handshake. 1006 is never sent on the wire (RFC 6455 §7.4.1), so the peer gets 1000 with the reason.
+  #abort(code: number, reason: string, error?: ParleyClientError): void {
+    if (this.#done) return
+    // Reported first: some transports (Node 20's WebSocket while connecting) fire their own error and close from
+    // inside close(), which must not be taken for the reason this side ended the connection.
+    this.#finish(code, reason, error)
+    this.#transport.close(code === CloseCode.Abnormal ? CloseCode.Normal : code, reason)
+  }
+
+  #mismatch(selected: string): void {
+    this.#abort(CloseCode.UnsupportedVersion, 'Unsupported protocol version', new UnsupportedProtocolError(this.#options.request.protocols, [selected]))
   }
 }

@@ -17,52 +17,70 @@ export interface Heartbeat {
  * its second check. One timer, re-armed lazily, so a busy stream costs no timer churn.
  */
 export function startHeartbeat(settings: HeartbeatSettings, sendPing: () => void, onDead: () => void): Heartbeat {
-  const { intervalMs, timeoutMs } = settings
-  let lastReceived = Date.now()
-  let pingSentAt: number | undefined
-  /** A late deadline already earned this silence its second ping. */
-  let graced = false
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let stopped = false
+  return new IdleTimer(settings, sendPing, onDead)
+}
 
-  const arm = (delayMs: number): void => {
-    clearTimeout(timer)
-    timer = setTimeout(tick, delayMs)
+/** The heartbeat `startHeartbeat` hands out: a class, so a client pays for its fields and one timer callback. */
+class IdleTimer implements Heartbeat {
+  readonly #intervalMs: number
+  readonly #timeoutMs: number
+  readonly #sendPing: () => void
+  readonly #onDead: () => void
+  readonly #onTimer = (): void => this.#tick()
+  #lastReceived = Date.now()
+  #pingSentAt: number | undefined = undefined
+  /** A late deadline already earned this silence its second ping. */
+  #graced = false
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined
+  #stopped = false
+
+  constructor(settings: HeartbeatSettings, sendPing: () => void, onDead: () => void) {
+    this.#intervalMs = settings.intervalMs
+    this.#timeoutMs = settings.timeoutMs
+    this.#sendPing = sendPing
+    this.#onDead = onDead
+    this.#arm(this.#intervalMs)
   }
-  const ping = (): void => {
-    sendPing()
-    pingSentAt = Date.now()
-    arm(timeoutMs)
-  }
-  function tick(): void {
-    const now = Date.now()
-    if (pingSentAt === undefined) {
-      const idle = now - lastReceived
-      if (idle < intervalMs) arm(intervalMs - idle)
-      else ping()
-    } else if (now - (pingSentAt + timeoutMs) > timeoutMs && !graced) {
-      graced = true
-      ping()
-    } else {
-      stopped = true
-      onDead()
+
+  received(): void {
+    if (this.#stopped) return
+    this.#lastReceived = Date.now()
+    this.#graced = false
+    if (this.#pingSentAt !== undefined) {
+      this.#pingSentAt = undefined
+      this.#arm(this.#intervalMs)
     }
   }
 
-  arm(intervalMs)
-  return {
-    received() {
-      if (stopped) return
-      lastReceived = Date.now()
-      graced = false
-      if (pingSentAt !== undefined) {
-        pingSentAt = undefined
-        arm(intervalMs)
-      }
-    },
-    stop() {
-      stopped = true
-      clearTimeout(timer)
-    },
+  stop(): void {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+  }
+
+  #arm(delayMs: number): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(this.#onTimer, delayMs)
+  }
+
+  #ping(): void {
+    this.#sendPing()
+    this.#pingSentAt = Date.now()
+    this.#arm(this.#timeoutMs)
+  }
+
+  #tick(): void {
+    const now = Date.now()
+    const timeoutMs = this.#timeoutMs
+    if (this.#pingSentAt === undefined) {
+      const idle = now - this.#lastReceived
+      if (idle < this.#intervalMs) this.#arm(this.#intervalMs - idle)
+      else this.#ping()
+    } else if (now - (this.#pingSentAt + timeoutMs) > timeoutMs && !this.#graced) {
+      this.#graced = true
+      this.#ping()
+    } else {
+      this.#stopped = true
+      this.#onDead()
+    }
   }
 }

@@ -21,33 +21,40 @@ export interface RecoveryTracker {
 
 /** Creates an empty {@link RecoveryTracker}. */
 export function createRecoveryTracker(): RecoveryTracker {
-  const positions = new Map<string, { epoch: string; seq: number }>()
-  return {
-    resumePoint(room) {
-      const position = positions.get(room)
-      return position === undefined ? undefined : { epoch: position.epoch, seq: position.seq }
-    },
-    joined(message) {
-      // The replayed messages are the room's last `replayed` ones, ending at `joined.seq`; whatever came before them
-      // is either seen already (recovered) or lost and reported as a gap (window exceeded, epoch changed).
-      const start = message.seq - (message.recovery?.replayed ?? 0)
-      const old = positions.get(message.room)
-      const seq = old !== undefined && old.epoch === message.epoch && message.recovery !== null ? Math.max(old.seq, start) : start
-      positions.set(message.room, { epoch: message.epoch, seq })
-    },
-    accept(message) {
-      const position = positions.get(message.room)
-      if (position === undefined || position.epoch !== message.epoch) {
-        // A new epoch means a new stream (the room was recreated): start over from this message.
-        positions.set(message.room, { epoch: message.epoch, seq: message.seq })
-        return true
-      }
-      if (message.seq <= position.seq) return false
-      position.seq = message.seq
+  return new StreamPositions()
+}
+
+/** The tracker `createRecoveryTracker` hands out: a class, so a client pays for one map, not four closures. */
+class StreamPositions implements RecoveryTracker {
+  readonly #positions = new Map<string, { epoch: string; seq: number }>()
+
+  resumePoint(room: string): ResumePoint | undefined {
+    const position = this.#positions.get(room)
+    return position === undefined ? undefined : { epoch: position.epoch, seq: position.seq }
+  }
+
+  joined(message: JoinedMessage): void {
+    // The replayed messages are the room's last `replayed` ones, ending at `joined.seq`; whatever came before them
+    // is either seen already (recovered) or lost and reported as a gap (window exceeded, epoch changed).
+    const start = message.seq - (message.recovery?.replayed ?? 0)
+    const old = this.#positions.get(message.room)
+    const seq = old !== undefined && old.epoch === message.epoch && message.recovery !== null ? Math.max(old.seq, start) : start
+    this.#positions.set(message.room, { epoch: message.epoch, seq })
+  }
+
+  accept(message: RoomMessage): boolean {
+    const position = this.#positions.get(message.room)
+    if (position === undefined || position.epoch !== message.epoch) {
+      // A new epoch means a new stream (the room was recreated): start over from this message.
+      this.#positions.set(message.room, { epoch: message.epoch, seq: message.seq })
       return true
-    },
-    forget(room) {
-      positions.delete(room)
-    },
+    }
+    if (message.seq <= position.seq) return false
+    position.seq = message.seq
+    return true
+  }
+
+  forget(room: string): void {
+    this.#positions.delete(room)
   }
 }

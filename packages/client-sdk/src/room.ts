@@ -1,6 +1,7 @@
 import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceChange, PresenceCounts, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
-import { Emitter, type EventSource } from './emitter.js'
+import { defineBoundMethods } from './bound-methods.js'
+import { Emitter } from './emitter.js'
 
 /** A room handle's state: `joining` until the server's `joined` (again after every reconnect), `left` for good. */
 export type RoomState = 'joining' | 'joined' | 'left'
@@ -214,7 +215,7 @@ export interface RoomCore {
   last: number | undefined
   /** The id of the join that asked for `last`, whose `history` answer the client waits for. */
   lastJoinId: string | undefined
-  readonly emit: Emitter<RoomEvents>['emit']
+  emit<K extends keyof RoomEvents>(type: K, event: RoomEvents[K]): void
   joined(message: JoinedMessage): void
   presenceChanged(change: PresenceChange): void
   /** A `presences` batch's `omitted` counts: the member count moves by joins − leaves. */
@@ -238,28 +239,30 @@ export function historyPage(room: string, message: HistoryMessage): HistoryPage 
   }
 }
 
-/** Where a room handle keeps its core: a symbol-keyed property, so its getters work on a Proxy of it too (see ClientHandle). */
+/**
+ * Where a room handle keeps its core and its bound methods: symbol-keyed properties, so its getters work on a Proxy
+ * of it too (see ClientHandle).
+ */
 const CORE = Symbol('parley.room.core')
+const BOUND = Symbol('parley.room.bound')
 
-/** The methods of a room handle: own properties, so `const { publish } = room` keeps working. */
+/** The methods of a room handle. */
 type RoomMethods = Omit<Room, 'name' | 'state' | 'memberCount'>
 
-// The handle's methods, assigned in its constructor (declaration merging types them).
-interface RoomHandle extends RoomMethods {}
-
 /**
- * A room handle: a class with its two getters on the prototype, so each handle is a plain object in V8's fast mode,
- * not a getter-bearing literal kept as a dictionary (docs/benchmarks.md, "The client's own cost"). Its methods are
- * own properties (closures over the room), as before.
+ * A room handle: a class with its getters on the prototype, so each handle is a small object in V8's fast mode
+ * (docs/benchmarks.md, "The client's own cost"). Its methods are getters too, each answering a function bound to
+ * the room, made on first use and the same ever after: `const { publish } = room` works, and a room whose methods
+ * nobody reads holds no closures.
  */
-class RoomHandle implements Room {
+class RoomHandle {
   readonly name: string
-  readonly [CORE]: RoomCore
+  readonly [CORE]: ClientRoom
+  [BOUND]: Partial<RoomMethods> | undefined = undefined
 
-  constructor(core: RoomCore, methods: RoomMethods) {
+  constructor(core: ClientRoom) {
     this.name = core.name
     this[CORE] = core
-    Object.assign(this, methods)
   }
 
   get state(): RoomState {
@@ -271,83 +274,149 @@ class RoomHandle implements Room {
   }
 }
 
+// The handle's methods: getters on the prototype (declaration merging types them).
+interface RoomHandle extends RoomMethods {}
+defineBoundMethods<RoomMethods>(RoomHandle.prototype, CORE, BOUND, {
+  on: true,
+  off: true,
+  publish: true,
+  typing: true,
+  signal: true,
+  setPresence: true,
+  members: true,
+  loadMembers: true,
+  history: true,
+  search: true,
+  leave: true,
+})
+
 /** Creates a room handle and its client side. */
 export function createRoom(name: string, presence: unknown, host: RoomHost): RoomCore {
-  const events = new Emitter<RoomEvents>()
-  const members = new Map<string, Member>()
-  /** Where the next members page starts (the last user of the partial snapshot or page), or undefined when complete. */
-  let membersCursor: string | undefined
-  let typingSent: boolean | undefined
-  let typingAt = 0
+  return new ClientRoom(name, presence, host)
+}
 
-  const core: RoomCore = {
-    name,
-    handle: undefined as unknown as Room,
-    state: 'joining',
-    memberCount: 0,
-    presence,
-    joinId: undefined,
-    last: undefined,
-    lastJoinId: undefined,
-    emit: (type, event) => events.emit(type, event),
-    joined(message) {
-      members.clear()
-      for (const member of message.members) members.set(member.user, member)
-      core.memberCount = message.memberCount ?? message.members.length
-      membersCursor = message.memberCount === undefined ? undefined : message.members.at(-1)?.user
-      core.state = 'joined'
-      typingSent = undefined
-      const { epoch, seq, members: snapshot, recovery } = message
-      events.emit('joined', { epoch, seq, members: snapshot, recovery })
-      if (recovery !== null) events.emit('recovery', recovery)
-    },
-    presenceChanged({ event, member }) {
-      // A join is a user's first connection anywhere, a leave its last: the count moves by one either way.
-      if (event === 'join' && !members.has(member.user)) core.memberCount++
-      if (event === 'leave') core.memberCount = Math.max(0, core.memberCount - 1)
-      if (event === 'leave') members.delete(member.user)
-      else members.set(member.user, member)
-      events.emit('presence', { event, member })
-    },
-    counted({ join, leave, update }) {
-      core.memberCount = Math.max(0, core.memberCount + join - leave)
-      events.emit('count', { joined: join, left: leave, updated: update, memberCount: core.memberCount })
-    },
-    signalled({ from, key, value, ttlMs }) {
-      if (key === TYPING_KEY) events.emit('typing', { user: from, typing: value === true })
-      else events.emit('signal', { from, key, value, ttlMs })
-    },
+/**
+ * The client's side of a room, behind its handle: one object with its methods on the prototype, so a room costs
+ * its fields and not a closure per method (docs/benchmarks.md, "The client's own cost").
+ */
+class ClientRoom implements RoomCore {
+  readonly name: string
+  readonly handle: Room
+  state: RoomState = 'joining'
+  memberCount = 0
+  presence: unknown
+  joinId: string | undefined = undefined
+  last: number | undefined = undefined
+  lastJoinId: string | undefined = undefined
+  readonly #host: RoomHost
+  readonly #events = new Emitter<RoomEvents>()
+  readonly #members = new Map<string, Member>()
+  /** Where the next members page starts (the last user of the partial snapshot or page), or undefined when complete. */
+  #membersCursor: string | undefined = undefined
+  #typingSent: boolean | undefined = undefined
+  #typingAt = 0
+
+  constructor(name: string, presence: unknown, host: RoomHost) {
+    this.name = name
+    this.presence = presence
+    this.#host = host
+    this.handle = new RoomHandle(this)
   }
-  const on: EventSource<RoomEvents>['on'] = (type, handler) => events.on(type, handler)
-  const off: EventSource<RoomEvents>['off'] = (type, handler) => events.off(type, handler)
-  ;(core as { handle: Room }).handle = new RoomHandle(core, {
-    on: on as Room['on'],
-    off: off as Room['off'],
-    publish: (data, options = {}) => host.publish(core, data, options),
-    typing(isTyping) {
-      const now = Date.now()
-      if (isTyping === typingSent && (!isTyping || now - typingAt < TYPING_REFRESH_MS)) return
-      if (host.signal(core, TYPING_KEY, isTyping, undefined)) {
-        typingSent = isTyping
-        typingAt = now
-      }
-    },
-    signal: (key, value, options = {}) => host.signal(core, key, value, options.ttlMs),
-    setPresence: (value) => host.presence(core, value),
-    members: () => [...members.values()],
-    async loadMembers(options = {}) {
-      if (core.state !== 'joined') throw new ParleyClientError('NOT_JOINED', `Room ${name} is not joined`, { room: name })
-      const after = membersCursor
-      if (after === undefined) return { members: [], more: false }
-      const page = await host.members(core, after, options.limit)
-      if (membersCursor !== after) return { members: [], more: membersCursor !== undefined }
-      for (const member of page.members) members.set(member.user, member)
-      membersCursor = page.next
-      return { members: page.members as Member[], more: page.next !== undefined }
-    },
-    history: (options = {}) => host.history(core, undefined, options),
-    search: (text, options = {}) => host.history(core, text, options),
-    leave: () => host.leave(core),
-  })
-  return core
+
+  // --- What the client tells the room (RoomCore) ---
+
+  emit<K extends keyof RoomEvents>(type: K, event: RoomEvents[K]): void {
+    this.#events.emit(type, event)
+  }
+
+  joined(message: JoinedMessage): void {
+    const members = this.#members
+    members.clear()
+    for (const member of message.members) members.set(member.user, member)
+    this.memberCount = message.memberCount ?? message.members.length
+    this.#membersCursor = message.memberCount === undefined ? undefined : message.members.at(-1)?.user
+    this.state = 'joined'
+    this.#typingSent = undefined
+    const { epoch, seq, members: snapshot, recovery } = message
+    this.#events.emit('joined', { epoch, seq, members: snapshot, recovery })
+    if (recovery !== null) this.#events.emit('recovery', recovery)
+  }
+
+  presenceChanged({ event, member }: PresenceChange): void {
+    const members = this.#members
+    // A join is a user's first connection anywhere, a leave its last: the count moves by one either way.
+    if (event === 'join' && !members.has(member.user)) this.memberCount++
+    if (event === 'leave') this.memberCount = Math.max(0, this.memberCount - 1)
+    if (event === 'leave') members.delete(member.user)
+    else members.set(member.user, member)
+    this.#events.emit('presence', { event, member })
+  }
+
+  counted({ join, leave, update }: PresenceCounts): void {
+    this.memberCount = Math.max(0, this.memberCount + join - leave)
+    this.#events.emit('count', { joined: join, left: leave, updated: update, memberCount: this.memberCount })
+  }
+
+  signalled({ from, key, value, ttlMs }: SignalBroadcastMessage): void {
+    if (key === TYPING_KEY) this.#events.emit('typing', { user: from, typing: value === true })
+    else this.#events.emit('signal', { from, key, value, ttlMs })
+  }
+
+  // --- The app's calls, through the handle (Room) ---
+
+  on<K extends keyof RoomEvents>(type: K, handler: (event: RoomEvents[K]) => void): () => void {
+    return this.#events.on(type, handler)
+  }
+
+  off<K extends keyof RoomEvents>(type: K, handler: (event: RoomEvents[K]) => void): void {
+    this.#events.off(type, handler)
+  }
+
+  publish(data: unknown, options: PublishOptions = {}): Promise<PublishAck> {
+    return this.#host.publish(this, data, options)
+  }
+
+  typing(isTyping: boolean): void {
+    const now = Date.now()
+    if (isTyping === this.#typingSent && (!isTyping || now - this.#typingAt < TYPING_REFRESH_MS)) return
+    if (this.#host.signal(this, TYPING_KEY, isTyping, undefined)) {
+      this.#typingSent = isTyping
+      this.#typingAt = now
+    }
+  }
+
+  signal(key: string, value: unknown, options: SignalOptions = {}): boolean {
+    return this.#host.signal(this, key, value, options.ttlMs)
+  }
+
+  setPresence(value: unknown): void {
+    this.#host.presence(this, value)
+  }
+
+  members(): Member[] {
+    return [...this.#members.values()]
+  }
+
+  async loadMembers(options: { readonly limit?: number } = {}): Promise<{ members: Member[]; more: boolean }> {
+    if (this.state !== 'joined') throw new ParleyClientError('NOT_JOINED', `Room ${this.name} is not joined`, { room: this.name })
+    const after = this.#membersCursor
+    if (after === undefined) return { members: [], more: false }
+    const page = await this.#host.members(this, after, options.limit)
+    if (this.#membersCursor !== after) return { members: [], more: this.#membersCursor !== undefined }
+    for (const member of page.members) this.#members.set(member.user, member)
+    this.#membersCursor = page.next
+    return { members: page.members as Member[], more: page.next !== undefined }
+  }
+
+  history(options: HistoryOptions = {}): Promise<HistoryPage> {
+    return this.#host.history(this, undefined, options)
+  }
+
+  search(text: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+    return this.#host.history(this, text, options)
+  }
+
+  leave(): Promise<void> {
+    return this.#host.leave(this)
+  }
 }

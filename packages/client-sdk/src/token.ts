@@ -21,11 +21,23 @@ export function normalizeToken(result: TokenResult): TokenState {
  * The token for each connection attempt: the static `token` first, then `getToken()` on every reconnect (or the
  * static token again when there is no `getToken`).
  */
-export function createTokenSource(options: ResolvedOptions): () => Promise<TokenState> {
-  let usedStatic = false
-  return async () => {
-    if (options.token !== undefined && (!usedStatic || options.getToken === undefined)) {
-      usedStatic = true
+export function createTokenSource(options: ResolvedOptions): TokenSource {
+  return new TokenSource(options)
+}
+
+/** The token source of one client: a class, so a client pays for a flag, not a closure and its context. */
+export class TokenSource {
+  readonly #options: ResolvedOptions
+  #usedStatic = false
+
+  constructor(options: ResolvedOptions) {
+    this.#options = options
+  }
+
+  async next(): Promise<TokenState> {
+    const options = this.#options
+    if (options.token !== undefined && (!this.#usedStatic || options.getToken === undefined)) {
+      this.#usedStatic = true
       return { token: options.token, expiresAt: options.tokenExpiresAt }
     }
     if (options.getToken !== undefined) return normalizeToken(await options.getToken())

@@ -75,7 +75,7 @@ describe('id source', () => {
   it('makes ids the protocol accepts, unique within and across clients', () => {
     const one = createIdSource()
     const two = createIdSource()
-    const ids = [...Array.from({ length: 500 }, one), ...Array.from({ length: 500 }, two)]
+    const ids = [...Array.from({ length: 500 }, () => one.next()), ...Array.from({ length: 500 }, () => two.next())]
     expect(new Set(ids).size).toBe(1_000)
     for (const id of ids) {
       expect(id).toMatch(ID_PATTERN)

@@ -6,6 +6,7 @@ import { openConnection } from '../src/connection.js'
 import { websocketTransport, type WebSocketLike } from '../src/transports/websocket.js'
 import { autoTransport } from '../src/transports/auto.js'
 import { createClient } from '../src/create-client.js'
+import { resolveOptions } from '../src/options.js'
 import { resolveLimits } from '@parley/protocol'
 
 setFlagsFromString('--allow-natives-syntax')
@@ -97,5 +98,79 @@ describe('a client, its room handles and its automatic transport keep fast prope
     await close()
     expect(client.state).toBe('closed')
     expect(states.at(-1)).toBe('closed')
+  })
+})
+
+const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean
+
+describe("what a client holds per connection is shared where it can be (issue 20)", () => {
+  it("two clients' resolved options share one hidden class, and the default transport and inbound limits are one object", () => {
+    const one = resolveOptions('ws://127.0.0.1:1/parley', {})
+    const two = resolveOptions(['ws://127.0.0.1:2/parley'], { token: 't', ackTimeoutMs: 5_000 })
+    // A rest and a spread gave each client's options a map (and a descriptor array, about 0.5 KB) of its own.
+    expect(haveSameMap(one, two)).toBe(true)
+    expect(one.transport).toBe(two.transport)
+    expect(one.inboundLimits).toBe(two.inboundLimits)
+    expect(Object.isFrozen(one.inboundLimits)).toBe(true)
+    // Given limits still make an object of their own, over the defaults.
+    const three = resolveOptions('ws://127.0.0.1:1/parley', { inboundLimits: { maxPayload: 1_000 } })
+    expect(three.inboundLimits).not.toBe(one.inboundLimits)
+    expect(three.inboundLimits.maxPayload).toBe(1_000)
+    expect(three.inboundLimits.maxRoomNameLength).toBe(one.inboundLimits.maxRoomNameLength)
+  })
+
+  it("a client's and a room's methods are bound on first read and the same function after, not own closures", async () => {
+    const client = createClient('ws://127.0.0.1:1/parley', { transport: autoTransport({ websocket: { WebSocket: standInSocket('', 0) }, openTimeoutMs: 60_000 }) })
+    // No method is an own property: a client whose methods nobody reads holds no closures for them.
+    expect(Object.keys(client)).toEqual([])
+    const room = client.join('lobby')
+    expect(Object.keys(room)).toEqual(['name'])
+    expect(client.join).toBe(client.join)
+    expect(room.publish).toBe(room.publish)
+    expect(room.on).not.toBe(client.on)
+    // Bound to their own client and room: a detached call reaches the right one.
+    const { join } = client
+    expect(join('lobby')).toBe(room)
+    const other = createClient('ws://127.0.0.1:1/parley', { transport: autoTransport({ websocket: { WebSocket: standInSocket('', 0) }, openTimeoutMs: 60_000 }) })
+    const otherRoom = other.join('lobby')
+    expect(otherRoom).not.toBe(room)
+    const { members } = otherRoom
+    expect(members()).toEqual([])
+    await Promise.all([client.close(), other.close()])
+  })
+
+  it("every `ws` socket of the WebSocket transport gets the same listener functions, not closures of its own", async () => {
+    const { WebSocket: Ws } = await import('ws')
+    const seen: Array<Map<string | symbol, unknown>> = []
+    const on = Ws.prototype.on
+    // Records what the transport registers on each socket; the sockets aim at a closed port and fail by themselves.
+    Object.defineProperty(Ws.prototype, 'on', {
+      configurable: true,
+      writable: true,
+      value: function (this: InstanceType<typeof Ws>, event: string | symbol, listener: (...args: unknown[]) => void) {
+        let mine = seen.find((map) => map.get('socket') === this)
+        if (mine === undefined) seen.push((mine = new Map<string | symbol, unknown>([['socket', this]])))
+        mine.set(event, listener)
+        return on.call(this, event, listener)
+      },
+    })
+    try {
+      const factory = websocketTransport({ preferWs: true })
+      const closes: Promise<void>[] = []
+      for (let i = 0; i < 2; i++) {
+        const made = factory({ url: 'ws://127.0.0.1:1/parley', protocols: ['parley.v1.json'], token: undefined })
+        closes.push(new Promise((resolve) => made.onClose(() => resolve())))
+      }
+      await Promise.all(closes)
+    } finally {
+      delete (Ws.prototype as { on?: unknown }).on
+    }
+    expect(Ws.prototype.on).toBe(on)
+    expect(seen).toHaveLength(2)
+    const [a, b] = seen as [Map<string | symbol, unknown>, Map<string | symbol, unknown>]
+    for (const event of ['open', 'message', 'error', 'close', 'unexpected-response']) {
+      expect(typeof a.get(event)).toBe('function')
+      expect(a.get(event)).toBe(b.get(event))
+    }
   })
 })

@@ -144,7 +144,8 @@ class AutoConnection implements ClientTransport {
     this.#currentName = name
     let opened = false
     let lastError: unknown
-    const timer = queue.length === 0 ? undefined : setTimeout(() => {
+    // Dropped once cleared: the listeners below keep this scope for as long as the connection is up.
+    let timer = queue.length === 0 ? undefined : setTimeout(() => {
       // No open in time: treat it as blocked and move on, quietly.
       if (opened || this.#current !== inner) return
       this.#current = undefined
@@ -154,6 +155,7 @@ class AutoConnection implements ClientTransport {
     inner.onOpen(() => {
       opened = true
       clearTimeout(timer)
+      timer = undefined
       if (this.#current !== inner) return
       if (name === this.#order[0]) forgetTransportChoice()
       else Object.assign(remembered, { name, until: Date.now() + this.#probeAfterMs })

@@ -2,7 +2,7 @@ import { limitCloseReason, NEGOTIATE_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } fro
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { ClientOptions as WsClientOptions } from 'ws'
 import { ParleyClientError, errorFromHandshake } from '../client-error.js'
-import type { ClientTransport, TransportFactory } from './transport.js'
+import type { ClientTransport, TransportFactory, TransportRequest } from './transport.js'
 
 /** The part of a WHATWG WebSocket this transport uses; browsers', Node's global one and `ws` all have it. */
 export interface WebSocketLike {
@@ -20,10 +20,19 @@ export interface WebSocketLike {
 /** A WebSocket class: `new (url, protocols)`. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
 
-/** The `ws` class as far as this file uses it: WHATWG events, plus headers and `unexpected-response`. */
+/**
+ * The `ws` class as far as this file uses it: its EventEmitter events (which call their listener with the socket as
+ * `this`), headers and `unexpected-response`.
+ */
 type NodeWebSocket = WebSocketLike & {
-  on(event: 'unexpected-response', listener: (request: ClientRequest, response: IncomingMessage) => void): void
+  on(event: 'open', listener: (this: NodeWebSocket) => void): void
+  on(event: 'message', listener: (this: NodeWebSocket, data: ArrayBuffer | { toString(): string }, isBinary: boolean) => void): void
+  on(event: 'close', listener: (this: NodeWebSocket, code: number, reason: { toString(): string }) => void): void
+  on(event: 'error', listener: (this: NodeWebSocket, error: Error) => void): void
+  on(event: 'unexpected-response', listener: (this: NodeWebSocket, request: ClientRequest, response: IncomingMessage) => void): void
   terminate(): void
+  /** The transport this socket carries, for the listeners every `ws` socket shares. */
+  [TRANSPORT]?: WebSocketTransport
 }
 type NodeWebSocketConstructor = new (url: string, protocols: string[], options: WsClientOptions) => NodeWebSocket
 
@@ -56,6 +65,9 @@ const loadWs = (): Promise<NodeWebSocketConstructor> =>
 
 const MAX_ERROR_BODY = 4_096
 
+/** Where a `ws` socket keeps its transport, for the shared listeners. */
+const TRANSPORT = Symbol('parley.transport')
+
 /**
  * The WebSocket transport. Offers the subprotocols newest first. With a native WebSocket (browsers, Node with a
  * global one) the token travels as a `parley.token.<token>` subprotocol entry, since browsers cannot set headers;
@@ -63,169 +75,195 @@ const MAX_ERROR_BODY = 4_096
  * `AuthError`, 426 an `UnsupportedProtocolError` with the server's `supported` list, anything else a retryable error.
  */
 export function websocketTransport(options: WebSocketTransportOptions = {}): TransportFactory {
-  return (request) => {
-    let socket: WebSocketLike | undefined
-    let closed = false
-    let abandoned = false
-    let handshakeError: ParleyClientError | undefined
-    const on: TransportListeners = {
-      open: (): void => undefined,
-      message: (_frame: unknown): void => undefined,
-      close: (_code: number, _reason: string): void => undefined,
-      error: (_error: unknown): void => undefined,
-    }
-    const finish = (code: number, reason: string): void => {
-      if (closed) return
-      closed = true
-      on.close(code, reason)
-    }
-    const failLater = (error: unknown): void =>
-      queueMicrotask(() => {
-        on.error(error)
-        finish(1006, error instanceof Error ? error.message : '')
-      })
+  return (request) => new WebSocketTransport(options, request)
+}
 
-    const attach = (created: WebSocketLike): void => {
-      let opened = false
-      socket = created
-      created.binaryType = 'arraybuffer'
-      created.onopen = () => {
-        opened = true
-        on.open()
-      }
-      created.onmessage = (event) => on.message(event.data)
-      created.onerror = (event) => {
-        if (handshakeError !== undefined || closed) return
-        const message = `WebSocket error${event.message ? `: ${event.message}` : ''}`
-        on.error(new ParleyClientError('CONNECTION_FAILED', message, { cause: event.error }))
-        // A failed handshake ends the attempt here: Node 20's global WebSocket reports a non-101 answer with an
-        // error and never a close (it stays CONNECTING), where browsers send both.
-        if (!opened) {
-          finish(1006, message)
-          try {
-            created.close()
-          } catch {
-            // Already failed; nothing to release.
-          }
-        }
-      }
-      // A refused handshake closes as 1006; report the close the refusal stands for (4401, 4406) instead.
-      created.onclose = (event) => finish(handshakeError?.closeCode ?? event.code, handshakeError?.message ?? event.reason)
-    }
+const ignore = (): void => undefined
 
+/**
+ * The transport object `websocketTransport` hands out, for one connection attempt. A class with its methods on the
+ * prototype: a process holding thousands of clients pays for its fields and the socket's four handlers, not for a
+ * dozen closures (docs/benchmarks.md, "The client's own cost").
+ */
+class WebSocketTransport implements ClientTransport {
+  readonly name = 'websocket'
+  readonly binary = true
+  readonly #request: TransportRequest
+  #socket: WebSocketLike | undefined = undefined
+  #closed = false
+  #abandoned = false
+  #opened = false
+  #handshakeError: ParleyClientError | undefined = undefined
+  #onOpen: () => void = ignore
+  #onMessage: (frame: unknown) => void = ignore
+  #onClose: (code: number, reason: string) => void = ignore
+  #onError: (error: unknown) => void = ignore
+
+  constructor(options: WebSocketTransportOptions, request: TransportRequest) {
+    this.#request = request
     const Native = options.WebSocket ?? (options.preferWs ? undefined : (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket)
     if (Native !== undefined) {
       // The negotiation entry makes a version mismatch readable: a WHATWG WebSocket cannot see the 426.
       const protocols = [...request.protocols, NEGOTIATE_SUBPROTOCOL]
       if (request.token !== undefined) protocols.push(TOKEN_SUBPROTOCOL_PREFIX + request.token)
       try {
-        attach(new Native(request.url, protocols))
+        this.#attach(new Native(request.url, protocols))
       } catch (error) {
-        failLater(new ParleyClientError('CONNECTION_FAILED', `Cannot open a WebSocket to ${request.url}`, { cause: error }))
+        this.#failLater(new ParleyClientError('CONNECTION_FAILED', `Cannot open a WebSocket to ${request.url}`, { cause: error }))
       }
     } else {
       loadWs().then(
-        (Ws) => {
-          if (abandoned) return
-          const headers: Record<string, string> = { ...options.headers }
-          if (request.token !== undefined) headers['Authorization'] = `Bearer ${request.token}`
-          const created = new Ws(request.url, [...request.protocols], { headers })
-          created.on('unexpected-response', (_req, response) => {
-            let body = ''
-            response.setEncoding('utf8')
-            response.on('data', (chunk: string) => {
-              if (body.length < MAX_ERROR_BODY) body += chunk
-            })
-            response.on('end', () => {
-              handshakeError = errorFromHandshake(response.statusCode ?? 0, body, request.protocols)
-              on.error(handshakeError)
-              created.terminate()
-            })
-          })
-          attach(created)
-        },
+        (Ws) => this.#openWithWs(Ws, options),
         (error: unknown) =>
-          failLater(
+          this.#failLater(
             new ParleyClientError('CONNECTION_FAILED', 'No WebSocket: this runtime has no global WebSocket and the ws package did not load', { cause: error }),
           ),
       )
     }
-
-    const transport = new WebSocketTransport(
-      () => socket,
-      (frame) => {
-        if (!closed) socket?.send(frame)
-      },
-      (code, reason) => {
-        if (closed) return
-        if (socket === undefined) {
-          // Still loading `ws`: nothing to close but the attempt itself.
-          abandoned = true
-          queueMicrotask(() => finish(code, reason))
-          return
-        }
-        // WebSocket.close() accepts only 1000 and 3000-4999 (WHATWG WebSockets §close()).
-        socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, limitCloseReason(reason))
-      },
-      on,
-    )
-    return transport
-  }
-}
-
-/** The listeners the client registers on a transport, called by the transport's socket handlers. */
-interface TransportListeners {
-  open: () => void
-  message: (frame: unknown) => void
-  close: (code: number, reason: string) => void
-  error: (error: unknown) => void
-}
-
-/**
- * The transport object `websocketTransport` hands out; its state (the socket, once created) is in the factory's
- * closure. A class, since an object literal with getters is kept in V8's dictionary mode (about 1 KB per client).
- */
-class WebSocketTransport implements ClientTransport {
-  readonly name = 'websocket'
-  readonly binary = true
-  readonly #socket: () => WebSocketLike | undefined
-  readonly #on: TransportListeners
-  readonly send: (frame: string | Uint8Array) => void
-  readonly close: (code: number, reason: string) => void
-
-  constructor(
-    socket: () => WebSocketLike | undefined,
-    send: (frame: string | Uint8Array) => void,
-    close: (code: number, reason: string) => void,
-    on: TransportListeners,
-  ) {
-    this.#socket = socket
-    this.send = send
-    this.close = close
-    this.#on = on
   }
 
   get protocol(): string {
-    return this.#socket()?.protocol ?? ''
+    return this.#socket?.protocol ?? ''
   }
 
   get bufferedAmount(): number {
-    return this.#socket()?.bufferedAmount ?? 0
+    return this.#socket?.bufferedAmount ?? 0
+  }
+
+  send(frame: string | Uint8Array): void {
+    if (!this.#closed) this.#socket?.send(frame)
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed) return
+    const socket = this.#socket
+    if (socket === undefined) {
+      // Still loading `ws`: nothing to close but the attempt itself.
+      this.#abandoned = true
+      queueMicrotask(() => this.#finish(code, reason))
+      return
+    }
+    // WebSocket.close() accepts only 1000 and 3000-4999 (WHATWG WebSockets §close()).
+    socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, limitCloseReason(reason))
   }
 
   onOpen(listener: () => void): void {
-    this.#on.open = listener
+    this.#onOpen = listener
   }
 
   onMessage(listener: (frame: unknown) => void): void {
-    this.#on.message = listener
+    this.#onMessage = listener
   }
 
   onClose(listener: (code: number, reason: string) => void): void {
-    this.#on.close = listener
+    this.#onClose = listener
   }
 
   onError(listener: (error: unknown) => void): void {
-    this.#on.error = listener
+    this.#onError = listener
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#onClose(code, reason)
+  }
+
+  #failLater(error: unknown): void {
+    queueMicrotask(() => {
+      this.#onError(error)
+      this.#finish(1006, error instanceof Error ? error.message : '')
+    })
+  }
+
+  #openWithWs(Ws: NodeWebSocketConstructor, options: WebSocketTransportOptions): void {
+    if (this.#abandoned) return
+    const request = this.#request
+    const headers: Record<string, string> = { ...options.headers }
+    if (request.token !== undefined) headers['Authorization'] = `Bearer ${request.token}`
+    const created = new Ws(request.url, [...request.protocols], { headers })
+    this.#socket = created
+    created.binaryType = 'arraybuffer'
+    // `ws`'s own events, not its WHATWG `onmessage` and co., which wrap each listener in two more closures and each
+    // message in an event object; and the same listener functions for every socket (docs/benchmarks.md, "The
+    // client's own cost").
+    created[TRANSPORT] = this
+    created.on('open', WebSocketTransport.#wsOpen)
+    created.on('message', WebSocketTransport.#wsMessage)
+    created.on('error', WebSocketTransport.#wsError)
+    created.on('close', WebSocketTransport.#wsClose)
+    created.on('unexpected-response', WebSocketTransport.#wsRefused)
+  }
+
+  static #wsOpen(this: NodeWebSocket): void {
+    const transport = this[TRANSPORT]
+    if (transport !== undefined) transport.#opening()
+  }
+
+  static #wsMessage(this: NodeWebSocket, data: ArrayBuffer | { toString(): string }, isBinary: boolean): void {
+    const transport = this[TRANSPORT]
+    if (transport !== undefined) transport.#onMessage(isBinary ? data : data.toString())
+  }
+
+  static #wsError(this: NodeWebSocket, error: Error): void {
+    const transport = this[TRANSPORT]
+    if (transport !== undefined) transport.#errored(this, { message: error.message, error })
+  }
+
+  static #wsClose(this: NodeWebSocket, code: number, reason: { toString(): string }): void {
+    const transport = this[TRANSPORT]
+    if (transport !== undefined) transport.#closing(code, reason.toString())
+  }
+
+  /** The server answered the upgrade with something else: its status and body say why (401, 426, ...). */
+  static #wsRefused(this: NodeWebSocket, _request: ClientRequest, response: IncomingMessage): void {
+    const transport = this[TRANSPORT]
+    if (transport === undefined) return
+    const protocols = transport.#request.protocols
+    let body = ''
+    response.setEncoding('utf8')
+    response.on('data', (chunk: string) => {
+      if (body.length < MAX_ERROR_BODY) body += chunk
+    })
+    response.on('end', () => {
+      const error = (transport.#handshakeError = errorFromHandshake(response.statusCode ?? 0, body, protocols))
+      transport.#onError(error)
+      this.terminate()
+    })
+  }
+
+  #attach(created: WebSocketLike): void {
+    this.#socket = created
+    created.binaryType = 'arraybuffer'
+    created.onopen = () => this.#opening()
+    created.onmessage = (event) => this.#onMessage(event.data)
+    created.onerror = (event) => this.#errored(created, event)
+    created.onclose = (event) => this.#closing(event.code, event.reason)
+  }
+
+  #opening(): void {
+    this.#opened = true
+    this.#onOpen()
+  }
+
+  // A refused handshake closes as 1006; report the close the refusal stands for (4401, 4406) instead.
+  #closing(code: number, reason: string): void {
+    this.#finish(this.#handshakeError?.closeCode ?? code, this.#handshakeError?.message ?? reason)
+  }
+
+  #errored(created: WebSocketLike, event: { readonly message?: string; readonly error?: unknown }): void {
+    if (this.#handshakeError !== undefined || this.#closed) return
+    const message = `WebSocket error${event.message ? `: ${event.message}` : ''}`
+    this.#onError(new ParleyClientError('CONNECTION_FAILED', message, { cause: event.error }))
+    // A failed handshake ends the attempt here: Node 20's global WebSocket reports a non-101 answer with an
+    // error and never a close (it stays CONNECTING), where browsers send both.
+    if (!this.#opened) {
+      this.#finish(1006, message)
+      try {
+        created.close()
+      } catch {
+        // Already failed; nothing to release.
+      }
+    }
   }
 }
