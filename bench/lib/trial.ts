@@ -51,7 +51,10 @@ export async function runTrial<R extends JobResult>(options: TrialOptions): Prom
     server = startChild(`${target} server`, SERVER_ENTRY, [target, JSON.stringify(options.server)], { env, nodeFlags: (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '') })
     const { port, module } = await Promise.race([server.ready<{ port: number; module?: string }>(30_000), timeout])
     if (module !== undefined) log(`    ${target}: server runs ${module}`)
-    loadgen = startChild(`${target} load generator`, LOADGEN_ENTRY, [target, String(port)], { env: { ...options.loadgenEnv } })
+    loadgen = startChild(`${target} load generator`, LOADGEN_ENTRY, [target, String(port)], {
+      env: { ...options.loadgenEnv },
+      nodeFlags: (process.env['BENCH_LOADGEN_FLAGS'] ?? '').split(' ').filter((flag) => flag !== ''),
+    })
     await Promise.race([loadgen.ready(30_000), timeout])
     const toServer = server
     loadgen.channel.handle((body) => {
