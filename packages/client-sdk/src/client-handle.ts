@@ -1,11 +1,11 @@
 import type { WelcomeMessage } from '@parley/protocol'
-import { defineBoundMethods } from './bound-methods.js'
+import { defineBoundMethods, type BoundMethodsCache } from './bound-methods.js'
 import type { Client, ClientEvents, JoinOptions, RequestOptions } from './create-client.js'
 import type { Room } from './room.js'
 import type { ClientState } from './state.js'
 
 /** What a client handle reads and calls: the client's core, kept up to date as it connects, is welcomed and reconnects. */
-export interface ClientCoreView {
+export interface ClientCoreView extends BoundMethodsCache {
   readonly state: ClientState
   /** The URL of the current (or last) connection attempt. */
   readonly url: string
@@ -21,11 +21,10 @@ export interface ClientCoreView {
 }
 
 /**
- * Where a client handle keeps its core and its bound methods: symbol-keyed properties, not `#private` fields, so the
- * getters also work on a Proxy of the client (Vue's `reactive()`, say), which a private field's brand check refuses.
+ * Where a client handle keeps its core: a symbol-keyed property, not a `#private` field, so the getters also work on
+ * a Proxy of the client (Vue's `reactive()`, say), which a private field's brand check refuses.
  */
 const CORE = Symbol('parley.client.core')
-const BOUND = Symbol('parley.client.bound')
 
 /** The methods of a client. */
 type ClientMethods = Pick<Client, 'on' | 'off' | 'join' | 'request' | 'close'>
@@ -34,12 +33,12 @@ type ClientMethods = Pick<Client, 'on' | 'off' | 'join' | 'request' | 'close'>
  * The object `createClient()` returns: a class with its getters on the prototype, so each client is a small object
  * in V8's fast mode (docs/benchmarks.md, "The client's own cost"). Its state (`state`, `url`, `session`, ...) is read
  * through getters, so a spread or `Object.keys` of the client does not list it. Its methods are getters too, each
- * answering a function bound to the client, made on first use and the same ever after: `const { join } = client`
- * and `emitter.on('x', client.close)` work, and a client whose methods nobody reads holds no closures.
+ * answering a function bound to the client, made on first use and the same ever after (see `defineBoundMethods`):
+ * `const { join } = client` and `emitter.on('x', client.close)` work, and a client whose methods nobody reads holds
+ * no closures.
  */
 export class ClientHandle {
   readonly [CORE]: ClientCoreView
-  [BOUND]: Partial<ClientMethods> | undefined = undefined
 
   constructor(core: ClientCoreView) {
     this[CORE] = core
@@ -80,4 +79,4 @@ export class ClientHandle {
 
 // The client's methods: getters on the prototype (declaration merging types them).
 export interface ClientHandle extends ClientMethods {}
-defineBoundMethods<ClientMethods>(ClientHandle.prototype, CORE, BOUND, { on: true, off: true, join: true, request: true, close: true })
+defineBoundMethods<ClientMethods>(ClientHandle.prototype, CORE, { on: true, off: true, join: true, request: true, close: true })

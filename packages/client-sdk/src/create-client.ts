@@ -29,6 +29,7 @@ import {
 import { createIdSource, createPendingRequests } from './acks.js'
 import { AuthError, ParleyClientError, errorFromClose, toParleyClientError } from './client-error.js'
 import { openConnection, type Connection, type ConnectionHandlers } from './connection.js'
+import { BOUND } from './bound-methods.js'
 import { ClientHandle, type ClientCoreView } from './client-handle.js'
 import { Emitter } from './emitter.js'
 import { logClientEvents } from './client-logger.js'
@@ -208,6 +209,8 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
   lastWelcome: WelcomeMessage | undefined = undefined
   /** The transport of the last welcomed connection. */
   transportName: string | undefined = undefined
+  /** The handle's bound methods (see `defineBoundMethods`). */
+  ;[BOUND]: Record<string, (...args: unknown[]) => unknown> | undefined = undefined
 
   constructor(opts: ResolvedOptions) {
     this.opts = opts
@@ -216,6 +219,8 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
     this.#tokens = createTokenSource(opts)
     this.handle = new ClientHandle(this)
     if (opts.logger !== undefined) logClientEvents(this.#events, opts.logger, () => this.url)
+    // Every field is made above: a core no one can add to is one Vue's `reactive()` leaves as it is.
+    Object.preventExtensions(this)
   }
 
   start(): void {
@@ -841,8 +846,8 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
   }
 
   #removeRoom(room: RoomCore, error: ParleyClientError, reason: string | undefined): void {
+    // A join in flight stays pending: its answer (a refusal, say) still comes, to be dropped since the room is left.
     room.state = 'left'
-    this.#forgetJoin(room)
     if (this.#rooms.get(room.name) === room) this.#rooms.delete(room.name)
     for (const item of this.#queue.take((queued) => queued.room === room.name)) this.#pending.reject(item.id, error)
     room.emit('left', { reason })

@@ -1,6 +1,6 @@
 import type { HistoryGap, HistoryMessage, JoinedMessage, JsonValue, MembersMessage, PresenceChange, PresenceCounts, Recovery, ResumePoint, RoomMessage, SignalBroadcastMessage } from '@parley/protocol'
 import { ParleyClientError } from './client-error.js'
-import { defineBoundMethods } from './bound-methods.js'
+import { BOUND, defineBoundMethods } from './bound-methods.js'
 import { Emitter } from './emitter.js'
 
 /** A room handle's state: `joining` until the server's `joined` (again after every reconnect), `left` for good. */
@@ -239,12 +239,8 @@ export function historyPage(room: string, message: HistoryMessage): HistoryPage 
   }
 }
 
-/**
- * Where a room handle keeps its core and its bound methods: symbol-keyed properties, so its getters work on a Proxy
- * of it too (see ClientHandle).
- */
+/** Where a room handle keeps its core: a symbol-keyed property, so its getters work on a Proxy of it too (see ClientHandle). */
 const CORE = Symbol('parley.room.core')
-const BOUND = Symbol('parley.room.bound')
 
 /** The methods of a room handle. */
 type RoomMethods = Omit<Room, 'name' | 'state' | 'memberCount'>
@@ -252,13 +248,12 @@ type RoomMethods = Omit<Room, 'name' | 'state' | 'memberCount'>
 /**
  * A room handle: a class with its getters on the prototype, so each handle is a small object in V8's fast mode
  * (docs/benchmarks.md, "The client's own cost"). Its methods are getters too, each answering a function bound to
- * the room, made on first use and the same ever after: `const { publish } = room` works, and a room whose methods
- * nobody reads holds no closures.
+ * the room, made on first use and the same ever after (see `defineBoundMethods`): `const { publish } = room` works,
+ * and a room whose methods nobody reads holds no closures.
  */
 class RoomHandle {
   readonly name: string
   readonly [CORE]: ClientRoom
-  [BOUND]: Partial<RoomMethods> | undefined = undefined
 
   constructor(core: ClientRoom) {
     this.name = core.name
@@ -276,7 +271,7 @@ class RoomHandle {
 
 // The handle's methods: getters on the prototype (declaration merging types them).
 interface RoomHandle extends RoomMethods {}
-defineBoundMethods<RoomMethods>(RoomHandle.prototype, CORE, BOUND, {
+defineBoundMethods<RoomMethods>(RoomHandle.prototype, CORE, {
   on: true,
   off: true,
   publish: true,
@@ -315,12 +310,16 @@ class ClientRoom implements RoomCore {
   #membersCursor: string | undefined = undefined
   #typingSent: boolean | undefined = undefined
   #typingAt = 0
+  /** The handle's bound methods (see `defineBoundMethods`). */
+  ;[BOUND]: Record<string, (...args: unknown[]) => unknown> | undefined = undefined
 
   constructor(name: string, presence: unknown, host: RoomHost) {
     this.name = name
     this.presence = presence
     this.#host = host
     this.handle = new RoomHandle(this)
+    // Every field is made above: a core no one can add to is one Vue's `reactive()` leaves as it is.
+    Object.preventExtensions(this)
   }
 
   // --- What the client tells the room (RoomCore) ---

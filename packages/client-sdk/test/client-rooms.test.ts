@@ -106,6 +106,29 @@ describe('joining', () => {
     expect(data).toEqual([8])
   })
 
+  it('the refusal of a join left before its answer reaches no one: neither the client nor a new handle of the room', async () => {
+    const server = createFakeServer()
+    const client = connect(server)
+    const clientErrors = collect(client, 'error')
+    const connection = await server.nextConnection()
+    await opened(client)
+    const first = client.join('general')
+    const firstErrors = collect(first, 'error')
+    const join = await connection.next('join')
+    void first.leave()
+    await connection.next('leave')
+    const second = client.join('general')
+    const secondErrors = collect(second, 'error')
+    await connection.next('join')
+    // An authorize that took its time refuses the first join after the room was left and joined again.
+    connection.send({ type: 'error', ...(join.id === undefined ? {} : { id: join.id }), room: 'general', code: 'FORBIDDEN', message: 'not in this room' })
+    await flush()
+    expect(clientErrors).toEqual([])
+    expect(firstErrors).toEqual([])
+    expect(secondErrors).toEqual([])
+    expect(second.state).toBe('joining')
+  })
+
   it('a join answered after its timeout still counts', async () => {
     const server = createFakeServer()
     const client = connect(server)

@@ -1,11 +1,11 @@
 import { setFlagsFromString } from 'node:v8'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createPendingRequests } from '../src/acks.js'
 import { createOfflineQueue } from '../src/offline-queue.js'
 import { openConnection } from '../src/connection.js'
 import { websocketTransport, type WebSocketLike } from '../src/transports/websocket.js'
 import { autoTransport } from '../src/transports/auto.js'
-import { createClient } from '../src/create-client.js'
+import { createClient, type Client } from '../src/create-client.js'
 import { resolveOptions } from '../src/options.js'
 import { resolveLimits } from '@parley/protocol'
 
@@ -172,5 +172,69 @@ describe("what a client holds per connection is shared where it can be (issue 20
       expect(typeof a.get(event)).toBe('function')
       expect(a.get(event)).toBe(b.get(event))
     }
+  })
+})
+
+describe("a client's and a room's methods, as getters, still behave like methods (issue 20)", () => {
+  const SilentSocket = standInSocket('', 0)
+  const silentClient = () => createClient('ws://127.0.0.1:1/parley', { transport: autoTransport({ websocket: { WebSocket: SilentSocket }, openTimeoutMs: 60_000 }) })
+
+  /** What Vue's `reactive()` does to reads: every object read through it comes back wrapped too, unless it is not extensible. */
+  function deepReactive<T extends object>(target: T): T {
+    return new Proxy(target, {
+      get(object, key, receiver) {
+        const value: unknown = Reflect.get(object, key, receiver)
+        return typeof value === 'object' && value !== null && Object.isExtensible(value) ? deepReactive(value) : value
+      },
+    })
+  }
+
+  it('through a deep reactive proxy, and on the client itself after that', async () => {
+    const client = silentClient()
+    const reactive = deepReactive(client)
+    const room = reactive.join('lobby')
+    expect(room.name).toBe('lobby')
+    const reactiveRoom = deepReactive(room)
+    const off = reactiveRoom.on('message', () => undefined)
+    off()
+    expect(reactiveRoom.members()).toEqual([])
+    // The bound functions a proxied read made serve the client itself too.
+    expect(client.join('other').name).toBe('other')
+    expect(client.join('lobby')).toBe(client.join('lobby'))
+    await reactive.close()
+    expect(client.state).toBe('closed')
+  })
+
+  it('on a frozen client and room (a store that freezes what it holds)', async () => {
+    const client = Object.freeze(silentClient())
+    const room = Object.freeze(client.join('lobby'))
+    expect(room.members()).toEqual([])
+    await room.leave()
+    expect(room.state).toBe('left')
+    await client.close()
+    expect(client.state).toBe('closed')
+  })
+
+  it('spied on, replaced, and read off the prototype', async () => {
+    const client = silentClient()
+    const join = vi.spyOn(client, 'join')
+    const room = client.join('lobby')
+    expect(join).toHaveBeenCalledWith('lobby')
+    expect(join.mock.results[0]?.value).toBe(room)
+    const leave = vi.spyOn(room, 'leave')
+    await room.leave()
+    expect(leave).toHaveBeenCalledTimes(1)
+    expect(room.state).toBe('left')
+    const replaced = vi.fn(async () => undefined)
+    client.close = replaced
+    await client.close()
+    expect(replaced).toHaveBeenCalledTimes(1)
+    expect(client.state).not.toBe('closed')
+    // A method read off the prototype calls the method of whatever it is called on.
+    const prototypeJoin = Object.getPrototypeOf(client).join as Client['join']
+    expect(prototypeJoin.call(client, 'lobby').name).toBe('lobby')
+    join.mockRestore()
+    await Object.getPrototypeOf(client).close.call(client)
+    expect(client.state).toBe('closed')
   })
 })
