@@ -138,6 +138,17 @@ describe('websocket transport over ws (Node, no global WebSocket)', () => {
     expect(reconnect.error?.code).toBe('CONNECTION_FAILED')
   })
 
+  it('a subprotocol ws cannot send fails the attempt with CONNECTION_FAILED, not an unhandled rejection', async () => {
+    vi.stubGlobal('WebSocket', undefined)
+    const made = websocketTransport()({ url: 'ws://127.0.0.1:1/parley', protocols: ['not a token'], token: undefined })
+    const errors: unknown[] = []
+    made.onError((error) => errors.push(error))
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => made.onClose((code, reason) => resolve({ code, reason })))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ code: 'CONNECTION_FAILED', message: 'Cannot open a WebSocket to ws://127.0.0.1:1/parley' })
+    expect(closed.code).toBe(1006)
+  })
+
   it('a server-initiated retryable close reconnects over ws', async () => {
     const client = connect('/ok', { reconnect: { initialDelayMs: 5 } })
     await nextEvent(client, 'welcome')

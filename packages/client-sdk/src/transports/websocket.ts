@@ -181,7 +181,14 @@ class WebSocketTransport implements ClientTransport {
     const request = this.#request
     const headers: Record<string, string> = { ...options.headers }
     if (request.token !== undefined) headers['Authorization'] = `Bearer ${request.token}`
-    const created = new Ws(request.url, [...request.protocols], { headers })
+    let created: NodeWebSocket
+    try {
+      created = new Ws(request.url, [...request.protocols], { headers })
+    } catch (error) {
+      // `ws` refuses a URL or a subprotocol it cannot send (a custom transport's URL, a custom `subprotocols`
+      // entry): a failed attempt, reported as the WHATWG path reports it, never an unhandled rejection.
+      return this.#failLater(new ParleyClientError('CONNECTION_FAILED', `Cannot open a WebSocket to ${request.url}`, { cause: error }))
+    }
     this.#socket = created
     created.binaryType = 'arraybuffer'
     // `ws`'s own events, not its WHATWG `onmessage` and co., which wrap each listener in two more closures and each
