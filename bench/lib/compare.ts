@@ -173,14 +173,19 @@ export function leadRatio<R extends JobResult>(specs: readonly TargetSpec[], out
 export function bottleneckNote(
   caseName: string,
   specs: readonly TargetSpec[],
-  outcomes: CaseOutcomes<JobResult & { readonly full: { readonly server: { readonly elu: number }; readonly loadgen: { readonly elu: number } } }>,
+  outcomes: CaseOutcomes<
+    JobResult & { readonly full: { readonly deliveries: number; readonly server: { readonly elu: number; readonly cpuMs: number }; readonly loadgen: { readonly elu: number } } }
+  >,
 ): string {
   const parts = specs.map((spec) => {
     const list = outcomes.get(spec.label) ?? []
     if (!list.some((outcome) => outcome.ok)) return `${spec.label} n/a`
     const server = medianValue(list, (r) => r.full.server.elu)
     const loadgen = medianValue(list, (r) => r.full.loadgen.elu)
-    return `${spec.label} ${server >= 0.9 ? 'server-bound' : 'LOAD-GENERATOR-BOUND'} (server ELU ${server.toFixed(2)}, load generator ${loadgen.toFixed(2)})`
+    if (server >= 0.9) return `${spec.label} server-bound (server ELU ${server.toFixed(2)}, load generator ${loadgen.toFixed(2)})`
+    // Its deliveries/s are the load generator's; what its server would do is what a core of it delivers per second.
+    const capacity = medianValue(list, (r) => perCoreSecond(r.full.deliveries, r.full.server.cpuMs))
+    return `${spec.label} LOAD-GENERATOR-BOUND (server ELU ${server.toFixed(2)}, load generator ${loadgen.toFixed(2)}; its server delivers ${count(capacity)} per second of its CPU)`
   })
   return `${caseName}, full rate: ${parts.join('; ')}`
 }
@@ -191,6 +196,12 @@ export function verdict(ratio: number, limit: number, direction: 'at most' | 'at
   const met = direction === 'at most' ? ratio <= limit : ratio >= limit
   return met ? 'met' : 'NOT met'
 }
+
+/**
+ * Deliveries per second of CPU: what a core's worth of that process delivers at this cost per delivery (the process's
+ * CPU includes V8's helper threads, so a server at ELU 1.00 can deliver a little more per wall second).
+ */
+export const perCoreSecond = (deliveries: number, cpuMs: number): number => (cpuMs > 0 ? deliveries / (cpuMs / 1_000) : Number.NaN)
 
 /** µs of CPU per delivery. */
 export const perDelivery = (cpuMs: number, deliveries: number): number => (deliveries > 0 ? (cpuMs * 1_000) / deliveries : Number.NaN)

@@ -1,4 +1,4 @@
-import { bottleneckNote, chartPanel, comparisonRows, count, fixed, formatRatio, leadRatio, outcomesJson, perDelivery, runInterleaved, verdict, type Column } from '../lib/compare.js'
+import { bottleneckNote, chartPanel, comparisonRows, count, fixed, formatRatio, leadRatio, outcomesJson, perCoreSecond, perDelivery, runInterleaved, verdict, type Column } from '../lib/compare.js'
 import type { TrafficJob, TrafficResult } from '../lib/jobs.js'
 import type { Row, Scenario } from '../lib/scenario.js'
 
@@ -51,6 +51,9 @@ const p99 = (r: TrafficResult): number => r.fixed.latencyMs.p99
 export const FULL_COLUMNS: ReadonlyArray<Column<TrafficResult>> = [
   { name: 'deliveries/s', value: full, format: count },
   { name: 'server µs/delivery', value: serverFull, format: fixed(2) },
+  // Deliveries per second of the server's CPU (V8's helper threads count too): its throughput per core, whichever
+  // process ran out (issue 20).
+  { name: 'per server CPU-s', value: (r) => perCoreSecond(r.full.deliveries, r.full.server.cpuMs), format: count },
   { name: 'loadgen µs/delivery', value: (r) => perDelivery(r.full.loadgen.cpuMs, r.full.deliveries), format: fixed(2) },
   { name: 'server CPU s', value: (r) => r.full.server.cpuMs / 1_000, format: fixed(2) },
   { name: 'loadgen CPU s', value: (r) => r.full.loadgen.cpuMs / 1_000, format: fixed(2) },
