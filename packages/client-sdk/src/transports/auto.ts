@@ -1,6 +1,6 @@
 import { AuthError, ParleyClientError, UnsupportedProtocolError } from '../client-error.js'
 import { httpStreamTransport, type HttpStreamTransportOptions } from './http-stream.js'
-import type { ClientTransport, TransportFactory, TransportRequest } from './transport.js'
+import { ListenedTransport, type ClientTransport, type TransportFactory, type TransportRequest } from './transport.js'
 import { websocketTransport, type WebSocketTransportOptions } from './websocket.js'
 
 /** The transports a client can choose from. */
@@ -56,14 +56,12 @@ export function autoTransport(options: AutoTransportOptions = {}): TransportFact
   return (request) => new AutoConnection(request, order, factories, openTimeoutMs, probeAfterMs)
 }
 
-const ignore = (): void => undefined
-
 /**
  * One connection attempt of {@link autoTransport}: tries the transports in turn until one opens, then carries the
  * connection on it. A class, so a client's transport is a plain object in V8's fast mode, not a getter-bearing
  * literal kept as a dictionary (docs/benchmarks.md, "The client's own cost").
  */
-class AutoConnection implements ClientTransport {
+class AutoConnection extends ListenedTransport implements ClientTransport {
   readonly #request: TransportRequest
   readonly #order: readonly TransportName[]
   readonly #factories: Record<TransportName, TransportFactory>
@@ -74,12 +72,9 @@ class AutoConnection implements ClientTransport {
   #currentName: TransportName | undefined
   #closedByUs = false
   #finished = false
-  #onOpen: () => void = ignore
-  #onMessage: (frame: unknown) => void = ignore
-  #onClose: (code: number, reason: string) => void = ignore
-  #onError: (error: unknown) => void = ignore
 
   constructor(request: TransportRequest, order: readonly TransportName[], factories: Record<TransportName, TransportFactory>, openTimeoutMs: number, probeAfterMs: number) {
+    super()
     this.#request = request
     this.#order = order
     this.#factories = factories
@@ -116,24 +111,8 @@ class AutoConnection implements ClientTransport {
     if (this.#current !== undefined) this.#current.close(code, reason)
     else if (!this.#finished) {
       this.#finished = true
-      queueMicrotask(() => this.#onClose(code, reason))
+      queueMicrotask(() => this.closeListener(code, reason))
     }
-  }
-
-  onOpen(listener: () => void): void {
-    this.#onOpen = listener
-  }
-
-  onMessage(listener: (frame: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (code: number, reason: string) => void): void {
-    this.#onClose = listener
-  }
-
-  onError(listener: (error: unknown) => void): void {
-    this.#onError = listener
   }
 
   #start(): void {
@@ -159,19 +138,19 @@ class AutoConnection implements ClientTransport {
       if (this.#current !== inner) return
       if (name === this.#order[0]) forgetTransportChoice()
       else Object.assign(remembered, { name, until: Date.now() + this.#probeAfterMs })
-      this.#onOpen()
+      this.openListener()
     })
-    inner.onMessage((frame) => this.#current === inner && this.#onMessage(frame))
+    inner.onMessage((frame) => this.#current === inner && this.messageListener(frame))
     inner.onError((error) => {
       lastError = error
-      if (this.#current === inner && (opened || queue.length === 0 || !blocked(error, 1006))) this.#onError(error)
+      if (this.#current === inner && (opened || queue.length === 0 || !blocked(error, 1006))) this.errorListener(error)
     })
     inner.onClose((code, reason) => {
       clearTimeout(timer)
       if (this.#current !== inner || this.#finished) return
       if (!opened && !this.#closedByUs && queue.length > 0 && blocked(lastError, code)) return this.#start()
       this.#finished = true
-      this.#onClose(code, reason)
+      this.closeListener(code, reason)
     })
   }
 }

@@ -39,3 +39,32 @@ export interface ClientTransport {
 /** Creates a transport for one connection attempt: the `transport` option of `createClient()`. */
 export type TransportFactory = (request: TransportRequest) => ClientTransport
 
+
+const ignore = (): void => undefined
+
+/**
+ * The four listeners a transport of the SDK keeps, each `on…` replacing its one, and each a no-op until set: the base
+ * of the WebSocket and the automatic transports, which call them as their socket or attempt reports.
+ */
+export abstract class ListenedTransport {
+  protected openListener: () => void = ignore
+  protected messageListener: (frame: unknown) => void = ignore
+  protected closeListener: (code: number, reason: string) => void = ignore
+  protected errorListener: (error: unknown) => void = ignore
+
+  onOpen(listener: () => void): void {
+    this.openListener = listener
+  }
+
+  onMessage(listener: (frame: unknown) => void): void {
+    this.messageListener = listener
+  }
+
+  onClose(listener: (code: number, reason: string) => void): void {
+    this.closeListener = listener
+  }
+
+  onError(listener: (error: unknown) => void): void {
+    this.errorListener = listener
+  }
+}

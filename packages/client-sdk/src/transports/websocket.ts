@@ -2,7 +2,7 @@ import { limitCloseReason, NEGOTIATE_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } fro
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { ClientOptions as WsClientOptions } from 'ws'
 import { ParleyClientError, errorFromHandshake } from '../client-error.js'
-import type { ClientTransport, TransportFactory, TransportRequest } from './transport.js'
+import { ListenedTransport, type ClientTransport, type TransportFactory, type TransportRequest } from './transport.js'
 
 /** The part of a WHATWG WebSocket this transport uses; browsers', Node's global one and `ws` all have it. */
 export interface WebSocketLike {
@@ -78,14 +78,12 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Tra
   return (request) => new WebSocketTransport(options, request)
 }
 
-const ignore = (): void => undefined
-
 /**
  * The transport object `websocketTransport` hands out, for one connection attempt. A class with its methods on the
  * prototype: a process holding thousands of clients pays for its fields and the socket's four handlers, not for a
  * dozen closures (docs/benchmarks.md, "The client's own cost").
  */
-class WebSocketTransport implements ClientTransport {
+class WebSocketTransport extends ListenedTransport implements ClientTransport {
   readonly name = 'websocket'
   readonly binary = true
   readonly #request: TransportRequest
@@ -94,12 +92,9 @@ class WebSocketTransport implements ClientTransport {
   #abandoned = false
   #opened = false
   #handshakeError: ParleyClientError | undefined = undefined
-  #onOpen: () => void = ignore
-  #onMessage: (frame: unknown) => void = ignore
-  #onClose: (code: number, reason: string) => void = ignore
-  #onError: (error: unknown) => void = ignore
 
   constructor(options: WebSocketTransportOptions, request: TransportRequest) {
+    super()
     this.#request = request
     const Native = options.WebSocket ?? (options.preferWs ? undefined : (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket)
     if (Native !== undefined) {
@@ -147,31 +142,15 @@ class WebSocketTransport implements ClientTransport {
     socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, limitCloseReason(reason))
   }
 
-  onOpen(listener: () => void): void {
-    this.#onOpen = listener
-  }
-
-  onMessage(listener: (frame: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (code: number, reason: string) => void): void {
-    this.#onClose = listener
-  }
-
-  onError(listener: (error: unknown) => void): void {
-    this.#onError = listener
-  }
-
   #finish(code: number, reason: string): void {
     if (this.#closed) return
     this.#closed = true
-    this.#onClose(code, reason)
+    this.closeListener(code, reason)
   }
 
   #failLater(error: unknown): void {
     queueMicrotask(() => {
-      this.#onError(error)
+      this.errorListener(error)
       this.#finish(1006, error instanceof Error ? error.message : '')
     })
   }
@@ -209,7 +188,7 @@ class WebSocketTransport implements ClientTransport {
 
   static #wsMessage(this: NodeWebSocket, data: ArrayBuffer | { toString(): string }, isBinary: boolean): void {
     const transport = this[TRANSPORT]
-    if (transport !== undefined) transport.#onMessage(isBinary ? data : data.toString())
+    if (transport !== undefined) transport.messageListener(isBinary ? data : data.toString())
   }
 
   static #wsError(this: NodeWebSocket, error: Error): void {
@@ -234,7 +213,7 @@ class WebSocketTransport implements ClientTransport {
     })
     response.on('end', () => {
       const error = (transport.#handshakeError = errorFromHandshake(response.statusCode ?? 0, body, protocols))
-      transport.#onError(error)
+      transport.errorListener(error)
       this.terminate()
     })
   }
@@ -243,14 +222,14 @@ class WebSocketTransport implements ClientTransport {
     this.#socket = created
     created.binaryType = 'arraybuffer'
     created.onopen = () => this.#opening()
-    created.onmessage = (event) => this.#onMessage(event.data)
+    created.onmessage = (event) => this.messageListener(event.data)
     created.onerror = (event) => this.#errored(created, event)
     created.onclose = (event) => this.#closing(event.code, event.reason)
   }
 
   #opening(): void {
     this.#opened = true
-    this.#onOpen()
+    this.openListener()
   }
 
   // A refused handshake closes as 1006; report the close the refusal stands for (4401, 4406) instead.
@@ -261,7 +240,7 @@ class WebSocketTransport implements ClientTransport {
   #errored(created: WebSocketLike, event: { readonly message?: string; readonly error?: unknown }): void {
     if (this.#handshakeError !== undefined || this.#closed) return
     const message = `WebSocket error${event.message ? `: ${event.message}` : ''}`
-    this.#onError(new ParleyClientError('CONNECTION_FAILED', message, { cause: event.error }))
+    this.errorListener(new ParleyClientError('CONNECTION_FAILED', message, { cause: event.error }))
     // A failed handshake ends the attempt here: Node 20's global WebSocket reports a non-101 answer with an
     // error and never a close (it stays CONNECTING), where browsers send both.
     if (!this.#opened) {
