@@ -379,8 +379,6 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
         return
       }
       case 'ack':
-        this.#pending.resolve(message.id, message)
-        return
       case 'response':
       case 'members':
         this.#pending.resolve(message.id, message)

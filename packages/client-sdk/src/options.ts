@@ -179,6 +179,11 @@ function checkLogger(logger: unknown): Logger | undefined {
 let defaultTransport: TransportFactory | undefined
 let defaultInboundLimits: ProtocolLimits | undefined
 
+/** The limits inbound frames are decoded with: frozen, so the protocol reuses its merge with the defaults (see limitsFor). */
+function inboundLimits(given: Partial<ProtocolLimits> | undefined): ProtocolLimits {
+  return Object.freeze({ ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...given })
+}
+
 export function resolveOptions(url: string | readonly string[], options: ClientOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options)
   const given = typeof url === 'string' ? [url] : [...url]
@@ -217,12 +222,8 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     heartbeat: heartbeat === false ? false : (numbers('heartbeat.', heartbeat ?? {}, { ...heartbeat } as HeartbeatSettings) as Partial<HeartbeatSettings>),
     transport: fn('transport', options.transport) ?? (defaultTransport ??= autoTransport()),
     subprotocols,
-    // Frozen, so the protocol reuses its merge with the defaults on every frame (see limitsFor).
     // One object for every client that sets none.
-    inboundLimits:
-      options.inboundLimits === undefined
-        ? (defaultInboundLimits ??= Object.freeze({ ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload }))
-        : Object.freeze({ ...DEFAULT_LIMITS, maxPayload: DEFAULTS.inboundMaxPayload, ...options.inboundLimits }),
+    inboundLimits: options.inboundLimits === undefined ? (defaultInboundLimits ??= inboundLimits(undefined)) : inboundLimits(options.inboundLimits),
     random: fn('random', options.random) ?? Math.random,
     contract: options.contract,
     checks: options.validate === false ? undefined : options.contract,
