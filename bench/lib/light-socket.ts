@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
+import { readDeliveryAt, type Delivery } from './delivery-reader.js'
 
 /**
  * A minimal WebSocket client for the load generator (RFC 6455, no extensions): the HTTP upgrade by
- * hand, then a frame reader that turns each text frame into a string with one `toString` of the bytes it arrived in.
+ * hand, then a frame reader that reads room messages from their bytes (`onDelivery`) and turns any other text frame
+ * into a string with one `toString` of the bytes it arrived in.
  * `ws`'s client costs the load generator more per frame than some servers spend per delivery (a stream-based
  * receiver, events, buffer copies), which made the load generator the bottleneck at full rate; this one does the
  * least a client can. Frames it sends are masked with a zero key: RFC 6455 §5.3 requires a mask on every client
  * frame, and any 32-bit value is a valid key (a server cannot tell it from a random one), so the payload goes as is.
  * Not a general client: no compression, and control frames are answered (ping → pong, close → close) but not exposed.
- * Binary frames (protocol v2's messages with bytes) go to `onBinary`, as a view of the bytes they arrived in.
+ * Binary frames (protocol v2's messages with bytes) go to `onBinary`, as a view of the bytes they arrived in, valid
+ * only during the call.
+ *
+ * Reads go through `net`'s `onread` into one buffer shared by every light socket, not through the socket's readable
+ * stream: no Buffer, no `push` and no `'data'` event per read. At full rate the load generator reads a few frames per
+ * read from each of 100-1 000 sockets, and that per-read work was most of its cost per delivery (issue 20).
  */
 export interface LightSocket {
   readonly protocol: string
@@ -19,10 +26,23 @@ export interface LightSocket {
   /** Ends the connection without a close handshake. */
   terminate(): void
   onMessage(listener: (text: string) => void): void
+  /**
+   * Room messages, read from their bytes by `readDeliveryAt` without a string of the frame; with this listener set,
+   * `onMessage` gets only the other text frames (and room messages in any other shape).
+   */
+  onDelivery(listener: (delivery: Delivery) => void): void
   onClose(listener: () => void): void
 }
 
 const ZERO_MASK = Buffer.alloc(4)
+
+/**
+ * Where every light socket's reads land (`onread`): each read is handled before the next one starts, and a socket
+ * keeps only a copy of a frame cut short by the end of a read.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
+
+const EMPTY = Buffer.alloc(0)
 
 /** A masked client frame header for a payload of `length` bytes with `opcode` (the zero mask key included). */
 function header(opcode: number, length: number): Buffer {
@@ -45,7 +65,7 @@ function header(opcode: number, length: number): Buffer {
 
 class LightClient implements LightSocket {
   protocol = ''
-  #buffer: Buffer = Buffer.alloc(0)
+  #buffer: Buffer = EMPTY
   #fragments: Buffer[] = []
   /** The opcode of the message being reassembled (1 text, 2 binary). */
   #fragmentOpcode = 1
@@ -53,6 +73,7 @@ class LightClient implements LightSocket {
   /** Frames that arrived before `onMessage` (the server's first frame may come with the 101). */
   #early: string[] | undefined = []
   #message: (text: string) => void = (text) => this.#early?.push(text)
+  #delivery: ((delivery: Delivery) => void) | undefined
   #close: () => void = () => undefined
   #closed = false
 
@@ -97,41 +118,55 @@ class LightClient implements LightSocket {
     for (const text of early) listener(text)
   }
 
+  onDelivery(listener: (delivery: Delivery) => void): void {
+    this.#delivery = listener
+  }
+
   onClose(listener: () => void): void {
     this.#close = listener
   }
 
-  /** Reads every complete frame in `chunk` (plus what was left over), keeping an incomplete one for later. */
-  read(chunk: Buffer): void {
-    let data = this.#buffer.byteLength === 0 ? chunk : Buffer.concat([this.#buffer, chunk])
+  #text(data: Buffer, start: number, end: number): void {
+    const delivery = this.#delivery === undefined ? undefined : readDeliveryAt(data, start, end)
+    if (delivery !== undefined) return this.#delivery?.(delivery)
+    this.#message(data.toString('utf8', start, end))
+  }
+
+  /**
+   * Reads every complete frame in the first `chunkLength` bytes of `chunk` (plus what was left over), keeping a copy
+   * of an incomplete one for later: `chunk` is the shared read buffer.
+   */
+  read(chunk: Buffer, chunkLength = chunk.byteLength): void {
+    const data = this.#buffer.byteLength === 0 ? chunk : Buffer.concat([this.#buffer, chunk.subarray(0, chunkLength)])
+    const size = data === chunk ? chunkLength : data.byteLength
     let at = 0
-    while (data.byteLength - at >= 2) {
+    while (size - at >= 2) {
       const first = data[at]!
       const second = data[at + 1]!
       let length = second & 0x7f
       let start = at + 2
       if (length === 126) {
-        if (data.byteLength - at < 4) break
-        length = data.readUInt16BE(at + 2)
+        if (size - at < 4) break
+        length = (data[at + 2]! << 8) | data[at + 3]!
         start = at + 4
       } else if (length === 127) {
-        if (data.byteLength - at < 10) break
+        if (size - at < 10) break
         length = Number(data.readBigUInt64BE(at + 2))
         start = at + 10
       }
       if ((second & 0x80) !== 0) throw new Error('light socket: a server frame was masked')
-      if (data.byteLength < start + length) break
+      if (size < start + length) break
       this.#frame(first & 0x80, first & 0x0f, data, start, start + length)
       at = start + length
     }
-    this.#buffer = at === data.byteLength ? Buffer.alloc(0) : Buffer.from(data.subarray(at))
+    this.#buffer = at === size ? EMPTY : Buffer.from(data.subarray(at, size))
   }
 
   #frame(fin: number, opcode: number, data: Buffer, start: number, end: number): void {
     switch (opcode) {
       case 0x1:
       case 0x2:
-        if (fin !== 0) return opcode === 0x1 ? this.#message(data.toString('utf8', start, end)) : this.#binary(data.subarray(start, end))
+        if (fin !== 0) return opcode === 0x1 ? this.#text(data, start, end) : this.#binary(data.subarray(start, end))
         this.#fragmentOpcode = opcode
         this.#fragments = [Buffer.from(data.subarray(start, end))]
         return
@@ -140,7 +175,7 @@ class LightClient implements LightSocket {
         if (fin !== 0) {
           const whole = Buffer.concat(this.#fragments)
           this.#fragments = []
-          if (this.#fragmentOpcode === 0x1) this.#message(whole.toString('utf8'))
+          if (this.#fragmentOpcode === 0x1) this.#text(whole, 0, whole.byteLength)
           else this.#binary(whole)
         }
         return
@@ -166,7 +201,19 @@ export function openLightSocket(url: string, options: { protocols?: readonly str
   const target = new URL(url)
   const key = randomBytes(16).toString('base64')
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.hostname, port: Number(target.port) })
+    // Until the 101 is read the bytes go to onHandshake, then to the client's frame reader.
+    let reader = (chunk: Buffer, length: number): void => onHandshake(chunk.subarray(0, length))
+    const socket = connect({
+      host: target.hostname,
+      port: Number(target.port),
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (length) => {
+          reader(READ_BUFFER, length)
+          return true
+        },
+      },
+    })
     let response = Buffer.alloc(0)
     const fail = (error: Error): void => {
       socket.destroy()
@@ -190,7 +237,6 @@ export function openLightSocket(url: string, options: { protocols?: readonly str
       response = Buffer.concat([response, chunk])
       const end = response.indexOf('\r\n\r\n')
       if (end < 0) return
-      socket.off('data', onHandshake)
       socket.off('error', fail)
       const head = response.subarray(0, end).toString('latin1')
       if (!/^HTTP\/1\.1 101 /.test(head)) return fail(new Error(`light socket: ${head.split('\r\n')[0] ?? 'no status line'}`))
@@ -199,11 +245,10 @@ export function openLightSocket(url: string, options: { protocols?: readonly str
       if (options.protocols !== undefined && options.protocols.length > 0 && !options.protocols.includes(client.protocol)) {
         return fail(new Error(`light socket: the server chose subprotocol "${client.protocol}"`))
       }
-      socket.on('data', (data: Buffer) => client.read(data))
+      reader = (data, length) => client.read(data, length)
       resolve(client)
       const rest = response.subarray(end + 4)
       if (rest.byteLength > 0) client.read(rest)
     }
-    socket.on('data', onHandshake)
   })
 }

@@ -1,5 +1,4 @@
 import { startNode, type NodeProcess } from '../../packages/redis-adapter/test/helpers.js'
-import { readDelivery } from '../lib/delivery-reader.js'
 import { openLightSocket, type LightSocket } from '../lib/light-socket.js'
 import { formatCount } from '../lib/format.js'
 import type { Row, Scenario } from '../lib/scenario.js'
@@ -57,13 +56,12 @@ async function runOnce(nodeCount: number, subscribers: number, messages: number,
     for (let i = 0; i < subscribers; i++) {
       const socket = await open((nodes[i % nodeCount] as NodeProcess).url, `sub-${i}`)
       let next = 0
-      await joinRoom(socket, (text) => {
-        const delivery = readDelivery(text)
-        if (delivery === undefined) return
+      socket.onDelivery((delivery) => {
         if (delivery.data.n !== next) outOfOrder++
         next = delivery.data.n + 1
         if (++delivered === expected) allDone()
       })
+      await joinRoom(socket)
       sockets.push(socket)
     }
     const publisher = await open((nodes[0] as NodeProcess).url, 'publisher')

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http'
 import { SUBPROTOCOL_V1_JSON } from '@parley/protocol'
-import { onServerFrame, parley, publishFrame, type RawPosition } from './parley.js'
+import { onServerFrame, parley, publishFrame, resumeFrom, type RawPosition } from './parley.js'
 import { deferred, type BenchClient, type ClientSettings, type Target } from './target.js'
 
 /**
@@ -49,7 +49,7 @@ async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
 
   const open = (): Promise<void> => {
     const joined = deferred()
-    const resume = position.current
+    const resume = resumeFrom(position)
     const get = request({
       host: '127.0.0.1',
       port: settings.port,

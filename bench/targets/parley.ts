@@ -75,10 +75,28 @@ export interface RawPosition {
 }
 
 /**
+ * Moves a raw client to `epoch`/`seq`: in place, so a delivery allocates nothing for it. A connection's `resume` is
+ * therefore a copy ({@link resumeFrom}), taken when it opens.
+ */
+export function moveTo(position: RawPosition, epoch: string, seq: number): void {
+  if (position.current === undefined) position.current = { epoch, seq }
+  else {
+    position.current.epoch = epoch
+    position.current.seq = seq
+  }
+}
+
+/** Where a new connection resumes: a copy of the position, which deliveries then move in place. */
+export function resumeFrom(position: RawPosition): RawPosition['current'] {
+  return position.current === undefined ? undefined : { ...position.current }
+}
+
+/**
  * What a raw client does with one server frame, whatever carried it: welcome → join (with `resume` after a drop) →
- * joined → messages; a room message is read with `readDelivery` (a few `indexOf`s; `readMessages: 'json'`: with
- * `JSON.parse` too), anything else with `JSON.parse`, and nothing is validated (the ws target's client does the same
- * work).
+ * joined → messages; a room message is read with `readDelivery` (one pass over its fields; `readMessages: 'json'`:
+ * with `JSON.parse` too, as over a light socket, whose `onDelivery` has read the room messages in the shape it knows
+ * before a string was made), anything else with `JSON.parse`, and nothing is validated (the ws target's client does
+ * the same work).
  */
 export function onServerFrame(
   text: string,
@@ -91,13 +109,13 @@ export function onServerFrame(
 ): void {
   const delivery = readMessages === 'delivery' ? readDelivery(text) : undefined
   if (delivery !== undefined) {
-    position.current = { epoch: delivery.epoch, seq: delivery.seq }
+    moveTo(position, delivery.epoch, delivery.seq)
     return settings.onMessage(delivery.data)
   }
   const message = JSON.parse(text) as { type: string; epoch: string; seq: number; data: never; message?: string }
   switch (message.type) {
     case 'message':
-      position.current = { epoch: message.epoch, seq: message.seq }
+      moveTo(position, message.epoch, message.seq)
       settings.onMessage(message.data)
       return
     case 'welcome':
@@ -113,7 +131,7 @@ export function onServerFrame(
       return
     case 'joined':
       // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
-      if (resume === undefined) position.current = { epoch: message.epoch, seq: message.seq }
+      if (resume === undefined) moveTo(position, message.epoch, message.seq)
       joined.resolve()
       return
     case 'error':
@@ -148,7 +166,7 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
 
   const open = async (): Promise<void> => {
     const joined = deferred()
-    const resume = position.current
+    const resume = resumeFrom(position)
     if (socketKind === 'ws' || socketKind === 'ws-deflate') {
       const ws = new WebSocket(url, [SUBPROTOCOL_V1_JSON], { headers, perMessageDeflate: socketKind === 'ws-deflate' })
       socket = ws
@@ -160,12 +178,16 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
     } else {
       const light = await openLightSocket(url, { protocols: [binaryFrames === undefined ? SUBPROTOCOL_V1_JSON : 'parley.v2.json'], headers })
       socket = { send: (text) => light.send(text), sendBinary: (payload) => light.sendBinary(payload), terminate: () => light.terminate(), extensions: '' }
-      light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined))
+      light.onDelivery((delivery) => {
+        moveTo(position, delivery.epoch, delivery.seq)
+        settings.onMessage(delivery.data)
+      })
+      light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined, 'json'))
       light.onBinary((payload) => {
         const split = binaryFrames?.split(payload)
         const delivery = split?.ok === true ? readDelivery(split.header) : undefined
         if (delivery === undefined) throw new Error('parley: a binary frame that is not a room message')
-        position.current = { epoch: delivery.epoch, seq: delivery.seq }
+        moveTo(position, delivery.epoch, delivery.seq)
         settings.onMessage(delivery.data)
       })
       light.onClose(() => dropped.resolve())

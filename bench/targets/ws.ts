@@ -1,7 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { readDelivery } from '../lib/delivery-reader.js'
 import { openLightSocket, type LightSocket } from '../lib/light-socket.js'
 import { deferred, type BenchClient, type ClientSettings, type Payload, type RunningServer, type ServerSettings, type Target } from './target.js'
 
@@ -101,12 +100,11 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
     const joined = deferred()
     const ws = await openLightSocket(url)
     socket = ws
+    ws.onDelivery((delivery) => {
+      lastSeq = delivery.seq
+      settings.onMessage(delivery.data)
+    })
     ws.onMessage((raw) => {
-      const delivery = readDelivery(raw)
-      if (delivery !== undefined) {
-        lastSeq = delivery.seq
-        return settings.onMessage(delivery.data)
-      }
       const message = JSON.parse(raw) as { type: string; seq: number; data: Payload }
       if (message.type === 'message') {
         lastSeq = message.seq

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { readDelivery } from '../../bench/lib/delivery-reader.js'
+import { readDelivery, readDeliveryAt } from '../../bench/lib/delivery-reader.js'
 import { openLightSocket, type LightSocket } from '../../bench/lib/light-socket.js'
 
 describe('readDelivery', () => {
@@ -26,6 +26,40 @@ describe('readDelivery', () => {
       expect(read?.data.n).toBe(frame.data.n)
       expect(read?.data.t).toBeCloseTo(frame.data.t, 6)
     }
+  })
+
+  it('reads a frame inside a larger buffer by its bounds, and follows a change of epoch', () => {
+    const texts = [
+      '{"type":"joined","room":"r","seq":0}',
+      '{"type":"message","room":"r","seq":1,"epoch":"e-one","from":null,"ts":5,"data":{"p":0,"n":0,"t":1.5,"text":""}}',
+      '{"type":"message","room":"r\\"q","seq":1,"epoch":"e-two","from":"u","ts":6,"data":{"p":0,"n":1,"t":2,"text":""}}',
+      '{"type":"message","room":"r","seq":1,"epoch":"e-two","from":"u\\"{","ts":6,"data":{"p":0,"n":1,"t":2,"text":""}}',
+      '{"type":"message","room":"r","seq":2,"epoch":"e-two","from":"u","ts":7,"data":{"p":0,"n":2,"t":2.5,"text":""}}',
+      '{"type":"message","room":"r","seq":1,"epoch":"e-one","from":"u","ts":8,"data":{"p":0,"n":3,"t":3,"text":""}}',
+    ]
+    const buffer = Buffer.from(texts.join(''))
+    const read: Array<[string, number, number] | undefined> = []
+    let start = 0
+    for (const text of texts) {
+      const end = start + Buffer.byteLength(text)
+      // The delivery is one object filled in again by every read: what it says is taken before the next read.
+      const delivery = readDeliveryAt(buffer, start, end)
+      read.push(delivery === undefined ? undefined : [delivery.epoch, delivery.seq, delivery.data.n])
+      start = end
+    }
+    // The joined frame is not a delivery; one whose room holds an escape, or whose "from" holds a brace, is left to
+    // JSON.parse.
+    expect(read).toEqual([
+      undefined,
+      ['e-one', 1, 0],
+      undefined,
+      undefined,
+      ['e-two', 2, 2],
+      ['e-one', 1, 3],
+    ])
+    // Bounds are kept: a frame cut short is not read past its end.
+    const whole = Buffer.from(texts[1]!)
+    expect(readDeliveryAt(whole, 0, whole.indexOf('"t":') + 4)).toBeUndefined()
   })
 
   it('leaves every other frame, and numbers it cannot read exactly, to JSON.parse', () => {
@@ -106,6 +140,43 @@ describe('the light WebSocket client', () => {
     expect(got[0]![0]).toBe(1)
     expect(got[0]!.subarray(1).equals(sent)).toBe(true)
     expect(got[1]!.equals(sent)).toBe(true)
+  })
+
+  it('reads room messages on many sockets at once through onDelivery, and every other frame through onMessage', async () => {
+    const frames = (n: number): string[] =>
+      Array.from({ length: 200 }, (_, i) => JSON.stringify({ type: 'message', room: 'r', seq: i + 1, epoch: `e${n}`, data: { p: n, n: i, t: i / 3, text: 'é'.repeat(i % 7) } }))
+    const url = await start((ws) => {
+      ws.once('message', (name) => {
+        const n = Number(String(name))
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', seq: 0 }))
+        // Many frames per write, and writes from all sockets interleaved: every socket reads into one shared buffer.
+        for (const text of frames(n)) ws.send(text)
+      })
+    })
+    const opened = await Promise.all([0, 1, 2, 3, 4].map(() => openLightSocket(url, { protocols: ['parley.v1.json'] })))
+    sockets.push(...opened)
+    const results = await Promise.all(
+      opened.map(
+        (socket, n) =>
+          new Promise<{ deliveries: Array<[string, number, number, number]>; other: string[] }>((resolve) => {
+            const deliveries: Array<[string, number, number, number]> = []
+            const other: string[] = []
+            socket.onDelivery((delivery) => {
+              deliveries.push([delivery.epoch, delivery.seq, delivery.data.p, delivery.data.n])
+              if (deliveries.length === 200) resolve({ deliveries, other })
+            })
+            socket.onMessage((text) => other.push(text))
+            socket.send(String(n))
+          }),
+      ),
+    )
+    results.forEach(({ deliveries, other }, n) => {
+      expect(other).toEqual(['{"type":"joined","room":"r","seq":0}'])
+      expect(deliveries).toEqual(frames(n).map((text) => {
+        const message = JSON.parse(text) as { epoch: string; seq: number; data: { p: number; n: number } }
+        return [message.epoch, message.seq, message.data.p, message.data.n]
+      }))
+    })
   })
 
   it('answers a ping with a pong and reports a close', async () => {
