@@ -2,9 +2,12 @@ import type { Payload } from '../targets/target.js'
 
 /** What the load generator needs from a room message frame: its position and the benchmark payload's numbers. */
 export interface Delivery {
+  /** NaN from a server that numbers nothing (Socket.IO). */
   readonly seq: number
-  /** Empty for a server without epochs (the ws target). */
+  /** Empty for a server without epochs (the ws target, Socket.IO). */
   readonly epoch: string
+  /** Socket.IO's offset of the packet, with connection state recovery on; empty otherwise. */
+  readonly offset: string
   /** The payload with its `text` left unread (`''`): receivers check `p`, `n` and `t` only. */
   readonly data: Payload
 }
@@ -14,17 +17,22 @@ const SEQ_KEY = Buffer.from(',"seq":')
 const EPOCH_KEY = Buffer.from(',"epoch":"')
 const DATA_KEY = Buffer.from('"data":')
 const PAYLOAD_START = Buffer.from('{"p":')
+const SOCKET_IO_PREFIX = Buffer.from('42["message",')
 const N_KEY = Buffer.from(',"n":')
 const T_KEY = Buffer.from(',"t":')
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+const CLOSE_BRACKET = 0x5d
+const COMMA = 0x2c
 
 /** What {@link readDeliveryAt} answers: one object, filled in again by every call, so a delivery allocates nothing. */
-const LAST_DELIVERY: { seq: number; epoch: string; data: { p: number; n: number; t: number; text: string } } = {
+const LAST_DELIVERY: { seq: number; epoch: string; offset: string; data: { p: number; n: number; t: number; text: string } } = {
   seq: 0,
   epoch: '',
+  offset: '',
   data: { p: 0, n: 0, t: 0, text: '' },
 }
 
@@ -64,8 +72,10 @@ function stringEnd(bytes: Uint8Array, at: number, end: number): number {
 let stop = 0
 
 function literalAt(bytes: Uint8Array, at: number, end: number, literal: Uint8Array): boolean {
-  if (end - at < literal.length) return false
-  for (let i = 0; i < literal.length; i++) if (bytes[at + i] !== literal[i]) return false
+  // The length read once: a typed array's length is a getter, and reading it per byte cost a third of the loop.
+  const length = literal.length
+  if (end - at < length) return false
+  for (let i = 0; i < length; i++) if (bytes[at + i] !== literal[i]) return false
   return true
 }
 
@@ -100,13 +110,30 @@ function numberAt(bytes: Uint8Array, at: number, end: number): number {
 }
 
 /**
+ * The benchmark payload at `at`, `{"p":N,"n":N,"t":N,...}` with its keys in the order the load generator wrote them,
+ * into {@link LAST_DELIVERY}'s data; false when it is not in that shape. Its text is never read.
+ */
+function payloadAt(bytes: Uint8Array, at: number, end: number): boolean {
+  if (!literalAt(bytes, at, end, PAYLOAD_START)) return false
+  const p = numberAt(bytes, at + PAYLOAD_START.length, end)
+  const n = literalAt(bytes, stop, end, N_KEY) ? numberAt(bytes, stop + N_KEY.length, end) : Number.NaN
+  const t = literalAt(bytes, stop, end, T_KEY) ? numberAt(bytes, stop + T_KEY.length, end) : Number.NaN
+  if (!Number.isInteger(p) || !Number.isInteger(n) || Number.isNaN(t)) return false
+  const data = LAST_DELIVERY.data
+  data.p = p
+  data.n = n
+  data.t = t
+  return true
+}
+
+/**
  * Reads a room message frame from its UTF-8 bytes, `bytes[start..end)`: `{"type":"message","room":"...","seq":N,`
  * then `"epoch":"...",` if there is one, any other scalar fields, and `"data":{"p":N,"n":N,"t":N,...}`, as both
- * Parley and the ws target write them. JavaScript reads only the fixed parts and the numbers; the room, the epoch and
- * the way to the payload are found with `Buffer.indexOf` of one byte (native), and the payload's text is never read.
- * On this machine a JavaScript loop over bytes costs about 1.4 ns a byte, so that is the difference between about
- * 250 ns and 170 ns a frame (see docs/benchmarks.md): the load generator's cost per delivery then stays under the
- * servers', so at full rate the server, not the load generator, is what runs out (issue 20).
+ * Parley and the ws target write them. JavaScript reads only the fixed parts and the numbers; the way past the other
+ * fields to the payload is found with one `Buffer.indexOf` of a byte (native), and the payload's text is never read.
+ * A JavaScript loop over bytes costs about 1.4 ns a byte on this machine: about 250 ns a frame, against 615 ns for a
+ * string of the frame and a reader of it (docs/benchmarks.md), so the load generator's cost per delivery stays under
+ * the servers' and at full rate the server, not the load generator, is what runs out (issue 20).
  * Returns undefined for any other frame, or one not in that shape (an escape in the room, say), which the caller
  * parses in full. The delivery is the same object at every call: read it before the next frame is read.
  */
@@ -115,6 +142,7 @@ export function readDeliveryAt(bytes: Buffer, start: number, end: number): Deliv
   const roomEnd = stringEnd(bytes, start + PREFIX.length, end)
   if (roomEnd < 0 || !literalAt(bytes, roomEnd + 1, end, SEQ_KEY)) return undefined
   const seq = numberAt(bytes, roomEnd + 1 + SEQ_KEY.length, end)
+  if (!Number.isInteger(seq)) return undefined
   let at = stop
   let epoch = ''
   if (literalAt(bytes, at, end, EPOCH_KEY)) {
@@ -127,18 +155,33 @@ export function readDeliveryAt(bytes: Buffer, start: number, end: number): Deliv
   // The other fields before "data" are scalars: its object is the frame's next "{", which must follow `"data":`.
   const payload = bytes.indexOf(OPEN_BRACE, at)
   if (payload < 0 || payload >= end || !literalAt(bytes, payload - DATA_KEY.length, end, DATA_KEY)) return undefined
-  // The payload's keys come in the order the load generator wrote them: p, n, t.
-  if (!literalAt(bytes, payload, end, PAYLOAD_START)) return undefined
-  const p = numberAt(bytes, payload + PAYLOAD_START.length, end)
-  const n = literalAt(bytes, stop, end, N_KEY) ? numberAt(bytes, stop + N_KEY.length, end) : Number.NaN
-  const t = literalAt(bytes, stop, end, T_KEY) ? numberAt(bytes, stop + T_KEY.length, end) : Number.NaN
-  if (!Number.isInteger(seq) || !Number.isInteger(p) || !Number.isInteger(n) || Number.isNaN(t)) return undefined
+  if (!payloadAt(bytes, payload, end)) return undefined
   const delivery = LAST_DELIVERY
   delivery.seq = seq
   delivery.epoch = epoch
-  delivery.data.p = p
-  delivery.data.n = n
-  delivery.data.t = t
+  delivery.offset = ''
+  return delivery
+}
+
+/**
+ * {@link readDeliveryAt} for Socket.IO's event packet of a room message, `42["message",{"p":N,"n":N,"t":N,...}]`,
+ * or `42["message",{...},"<offset>"]` when the server keeps connection state for recovery: the payload's numbers and
+ * the offset, read from the packet's start and its end, and nothing between.
+ */
+export function readSocketIoDeliveryAt(bytes: Buffer, start: number, end: number): Delivery | undefined {
+  if (!literalAt(bytes, start, end, SOCKET_IO_PREFIX) || bytes[end - 1] !== CLOSE_BRACKET) return undefined
+  if (!payloadAt(bytes, start + SOCKET_IO_PREFIX.length, end)) return undefined
+  let offset = ''
+  if (bytes[end - 2] === QUOTE) {
+    let open = end - 3
+    while (open > stop && bytes[open] !== QUOTE) open--
+    if (bytes[open] !== QUOTE || bytes[open - 1] !== COMMA || bytes[open - 2] !== CLOSE_BRACE) return undefined
+    offset = bytes.toString('latin1', open + 1, end - 2)
+  } else if (bytes[end - 2] !== CLOSE_BRACE) return undefined
+  const delivery = LAST_DELIVERY
+  delivery.seq = Number.NaN
+  delivery.epoch = ''
+  delivery.offset = offset
   return delivery
 }
 

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { readDeliveryAt, type Delivery } from './delivery-reader.js'
 
+/** Reads a room message from `bytes[start..end)`, or answers undefined for any other frame. */
+export type DeliveryReader = (bytes: Buffer, start: number, end: number) => Delivery | undefined
+
 /**
  * A minimal WebSocket client for the load generator (RFC 6455, no extensions): the HTTP upgrade by
  * hand, then a frame reader that reads room messages from their bytes (`onDelivery`) and turns any other text frame
@@ -27,10 +30,10 @@ export interface LightSocket {
   terminate(): void
   onMessage(listener: (text: string) => void): void
   /**
-   * Room messages, read from their bytes by `readDeliveryAt` without a string of the frame; with this listener set,
-   * `onMessage` gets only the other text frames (and room messages in any other shape).
+   * Room messages, read from their bytes by `read` (`readDeliveryAt`, or Socket.IO's reader) without a string of the
+   * frame; with this listener set, `onMessage` gets only the other text frames (and room messages in any other shape).
    */
-  onDelivery(listener: (delivery: Delivery) => void): void
+  onDelivery(listener: (delivery: Delivery) => void, read?: DeliveryReader): void
   onClose(listener: () => void): void
 }
 
@@ -74,6 +77,7 @@ class LightClient implements LightSocket {
   #early: string[] | undefined = []
   #message: (text: string) => void = (text) => this.#early?.push(text)
   #delivery: ((delivery: Delivery) => void) | undefined
+  #readDelivery: DeliveryReader = readDeliveryAt
   #close: () => void = () => undefined
   #closed = false
 
@@ -118,8 +122,9 @@ class LightClient implements LightSocket {
     for (const text of early) listener(text)
   }
 
-  onDelivery(listener: (delivery: Delivery) => void): void {
+  onDelivery(listener: (delivery: Delivery) => void, read: DeliveryReader = readDeliveryAt): void {
     this.#delivery = listener
+    this.#readDelivery = read
   }
 
   onClose(listener: () => void): void {
@@ -127,7 +132,7 @@ class LightClient implements LightSocket {
   }
 
   #text(data: Buffer, start: number, end: number): void {
-    const delivery = this.#delivery === undefined ? undefined : readDeliveryAt(data, start, end)
+    const delivery = this.#delivery === undefined ? undefined : this.#readDelivery(data, start, end)
     if (delivery !== undefined) return this.#delivery?.(delivery)
     this.#message(data.toString('utf8', start, end))
   }

@@ -1,13 +1,16 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readSocketIoDeliveryAt } from '../lib/delivery-reader.js'
+import { openLightSocket, type LightSocket } from '../lib/light-socket.js'
 import { deferred, type BenchClient, type ClientSettings, type Payload, type RunningServer, type ServerSettings, type Target } from './target.js'
 
 /**
  * Socket.IO 4.8 with the WebSocket transport only (no HTTP long-polling, no upgrade), default settings otherwise
- * (in-memory adapter, no compression), and `socket.io-client` with `transports: ['websocket']`. A join is an event
- * with an acknowledgement; a publish is `socket.to(room).emit('message', data)`, which Socket.IO encodes once per
- * broadcast. With `recovery`, the server enables Socket.IO's own connection state recovery (since 4.6), which replays
- * the packets a client missed while it was away.
+ * (in-memory adapter, no compression); the client speaks `socket.io-client` 4.8's protocol over the load generator's
+ * light socket (see `connect`). A join is an event with an acknowledgement; a publish is
+ * `socket.to(room).emit('message', data)`, which Socket.IO encodes once per broadcast. With `recovery`, the server
+ * enables Socket.IO's own connection state recovery (since 4.6), which replays the packets a client missed while it
+ * was away.
  */
 
 async function startServer(settings: ServerSettings): Promise<RunningServer> {
@@ -49,50 +52,108 @@ async function startServer(settings: ServerSettings): Promise<RunningServer> {
   }
 }
 
+/**
+ * The load generator's Socket.IO client: the protocol `socket.io-client` 4.8 speaks (Engine.IO 4, Socket.IO 5, the
+ * WebSocket transport only) over the light socket the other targets' raw clients use, so that at full rate the
+ * server, not `socket.io-client`'s per-packet work, is what runs out (issue 20). Room messages
+ * (`42["message",{...}]`) are read from their bytes; other packets are parsed. With connection state recovery on,
+ * it keeps the session's `pid` and the last packet's offset, reconnects with both (`40{"pid":...,"offset":...}`) and
+ * counts the session recovered when the server answers with the same `pid`, as `socket.io-client` does.
+ */
 async function connect(settings: ClientSettings): Promise<BenchClient> {
-  const { io } = await import('socket.io-client')
-  const socket = io(`ws://127.0.0.1:${settings.port}`, { transports: ['websocket'], reconnection: false, forceNew: true })
+  const url = `ws://127.0.0.1:${settings.port}/socket.io/?EIO=4&transport=websocket`
+  let socket!: LightSocket
   let dropped = deferred()
-  socket.on('message', (data: Payload) => settings.onMessage(data))
-  socket.on('disconnect', () => dropped.resolve())
+  /** The session id for recovery (sent by a server with connection state recovery) and the last offset seen. */
+  let pid: string | undefined
+  let offset = ''
+  let nextAck = 0
+  const acks = new Map<number, () => void>()
+  const emit = (args: readonly unknown[], onAck?: () => void): void => {
+    if (onAck === undefined) return socket.send(`42${JSON.stringify(args)}`)
+    const id = nextAck++
+    acks.set(id, onAck)
+    socket.send(`42${id}${JSON.stringify(args)}`)
+  }
+  const onEvent = (args: unknown[]): void => {
+    if (args[0] !== 'message') return
+    if (typeof args[2] === 'string') offset = args[2]
+    settings.onMessage(args[1] as Payload)
+  }
+
+  /** Opens the connection and the main namespace; resolves with whether the server recovered the session. */
+  const open = async (): Promise<boolean> => {
+    const connected = deferred<boolean>()
+    const light = await openLightSocket(url)
+    socket = light
+    light.onDelivery((delivery) => {
+      if (delivery.offset !== '') offset = delivery.offset
+      settings.onMessage(delivery.data)
+    }, readSocketIoDeliveryAt)
+    light.onMessage((text) => {
+      // Engine.IO: 0 open, 1 close, 2 ping, 4 message (a Socket.IO packet: 0 connect, 2 event, 3 ack, 4 error).
+      if (text === '2') return light.send('3')
+      if (text.startsWith('0')) return light.send(pid === undefined ? '40' : `40${JSON.stringify({ pid, offset })}`)
+      if (text === '1') return light.terminate()
+      if (!text.startsWith('4')) return
+      switch (text[1]) {
+        case '0': {
+          const answer = JSON.parse(text.slice(2)) as { pid?: string }
+          const recovered = pid !== undefined && answer.pid === pid
+          pid = answer.pid
+          return connected.resolve(recovered)
+        }
+        case '2':
+          return onEvent(JSON.parse(text.slice(text.indexOf('['))) as unknown[])
+        case '3': {
+          const id = Number.parseInt(text.slice(2), 10)
+          const onAck = acks.get(id)
+          acks.delete(id)
+          return onAck?.()
+        }
+        case '4':
+          return connected.reject(new Error(`socket.io: connect error ${text.slice(2)}`))
+        default:
+          return
+      }
+    })
+    light.onClose(() => {
+      connected.reject(new Error('socket.io: the connection closed before the namespace was joined'))
+      dropped.resolve()
+    })
+    return connected.promise
+  }
   const join = (): Promise<void> => {
     const joined = deferred()
-    socket.emit('join', settings.room, () => joined.resolve())
+    emit(['join', settings.room], () => joined.resolve())
     return joined.promise
   }
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('connect_error', reject)
-  })
+
+  await open()
   await join()
   return {
     publish(data, ack) {
-      if (ack === true) socket.emit('publish', settings.room, data, () => settings.onAck?.())
-      else socket.emit('publish', settings.room, data)
+      if (ack === true) emit(['publish', settings.room, data], () => settings.onAck?.())
+      else emit(['publish', settings.room, data])
     },
     get dropped() {
       return dropped.promise
     },
     async reconnect() {
       dropped = deferred()
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', resolve)
-        socket.once('connect_error', reject)
-        socket.connect()
-      })
       // A recovered session is back in its rooms and gets the missed packets; otherwise it joins again (and the
       // scenario reports the messages it lost).
-      if (!socket.recovered) await join()
+      if (!(await open())) await join()
     },
     close() {
-      socket.disconnect()
+      socket.terminate()
     },
   }
 }
 
 const target: Target = {
   name: 'socket.io',
-  description: 'Socket.IO 4.8, websocket transport only, in-memory adapter, socket.to(room).emit(); client: socket.io-client 4.8',
+  description: "Socket.IO 4.8, websocket transport only, in-memory adapter, socket.to(room).emit(); client: socket.io-client 4.8's protocol over the light socket",
   recovery: "Socket.IO's connection state recovery (connectionStateRecovery, maxDisconnectionDuration 120 s): the server replays missed packets",
   startServer,
   connect,

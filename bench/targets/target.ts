@@ -58,7 +58,10 @@ export interface ClientSettings {
   /** Unique per client; Parley uses it as the token and user id. */
   readonly user: string
   readonly room: string
-  /** Each room message's data, in arrival order. */
+  /**
+   * Each room message's data, in arrival order. The object may be filled in again for the next message (the light
+   * clients reuse one per delivery): copy what is kept past the call.
+   */
   readonly onMessage: (data: Payload) => void
   /** Each acknowledgement of a publish made with `ack` (see {@link BenchClient.publish}). */
   readonly onAck?: (() => void) | undefined

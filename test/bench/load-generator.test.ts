@@ -7,7 +7,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { readDelivery, readDeliveryAt } from '../../bench/lib/delivery-reader.js'
+import { Encoder, PacketType } from 'socket.io-parser'
+import { readDelivery, readDeliveryAt, readSocketIoDeliveryAt } from '../../bench/lib/delivery-reader.js'
+import socketIo from '../../bench/targets/socketio.js'
+import type { BenchClient, Payload } from '../../bench/targets/target.js'
 import { openLightSocket, type LightSocket } from '../../bench/lib/light-socket.js'
 
 describe('readDelivery', () => {
@@ -68,6 +71,55 @@ describe('readDelivery', () => {
     expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"text":"no p"}}')).toBeUndefined()
     expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"p":1,"n":2,"t":1e5,"text":""}}')).toBeUndefined()
     expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"p":1,"t":2,"n":3,"text":""}}')).toBeUndefined()
+  })
+})
+
+describe("Socket.IO's room messages", () => {
+  // What the server writes: socket.io-parser's encoding of the event, after Engine.IO's message type (4).
+  const packet = (args: unknown[]): Buffer => Buffer.from(`4${new Encoder().encode({ type: PacketType.EVENT, nsp: '/', data: args })[0] as string}`)
+
+  it('are read from the bytes the server writes, with the offset that connection state recovery adds', () => {
+    const data = { p: 3, n: 41, t: 1234.5, text: 'a "quoted", [bracketed] text}' }
+    const plain = packet(['message', data])
+    const withOffset = packet(['message', data, '18d2f1a4-0'])
+    for (const [bytes, offset] of [[plain, ''], [withOffset, '18d2f1a4-0']] as const) {
+      const delivery = readSocketIoDeliveryAt(bytes, 0, bytes.byteLength)
+      expect(delivery === undefined ? undefined : { ...delivery.data, offset: delivery.offset }).toEqual({ p: 3, n: 41, t: 1234.5, text: '', offset })
+    }
+    for (const other of [packet(['presence', data]), Buffer.from('40{"sid":"x"}'), Buffer.from('430[]'), packet(['message', { n: 1, p: 2, t: 3 }])]) {
+      expect(readSocketIoDeliveryAt(other, 0, other.byteLength)).toBeUndefined()
+    }
+  })
+
+  it("reach the bench's Socket.IO client over a real server, acknowledged, and recovered after a drop", async () => {
+    const server = await socketIo.startServer({ recovery: true })
+    const clients: BenchClient[] = []
+    try {
+      const got: Payload[] = []
+      let acks = 0
+      const settings = { port: server.port, room: 'r', onMessage: (data: Payload) => void got.push({ ...data }), onAck: () => void acks++ }
+      clients.push(await socketIo.connect({ ...settings, user: 'a' }), await socketIo.connect({ ...settings, user: 'b' }))
+      const until = async (done: () => boolean): Promise<void> => {
+        for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        expect(done()).toBe(true)
+      }
+      clients[0]!.publish({ p: 0, n: 0, t: 1.5, text: 'hi' }, true)
+      clients[1]!.publish({ p: 1, n: 0, t: 2.5, text: 'hi' })
+      await until(() => got.length === 2 && acks === 1)
+      expect(got.map((data) => data.p).sort()).toEqual([0, 1])
+      expect(got.find((data) => data.p === 0)).toMatchObject({ n: 0, t: 1.5 })
+      // Dropped, then the server publishes what the clients miss; both recover it on reconnecting (Socket.IO recovers
+      // a session from the offset of the last packet it got, so each has got one).
+      expect(server.drop()).toBe(2)
+      await Promise.all(clients.map((client) => client.dropped))
+      await server.publish('r', [1, 2, 3].map((n) => ({ p: -1, n, t: 0, text: 'missed' })))
+      await Promise.all(clients.map((client) => client.reconnect()))
+      await until(() => got.length === 8)
+      expect(got.slice(2).map((data) => data.n).sort()).toEqual([1, 1, 2, 2, 3, 3])
+    } finally {
+      for (const client of clients) client.close()
+      await server.close()
+    }
   })
 })
 
