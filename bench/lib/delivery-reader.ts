@@ -40,7 +40,7 @@ const LAST_DELIVERY: { seq: number; epoch: string; offset: string; data: { p: nu
 let lastEpoch = ''
 let lastEpochBytes = new Uint8Array(0)
 
-function epochOf(bytes: Uint8Array, start: number, end: number): string {
+function epochOf(bytes: Uint8Array, start: number, end: number): string | undefined {
   const length = end - start
   if (length === lastEpochBytes.length) {
     let same = true
@@ -53,8 +53,11 @@ function epochOf(bytes: Uint8Array, start: number, end: number): string {
     if (same) return lastEpoch
   }
   // A copy: `bytes` may be a Buffer, whose slice is a view of memory the next read overwrites.
-  lastEpochBytes = new Uint8Array(bytes.subarray(start, end))
-  lastEpoch = String.fromCharCode(...lastEpochBytes)
+  const copy = new Uint8Array(bytes.subarray(start, end))
+  // Epochs are ids (ASCII); anything else is left to JSON.parse, which decodes UTF-8.
+  if (copy.some((byte) => byte >= 0x80)) return undefined
+  lastEpochBytes = copy
+  lastEpoch = String.fromCharCode(...copy)
   return lastEpoch
 }
 
@@ -94,7 +97,8 @@ function numberAt(bytes: Uint8Array, at: number, end: number): number {
     digits++
   }
   if (i < end && bytes[i] === 46 /* . */) {
-    // The fraction's digits as an integer, divided once: exact as long as it stays under 2^53.
+    // The fraction's digits as an integer, divided once (within an ulp of JSON.parse's value: the benchmark's
+    // `t` is a time in ms, read for latencies). More than 15 digits are left to JSON.parse.
     let fraction = 0
     let scale = 1
     for (let c = bytes[++i]!; i < end && c >= 48 && c <= 57 && scale < 1e15; c = bytes[++i]!) {
@@ -104,9 +108,10 @@ function numberAt(bytes: Uint8Array, at: number, end: number): number {
     value += fraction / scale
   }
   stop = i
-  // Exponents and anything else a JSON number may hold are left to JSON.parse.
-  const next = bytes[i]
-  return digits === 0 || next === 101 || next === 69 ? Number.NaN : sign * value
+  // A number must end inside the frame, on something that is not part of a number (exponents, more digits than read
+  // and anything else a JSON number may hold are left to JSON.parse).
+  const next = i < end ? bytes[i]! : -1
+  return digits === 0 || next === -1 || (next >= 48 && next <= 57) || next === 101 || next === 69 ? Number.NaN : sign * value
 }
 
 /**
@@ -149,7 +154,9 @@ export function readDeliveryAt(bytes: Buffer, start: number, end: number): Deliv
     const epochStart = at + EPOCH_KEY.length
     const epochEnd = stringEnd(bytes, epochStart, end)
     if (epochEnd < 0) return undefined
-    epoch = epochOf(bytes, epochStart, epochEnd)
+    const text = epochOf(bytes, epochStart, epochEnd)
+    if (text === undefined) return undefined
+    epoch = text
     at = epochEnd
   }
   // The other fields before "data" are scalars: its object is the frame's next "{", which must follow `"data":`.

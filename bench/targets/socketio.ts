@@ -69,11 +69,21 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
   let offset = ''
   let nextAck = 0
   const acks = new Map<number, () => void>()
+  /**
+   * Whether the namespace is joined; packets emitted while it is not (before the server's CONNECT, or while dropped)
+   * wait, as `socket.io-client` buffers them.
+   */
+  let joined = false
+  let queued: string[] = []
+  const sendPacket = (packet: string): void => {
+    if (joined) socket.send(packet)
+    else queued.push(packet)
+  }
   const emit = (args: readonly unknown[], onAck?: () => void): void => {
-    if (onAck === undefined) return socket.send(`42${JSON.stringify(args)}`)
+    if (onAck === undefined) return sendPacket(`42${JSON.stringify(args)}`)
     const id = nextAck++
     acks.set(id, onAck)
-    socket.send(`42${id}${JSON.stringify(args)}`)
+    sendPacket(`42${id}${JSON.stringify(args)}`)
   }
   const onEvent = (args: unknown[]): void => {
     if (args[0] !== 'message') return
@@ -101,8 +111,14 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
           const answer = JSON.parse(text.slice(2)) as { pid?: string }
           const recovered = pid !== undefined && answer.pid === pid
           pid = answer.pid
+          joined = true
+          for (const packet of queued) light.send(packet)
+          queued = []
           return connected.resolve(recovered)
         }
+        case '1':
+          // The server left us out of the namespace: a drop, as socket.io-client reports it.
+          return light.terminate()
         case '2':
           return onEvent(JSON.parse(text.slice(text.indexOf('['))) as unknown[])
         case '3': {
@@ -112,12 +128,14 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
           return onAck?.()
         }
         case '4':
-          return connected.reject(new Error(`socket.io: connect error ${text.slice(2)}`))
+          connected.reject(new Error(`socket.io: connect error ${text.slice(2)}`))
+          return light.terminate()
         default:
           return
       }
     })
     light.onClose(() => {
+      joined = false
       connected.reject(new Error('socket.io: the connection closed before the namespace was joined'))
       dropped.resolve()
     })
@@ -146,6 +164,9 @@ async function connect(settings: ClientSettings): Promise<BenchClient> {
       if (!(await open())) await join()
     },
     close() {
+      // As socket.io-client's disconnect(): leave the namespace first, so the server keeps no session to recover.
+      if (joined) socket.send('41')
+      joined = false
       socket.terminate()
     },
   }

@@ -60,9 +60,13 @@ describe('readDelivery', () => {
       ['e-two', 2, 2],
       ['e-one', 1, 3],
     ])
-    // Bounds are kept: a frame cut short is not read past its end.
+    // Bounds are kept: a frame cut short is not read past its end, even where the cut leaves a number that reads.
     const whole = Buffer.from(texts[1]!)
     expect(readDeliveryAt(whole, 0, whole.indexOf('"t":') + 4)).toBeUndefined()
+    expect(readDeliveryAt(whole, 0, whole.indexOf('"t":') + 5)).toBeUndefined()
+    // An epoch that is not ASCII is left to JSON.parse, which decodes UTF-8.
+    const accented = Buffer.from(texts[1]!.replace('e-one', 'é-one'))
+    expect(readDeliveryAt(accented, 0, accented.byteLength)).toBeUndefined()
   })
 
   it('leaves every other frame, and numbers it cannot read exactly, to JSON.parse', () => {
@@ -113,9 +117,12 @@ describe("Socket.IO's room messages", () => {
       expect(server.drop()).toBe(2)
       await Promise.all(clients.map((client) => client.dropped))
       await server.publish('r', [1, 2, 3].map((n) => ({ p: -1, n, t: 0, text: 'missed' })))
+      // A publish while dropped waits for the namespace, as socket.io-client's buffer does.
+      clients[0]!.publish({ p: 0, n: 1, t: 3.5, text: 'queued' })
       await Promise.all(clients.map((client) => client.reconnect()))
-      await until(() => got.length === 8)
-      expect(got.slice(2).map((data) => data.n).sort()).toEqual([1, 1, 2, 2, 3, 3])
+      await until(() => got.length === 9)
+      expect(got.slice(2).filter((data) => data.p === -1).map((data) => data.n).sort()).toEqual([1, 1, 2, 2, 3, 3])
+      expect(got.slice(2).filter((data) => data.p === 0)).toMatchObject([{ n: 1, t: 3.5 }])
     } finally {
       for (const client of clients) client.close()
       await server.close()
@@ -196,7 +203,7 @@ describe('the light WebSocket client', () => {
 
   it('reads room messages on many sockets at once through onDelivery, and every other frame through onMessage', async () => {
     const frames = (n: number): string[] =>
-      Array.from({ length: 200 }, (_, i) => JSON.stringify({ type: 'message', room: 'r', seq: i + 1, epoch: `e${n}`, data: { p: n, n: i, t: i / 3, text: 'é'.repeat(i % 7) } }))
+      Array.from({ length: 200 }, (_, i) => JSON.stringify({ type: 'message', room: 'r', seq: i + 1, epoch: `e${n}`, data: { p: n, n: i, t: i / 4, text: 'é'.repeat(i % 7) } }))
     const url = await start((ws) => {
       ws.once('message', (name) => {
         const n = Number(String(name))
