@@ -2,8 +2,10 @@ import type { Frame } from './connection.js'
 
 /**
  * The bytes a transport writes for a frame (a WebSocket frame, a server-sent event), built once per broadcast and
- * shared by every recipient. A broadcast asks for the same frame once per member in a row, so the last one skips
- * the WeakMap. One per transport instance: nothing is shared between Parley instances.
+ * shared by every recipient. A broadcast asks for the same frame once per member in a row, so the last one is kept
+ * at hand. The first transport to build a frame's bytes keeps them on the frame (`Frame.keepWire`); another (a
+ * deflating one, server-sent events) keeps its own in a WeakMap. One per transport instance: nothing is shared
+ * between Parley instances.
  */
 export class FrameBytes {
   readonly #build: (frame: Frame) => Buffer
@@ -17,10 +19,10 @@ export class FrameBytes {
 
   of(frame: Frame): Buffer {
     if (frame === this.#lastFrame) return this.#lastBytes as Buffer
-    let bytes = this.#cache.get(frame)
+    let bytes = frame.wireFor(this) ?? this.#cache.get(frame)
     if (bytes === undefined) {
       bytes = this.#build(frame)
-      this.#cache.set(frame, bytes)
+      if (!frame.keepWire(this, bytes)) this.#cache.set(frame, bytes)
     }
     this.#lastFrame = frame
     this.#lastBytes = bytes

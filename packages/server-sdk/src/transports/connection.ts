@@ -12,10 +12,30 @@ export class Frame {
   readonly binary: Uint8Array | undefined
   #bytes: Uint8Array | undefined
   #byteLength = -1
+  /** The first transport's wire form of this frame and who made it (see `FrameBytes`, transports/batched-writes.ts). */
+  #wireOwner: object | undefined
+  #wire: Buffer | undefined
 
   constructor(text: string, binary?: Uint8Array) {
     this.text = text
     this.binary = binary
+  }
+
+  /** @internal The wire form `owner` kept here with {@link keepWire}, if it did. */
+  wireFor(owner: object): Buffer | undefined {
+    return this.#wireOwner === owner ? this.#wire : undefined
+  }
+
+  /**
+   * @internal Keeps `owner`'s wire form of this frame on the frame itself, where it lives and dies with it: a field
+   * rather than a `WeakMap` entry per broadcast (an ephemeron, which costs every write and every scavenge). Only the
+   * first transport to ask gets the slot; answers false for the others, which keep theirs themselves.
+   */
+  keepWire(owner: object, wire: Buffer): boolean {
+    if (this.#wireOwner !== undefined) return false
+    this.#wireOwner = owner
+    this.#wire = wire
+    return true
   }
 
   /** The payload bytes (a text frame's UTF-8, computed on first use), shared by every recipient. */
