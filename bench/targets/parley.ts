@@ -92,11 +92,10 @@ export function resumeFrom(position: RawPosition): RawPosition['current'] {
 }
 
 /**
- * What a raw client does with one server frame, whatever carried it: welcome → join (with `resume` after a drop) →
- * joined → messages; a room message is read with `readDelivery` (one pass over its fields; `readMessages: 'json'`:
- * with `JSON.parse` too, as over a light socket, whose `onDelivery` has read the room messages in the shape it knows
- * before a string was made), anything else with `JSON.parse`, and nothing is validated (the ws target's client does
- * the same work).
+ * What a raw client does with a server frame that was not read as a delivery, whatever carried it: welcome → join
+ * (with `resume` after a drop) → joined → messages, each parsed with `JSON.parse`, and nothing validated (the ws
+ * target's client does the same work). Room messages in the usual shape never get here: the light socket and the
+ * HTTP stream client read them from their bytes with `readDeliveryAt` first.
  */
 export function onServerFrame(
   text: string,
@@ -105,13 +104,7 @@ export function onServerFrame(
   resume: RawPosition['current'],
   send: (frame: string) => void,
   joined: { resolve(): void; reject(error: unknown): void },
-  readMessages: 'delivery' | 'json' = 'delivery',
 ): void {
-  const delivery = readMessages === 'delivery' ? readDelivery(text) : undefined
-  if (delivery !== undefined) {
-    moveTo(position, delivery.epoch, delivery.seq)
-    return settings.onMessage(delivery.data)
-  }
   const message = JSON.parse(text) as { type: string; epoch: string; seq: number; data: never; message?: string }
   switch (message.type) {
     case 'message':
@@ -173,7 +166,7 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
       ws.on('error', (error) => joined.reject(error))
       // Over `ws`'s client every frame is JSON.parse'd, room messages included: what a hand-written client does at
       // the least, and so the baseline the client SDK's cost is compared with (client-cost).
-      ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined, 'json'))
+      ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
       ws.on('close', () => dropped.resolve())
     } else {
       const light = await openLightSocket(url, { protocols: [binaryFrames === undefined ? SUBPROTOCOL_V1_JSON : 'parley.v2.json'], headers })
@@ -182,7 +175,7 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
         moveTo(position, delivery.epoch, delivery.seq)
         settings.onMessage(delivery.data)
       })
-      light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined, 'json'))
+      light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined))
       light.onBinary((payload) => {
         const split = binaryFrames?.split(payload)
         const delivery = split?.ok === true ? readDelivery(split.header) : undefined

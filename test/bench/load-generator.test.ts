@@ -7,8 +7,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { attach } from '@parley/server-sdk'
 import { Encoder, PacketType } from 'socket.io-parser'
 import { readDelivery, readDeliveryAt, readSocketIoDeliveryAt } from '../../bench/lib/delivery-reader.js'
+import { parleyHttp } from '../../bench/targets/parley-http.js'
 import socketIo from '../../bench/targets/socketio.js'
 import type { BenchClient, Payload } from '../../bench/targets/target.js'
 import { openLightSocket, type LightSocket } from '../../bench/lib/light-socket.js'
@@ -123,6 +125,39 @@ describe("Socket.IO's room messages", () => {
       await until(() => got.length === 9)
       expect(got.slice(2).filter((data) => data.p === -1).map((data) => data.n).sort()).toEqual([1, 1, 2, 2, 3, 3])
       expect(got.slice(2).filter((data) => data.p === 0)).toMatchObject([{ n: 1, t: 3.5 }])
+    } finally {
+      for (const client of clients) client.close()
+      await server.close()
+    }
+  })
+})
+
+describe("the HTTP stream target's client", () => {
+  it('reads every room message off the event stream in order, long ones split across reads included', async () => {
+    // The parley target's server, as its startServer makes it (which needs import.meta.resolve, absent under vitest).
+    const http = createServer()
+    const parleyServer = attach(http, {
+      path: '/parley',
+      authenticate: ({ token }) => (token === undefined ? null : { id: token }),
+      limits: { rate: { messages: 1_000_000, perMs: 1_000 } },
+    })
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const server = {
+      port: (http.address() as AddressInfo).port,
+      close: async () => {
+        await parleyServer.close()
+        await new Promise<void>((resolve) => http.close(() => resolve()))
+      },
+    }
+    const clients: BenchClient[] = []
+    try {
+      const got: Array<{ p: number; n: number; t: number }> = []
+      const settings = { port: server.port, room: 'r', onMessage: (data: Payload) => void got.push({ p: data.p, n: data.n, t: data.t }) }
+      clients.push(await parleyHttp.connect({ ...settings, user: 'a', onMessage: () => undefined }), await parleyHttp.connect({ ...settings, user: 'b' }))
+      // 200 messages, every tenth 8 KB long (and not ASCII), so events arrive many to a read and split between reads.
+      for (let n = 0; n < 200; n++) clients[0]!.publish({ p: 0, n, t: n + 0.5, text: n % 10 === 0 ? 'é'.repeat(4_000) : 'hi' })
+      for (let i = 0; i < 300 && got.length < 200; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(got).toEqual(Array.from({ length: 200 }, (_, n) => ({ p: 0, n, t: n + 0.5 })))
     } finally {
       for (const client of clients) client.close()
       await server.close()
