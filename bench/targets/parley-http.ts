@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http'
 import { SUBPROTOCOL_V1_JSON } from '@parley/protocol'
 import { readDeliveryAt } from '../lib/delivery-reader.js'
-import { moveTo, onServerFrame, parley, publishFrame, resumeFrom, type RawPosition } from './parley.js'
+import { moveTo, noPosition, onServerFrame, parley, publishFrame, resumeFrom } from './parley.js'
 import { deferred, type BenchClient, type ClientSettings, type Target } from './target.js'
 
 /**
@@ -32,7 +32,7 @@ function isDataLine(data: Buffer, at: number): boolean {
 const agent = new Agent({ keepAlive: true, maxSockets: 4 })
 
 async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
-  const position: RawPosition = { current: undefined }
+  const position = noPosition()
   let stream = ''
   let secret = ''
   let queue: string[] = []

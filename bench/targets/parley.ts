@@ -69,26 +69,33 @@ export async function startParleyServer(
   }
 }
 
-/** Where a raw client is in its room's stream: what it resumes from after a drop. */
+/**
+ * Where a raw client is in its room's stream: what it resumes from after a drop. One flat object per client, moved in
+ * place by every delivery (one object touched, nothing allocated: with 1 000 clients each delivery's state is a cache
+ * miss or several).
+ */
 export interface RawPosition {
-  current: { epoch: string; seq: number } | undefined
+  /** False until the client has a position (its first `joined` or message). */
+  known: boolean
+  epoch: string
+  seq: number
 }
 
-/**
- * Moves a raw client to `epoch`/`seq`: in place, so a delivery allocates nothing for it. A connection's `resume` is
- * therefore a copy ({@link resumeFrom}), taken when it opens.
- */
+/** A client with no position yet. */
+export function noPosition(): RawPosition {
+  return { known: false, epoch: '', seq: 0 }
+}
+
+/** Moves a raw client to `epoch`/`seq`. */
 export function moveTo(position: RawPosition, epoch: string, seq: number): void {
-  if (position.current === undefined) position.current = { epoch, seq }
-  else {
-    position.current.epoch = epoch
-    position.current.seq = seq
-  }
+  position.known = true
+  position.epoch = epoch
+  position.seq = seq
 }
 
 /** Where a new connection resumes: a copy of the position, which deliveries then move in place. */
-export function resumeFrom(position: RawPosition): RawPosition['current'] {
-  return position.current === undefined ? undefined : { ...position.current }
+export function resumeFrom(position: RawPosition): { readonly epoch: string; readonly seq: number } | undefined {
+  return position.known ? { epoch: position.epoch, seq: position.seq } : undefined
 }
 
 /**
@@ -101,7 +108,7 @@ export function onServerFrame(
   text: string,
   settings: ClientSettings,
   position: RawPosition,
-  resume: RawPosition['current'],
+  resume: ReturnType<typeof resumeFrom>,
   send: (frame: string) => void,
   joined: { resolve(): void; reject(error: unknown): void },
 ): void {
@@ -151,7 +158,7 @@ export function publishFrame(room: string, data: Payload | Omit<Payload, 'text'>
 export async function connectRaw(settings: ClientSettings, socketKind: 'light' | 'ws' | 'ws-deflate' = 'light', binaryFrames?: BinaryFrames): Promise<BenchClient & { readonly extensions: string }> {
   const url = `ws://127.0.0.1:${settings.port}${PATH}`
   const room = JSON.stringify(settings.room)
-  const position: RawPosition = { current: undefined }
+  const position = noPosition()
   const headers = { authorization: `Bearer ${settings.user}` }
   let socket!: { send(text: string): void; sendBinary?(payload: Uint8Array): void; terminate(): void; readonly extensions: string }
   let dropped = deferred()
