@@ -57,7 +57,7 @@ class OpenConnection implements Connection {
   readonly #handlers: ConnectionHandlers
   readonly #transport: ClientTransport
   #done = false
-  #welcomed = false
+  /** The version the last welcome agreed; undefined until the first welcome. */
   #welcomedVersion: number | undefined = undefined
   #lastError: ParleyClientError | undefined = undefined
   #heartbeat: Heartbeat | undefined = undefined
@@ -134,9 +134,9 @@ class OpenConnection implements Connection {
     const message = result.message
     if (message.type === 'welcome') {
       if (!this.#options.request.protocols.includes(message.protocol)) return this.#mismatch(message.protocol)
+      const first = this.#welcomedVersion === undefined
       this.#welcomedVersion = message.version
-      if (!this.#welcomed) {
-        this.#welcomed = true
+      if (first) {
         this.#stopConnectTimer()
         const heartbeat = this.#options.heartbeat
         if (heartbeat !== false) {
@@ -149,7 +149,7 @@ class OpenConnection implements Connection {
         }
       }
       this.#handlers.welcome(message)
-    } else if (!this.#welcomed) {
+    } else if (this.#welcomedVersion === undefined) {
       this.#handlers.invalid(new ParleyClientError('UNEXPECTED_MESSAGE', `Expected welcome first, got ${message.type}`))
     } else {
       this.#handlers.message(message)

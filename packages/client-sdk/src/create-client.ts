@@ -659,10 +659,9 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
    */
   #encodePublish(message: PublishMessage): string | Uint8Array {
     const bytes = message.bytes
-    const where = { room: message.room, ...(message.id === undefined ? {} : { id: message.id }) }
     const welcome = this.lastWelcome
     if (bytes !== undefined && welcome !== undefined && welcome.version < BYTES_VERSION) {
-      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${welcome.protocol}, which carries no bytes (protocol v2 does)`, where)
+      throw new ParleyClientError('UNSUPPORTED_DATA', `The server speaks ${welcome.protocol}, which carries no bytes (protocol v2 does)`, whereOf(message))
     }
     const maxPayload = this.#maxPayload()
     let frame: string | Uint8Array
@@ -674,7 +673,7 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
     }
     if (bytes !== undefined) {
       const size = utf8ByteLength(JSON.stringify(message.data)) + base64Length(bytes.byteLength)
-      if (size > maxPayload) throw new ParleyClientError('PAYLOAD_TOO_LARGE', `data and bytes (as base64) are ${size} bytes, more than maxPayload (${maxPayload})`, where)
+      if (size > maxPayload) throw new ParleyClientError('PAYLOAD_TOO_LARGE', `data and bytes (as base64) are ${size} bytes, more than maxPayload (${maxPayload})`, whereOf(message))
     }
     return frame
   }
@@ -884,4 +883,9 @@ class ClientCore implements ClientCoreView, RoomHost, ConnectionHandlers {
     this.#setState('closed')
     return this.#closing
   }
+}
+
+/** Where a refused publish was headed, for its error's details: made only when one is refused. */
+function whereOf(message: PublishMessage): { readonly room: string; readonly id?: string } {
+  return message.id === undefined ? { room: message.room } : { room: message.room, id: message.id }
 }

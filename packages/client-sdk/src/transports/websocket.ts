@@ -193,7 +193,7 @@ class WebSocketTransport extends ListenedTransport implements ClientTransport {
 
   static #wsError(this: NodeWebSocket, error: Error): void {
     const transport = this[TRANSPORT]
-    if (transport !== undefined) transport.#errored(this, { message: error.message, error })
+    if (transport !== undefined) transport.#errored({ message: error.message, error })
   }
 
   static #wsClose(this: NodeWebSocket, code: number, reason: { toString(): string }): void {
@@ -223,7 +223,7 @@ class WebSocketTransport extends ListenedTransport implements ClientTransport {
     created.binaryType = 'arraybuffer'
     created.onopen = () => this.#opening()
     created.onmessage = (event) => this.messageListener(event.data)
-    created.onerror = (event) => this.#errored(created, event)
+    created.onerror = (event) => this.#errored(event)
     created.onclose = (event) => this.#closing(event.code, event.reason)
   }
 
@@ -237,7 +237,7 @@ class WebSocketTransport extends ListenedTransport implements ClientTransport {
     this.#finish(this.#handshakeError?.closeCode ?? code, this.#handshakeError?.message ?? reason)
   }
 
-  #errored(created: WebSocketLike, event: { readonly message?: string; readonly error?: unknown }): void {
+  #errored(event: { readonly message?: string; readonly error?: unknown }): void {
     if (this.#handshakeError !== undefined || this.#closed) return
     const message = `WebSocket error${event.message ? `: ${event.message}` : ''}`
     this.errorListener(new ParleyClientError('CONNECTION_FAILED', message, { cause: event.error }))
@@ -246,7 +246,7 @@ class WebSocketTransport extends ListenedTransport implements ClientTransport {
     if (!this.#opened) {
       this.#finish(1006, message)
       try {
-        created.close()
+        this.#socket?.close()
       } catch {
         // Already failed; nothing to release.
       }
