@@ -60,7 +60,6 @@ export function negotiate(
   offered: readonly string[],
   supported: readonly string[] = SUBPROTOCOLS,
 ): NegotiationResult {
-  const ours = new Set(supported)
   let best: ParsedSubprotocol | undefined
   const offeredParley: string[] = []
   for (const raw of offered) {
@@ -68,7 +67,7 @@ export function negotiate(
     const parsed = parseSubprotocol(entry)
     if (parsed === undefined) continue
     offeredParley.push(entry)
-    if (!ours.has(entry)) continue
+    if (!supported.includes(entry)) continue
     if (best === undefined || parsed.version > best.version) best = parsed
   }
   if (best === undefined) {

@@ -1,4 +1,4 @@
-import { BYTES_VERSION, CloseCode, encode, limitCloseReason, parseSubprotocol, type ErrorCode, type ServerMessage, type ValidationIssue } from '@parley/protocol'
+import { BYTES_VERSION, CloseCode, encode, limitCloseReason, parseSubprotocol, SUBPROTOCOLS, type ErrorCode, type ServerMessage, type ValidationIssue } from '@parley/protocol'
 import type { ResolvedOptions, ServerUser } from './options.js'
 import { TokenBucket, WindowCounter } from './rate-limiter.js'
 import { Memberships } from './room.js'
@@ -28,6 +28,9 @@ const SLOW_CONSUMER_TERMINATE_MS = 1_000
  * drain only once its own buffer filled past its own mark, which a small `highWaterBytes` may never reach.
  */
 const DRAIN_RECHECK_MS = 16
+
+/** The version of each subprotocol this server speaks, read once rather than per session. */
+const VERSIONS: ReadonlyMap<string, number> = new Map(SUBPROTOCOLS.map((name) => [name, parseSubprotocol(name)?.version ?? 1]))
 
 /** What a session reports its connection's frames and close to: the hub. */
 export interface SessionHost {
@@ -96,7 +99,7 @@ export class Session implements ParleySession, ConnectionReceiver {
     this.authenticated = authenticated
     this.connection = connection
     this.remoteAddress = remoteAddress
-    this.version = parseSubprotocol(connection.protocol)?.version ?? 1
+    this.version = VERSIONS.get(connection.protocol) ?? parseSubprotocol(connection.protocol)?.version ?? 1
     this.binaryFrames = this.version >= BYTES_VERSION && connection.binary === true
     this.#host = host
     this.#options = options

@@ -283,6 +283,16 @@ describe('joined snapshots of a large room, encoded once while the first page st
     // A user who sorts first joins: the page moves.
     expect(await snapshot('0first')).toEqual({ members: ['0first:{"n":0}', 'a:{"n":0}', 'b:{"n":7}'], count: 8 })
   })
+
+  it('a kept page with multi-byte text reaches later joiners intact (the frame is sized from its parts)', async () => {
+    const { url } = await servers.start({ authenticate: tokenAuth, presence: { snapshotLimit: 2, announce: 'none' } })
+    for (const name of ['a', 'b', 'c']) await join(await connectAs(url, name), 'wide', { presence: { name: `é€😀 ${name}` } })
+    for (const name of ['x1', 'x2']) {
+      const joined = await join(await connectAs(url, name), 'wide', { id: 'j', presence: { name: 'ü' } })
+      expect(joined.members.map((m) => m.presence)).toEqual([{ name: 'é€😀 a' }, { name: 'é€😀 b' }])
+      expect([joined.memberCount, joined.id]).toEqual([name === 'x1' ? 4 : 5, 'j'])
+    }
+  })
 })
 
 describe('presence told as counts in a large room (issue 20)', () => {

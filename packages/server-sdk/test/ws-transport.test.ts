@@ -6,8 +6,9 @@ import { Resources } from './helpers/fixtures.js'
 import WebSocket from 'ws'
 import { startServer } from './helpers/start-server.js'
 
-// The WebSocket transport frames with ws's public `Sender.frame` and writes to the socket it was handed at the
-// upgrade, corked per event-loop turn: no private field of ws, and no cache shared between Parley instances.
+// The WebSocket transport builds its own frames (websocket-frame.ts, checked against ws's `Sender.frame` there) and
+// writes to the socket it was handed at the upgrade, corked per event-loop turn: no private field of ws, and no
+// cache shared between Parley instances.
 
 const resources = new Resources()
 afterEach(() => resources.dispose())
@@ -19,7 +20,7 @@ describe('the WebSocket transport source', () => {
     for (const field of ['_socket', '_sender', '_extensions', '_queue', '_state', '_bufferedBytes', '_writableState']) {
       expect(source, field).not.toContain(field)
     }
-    expect(source).toContain('Sender.frame(')
+    expect(source).toContain("from './websocket-frame.js'")
   })
 
   it('keeps no mutable state at module level (caches live in each transport instance)', () => {

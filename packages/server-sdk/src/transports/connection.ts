@@ -16,9 +16,11 @@ export class Frame {
   #wireOwner: object | undefined
   #wire: Buffer | undefined
 
-  constructor(text: string, binary?: Uint8Array) {
+  /** `byteLength`: the payload's size when the caller knows it already (see {@link byteLength}); counted otherwise. */
+  constructor(text: string, binary?: Uint8Array, byteLength?: number) {
     this.text = text
     this.binary = binary
+    if (byteLength !== undefined) this.#byteLength = byteLength
   }
 
   /** @internal The wire form `owner` kept here with {@link keepWire}, if it did. */

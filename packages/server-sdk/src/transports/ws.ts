@@ -12,6 +12,7 @@ import { optionError } from '../server-error.js'
 import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
 import type { Connection, ConnectionReceiver, Frame, Handshake, Refusal } from './connection.js'
 import { findToken } from './find-token.js'
+import { BINARY_OPCODE, TEXT_OPCODE, bytesWireFrame, textWireFrame } from './websocket-frame.js'
 
 /** What the WebSocket transport needs from the instance it serves. */
 export interface WsTransportHost {
@@ -30,11 +31,9 @@ export interface WsTransportHost {
 }
 
 /**
- * ws's public frame builder (RFC 6455 §5.2), extension header parser and permessage-deflate negotiator: exported by
- * `ws` but not described by `@types/ws`.
+ * ws's extension header parser and permessage-deflate negotiator: exported by `ws` but not described by `@types/ws`.
  */
-const { Sender, extension, PerMessageDeflate } = wsModule as unknown as {
-  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] }
+const { extension, PerMessageDeflate } = wsModule as unknown as {
   extension: { parse(header: string): Record<string, unknown[]> }
   PerMessageDeflate: new (options: object) => { accept(offers: unknown[]): unknown }
 }
@@ -63,13 +62,10 @@ function declineUnacceptableOffer(request: IncomingMessage, maxPayload: number):
 /** RFC 7692 §7.2.1: a message compressed with a sync flush ends in these 4 bytes, which are left off the wire. */
 const DEFLATE_TAIL = 4
 
-/**
- * ws's frame builder in one buffer, so each recipient costs one write: the copy is made once per broadcast. A text
- * frame (opcode 1), or a binary one (opcode 2) for protocol v2's messages with bytes.
- */
-function wireFrame(payload: Buffer, compressed: boolean, binary: boolean): Buffer {
-  const parts = Sender.frame(payload, { fin: true, opcode: binary ? 2 : 1, mask: false, readOnly: true, rsv1: compressed })
-  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
+/** A frame's complete WebSocket frame, uncompressed: its text encoded into place, or its binary payload. */
+function plainWireFrame(frame: Frame): Buffer {
+  const binary = frame.binary
+  return binary === undefined ? textWireFrame(frame.text, frame.byteLength) : bytesWireFrame(binary, BINARY_OPCODE, false)
 }
 
 /** A frame's payload: its UTF-8 text, or a binary frame's bytes (not copied). */
@@ -154,8 +150,8 @@ class WsTransport {
   readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void
   readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void
   readonly onPong: (this: WebSocket) => void
-  /** The complete WebSocket frame of each broadcast (header + UTF-8 payload, through ws's `Sender.frame`). */
-  readonly frames = new FrameBytes((frame) => wireFrame(payloadOf(frame), false, frame.binary !== undefined))
+  /** The complete WebSocket frame of each broadcast (header + payload in one buffer, websocket-frame.ts). */
+  readonly frames = new FrameBytes(plainWireFrame)
   /**
    * By window size, the frames for connections that negotiated permessage-deflate: compressed once per broadcast,
    * or the plain frame when it is under the threshold or would not shrink.
@@ -205,6 +201,22 @@ class WsTransport {
     this.wss.handleUpgrade(request, socket, head, done)
   }
 
+  /**
+   * The Parley subprotocols a `Sec-WebSocket-Protocol` header offers. Clients of one SDK send the same header, so
+   * the last one read is kept with its answer (frozen: every handshake that sent it shares it); a header with a
+   * token entry differs per client and is read afresh.
+   */
+  offeredVersions(header: string | undefined): readonly string[] {
+    if (header === this.#lastOffer) return this.#lastVersions
+    const versions = Object.freeze(parseSubprotocolHeader(header).filter((entry) => parseSubprotocol(entry) !== undefined))
+    this.#lastOffer = header
+    this.#lastVersions = versions
+    return versions
+  }
+
+  #lastOffer: string | undefined
+  #lastVersions: readonly string[] = Object.freeze([])
+
   /** The frames for a connection whose permessage-deflate response granted `windowBits`. */
   deflatedFor(windowBits: number): FrameBytes {
     const compression = this.host.compression
@@ -235,7 +247,7 @@ class WsTransport {
       counters.bytesBefore += payload.byteLength
       counters.bytesAfter += size
     }
-    return wireFrame(compressed.subarray(0, size), true, frame.binary !== undefined)
+    return bytesWireFrame(compressed.subarray(0, size), frame.binary === undefined ? TEXT_OPCODE : BINARY_OPCODE, true)
   }
 }
 
@@ -405,7 +417,7 @@ export function attachWebSocketTransport(server: HttpServer | HttpsServer, host:
     socket.on('error', onUpgradeSocketError)
     const { headers } = request
     void host.accept(new WsConnection(transport, request, socket, head), {
-      protocols: parseSubprotocolHeader(headers['sec-websocket-protocol']).filter((entry) => parseSubprotocol(entry) !== undefined),
+      protocols: transport.offeredVersions(headers['sec-websocket-protocol']),
       token: findToken(headers, request.url, host.tokenCookie),
       headers,
       url: request.url,
