@@ -243,7 +243,7 @@ export class Rooms {
    * consecutive joins of a large room the same list while its first page stands, so the page is checked and
    * serialised once, not once per join.
    */
-  readonly #joinedMembers = new WeakMap<readonly PresenceMember[], { readonly json: string; readonly byteLength: number; readonly partial: boolean }>()
+  readonly #joinedMembers = new WeakMap<readonly PresenceMember[], { readonly json: string; readonly utf8: Buffer; readonly partial: boolean }>()
 
   constructor(options: ResolvedOptions, node: AdapterNode, history: RoomHistory, events: RoomEvents, stats: StatsCounters) {
     this.#options = options
@@ -417,13 +417,15 @@ export class Rooms {
     if (known !== undefined && known.partial === count > limit) {
       // The rest of the message is checked and encoded as usual; the list, checked when it was first encoded, goes
       // in place of the empty one. Room names and ids cannot hold a quote, so the first `"members":[]` is the field.
-      // Spliced by concatenation, and sized from the parts: the page (about 5 KiB at 100 members) is neither copied
-      // nor scanned again here, per join.
+      // The frame carries the page's UTF-8 as it was encoded once, between the rest's two ends: the page (about 5 KiB
+      // at 100 members) is not encoded, copied into a string or scanned again per join.
       const rest = encode({ ...base, members: [], ...(known.partial ? { memberCount: count } : {}) }, this.#encodeOptions)
-      const at = rest.indexOf(EMPTY_MEMBERS)
-      const byteLength = Buffer.byteLength(rest) - '[]'.length + known.byteLength
-      if (byteLength <= this.#frameLimit) {
-        return new Frame(`${rest.slice(0, at + EMPTY_MEMBERS.length - '[]'.length)}${known.json}${rest.slice(at + EMPTY_MEMBERS.length)}`, undefined, byteLength)
+      const at = rest.indexOf(EMPTY_MEMBERS) + EMPTY_MEMBERS.length - '[]'.length
+      const head = rest.slice(0, at)
+      const tail = rest.slice(at + '[]'.length)
+      const parts = [Buffer.from(head, 'utf8'), known.utf8, Buffer.from(tail, 'utf8')]
+      if ((parts[0] as Buffer).byteLength + known.utf8.byteLength + (parts[2] as Buffer).byteLength <= this.#frameLimit) {
+        return new Frame(`${head}${known.json}${tail}`, undefined, parts)
       }
     }
     if (count <= limit) {
@@ -440,7 +442,7 @@ export class Rooms {
     const frame = new Frame(encode({ ...base, members: listed, memberCount: count }, this.#encodeOptions))
     if (count > limit) {
       const json = JSON.stringify(listed)
-      this.#joinedMembers.set(members, { json, byteLength: Buffer.byteLength(json), partial: true })
+      this.#joinedMembers.set(members, { json, utf8: Buffer.from(json, 'utf8'), partial: true })
     }
     return frame
   }

@@ -1,6 +1,7 @@
 import * as wsModule from 'ws'
 import { describe, expect, it } from 'vitest'
-import { BINARY_OPCODE, TEXT_OPCODE, bytesWireFrame, textWireFrame } from '../src/transports/websocket-frame.js'
+import { Frame } from '../src/transports/connection.js'
+import { BINARY_OPCODE, TEXT_OPCODE, bytesWireFrame, partsWireFrame, textWireFrame } from '../src/transports/websocket-frame.js'
 
 // The server's own frame builder against ws's (`Sender.frame`, RFC 6455 §5.2), byte for byte, in every length class.
 const { Sender } = wsModule as unknown as {
@@ -43,5 +44,22 @@ describe('bytesWireFrame', () => {
     const backing = Buffer.from('0123456789')
     const wire = bytesWireFrame(backing.subarray(3, 6), BINARY_OPCODE, false)
     expect([...wire]).toEqual([0x82, 3, ...Buffer.from('345')])
+  })
+})
+
+describe('partsWireFrame', () => {
+  it.each([[['{"a":', '[1,2]', '}']], [['', 'é€😀'.repeat(40), 'x'.repeat(65_536)]], [['x'.repeat(125)]], [['x'.repeat(63), 'y'.repeat(63)]]])(
+    'frames text held as UTF-8 pieces exactly as the whole text (%#)',
+    (pieces) => {
+      const text = pieces.join('')
+      const frame = new Frame(text, undefined, pieces.map((piece) => Buffer.from(piece, 'utf8')))
+      expect(frame.byteLength).toBe(Buffer.byteLength(text))
+      expect(Buffer.from(frame.bytes).equals(Buffer.from(text, 'utf8'))).toBe(true)
+      expect(partsWireFrame(frame.utf8Parts ?? [], frame.byteLength).equals(wsFrame(Buffer.from(text, 'utf8'), TEXT_OPCODE, false))).toBe(true)
+    },
+  )
+
+  it('throws on pieces shorter than the length given', () => {
+    expect(() => partsWireFrame([Buffer.from('abc')], 4)).toThrow(/3 bytes, not 4/)
   })
 })

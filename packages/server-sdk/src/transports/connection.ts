@@ -16,11 +16,28 @@ export class Frame {
   #wireOwner: object | undefined
   #wire: Buffer | undefined
 
-  /** `byteLength`: the payload's size when the caller knows it already (see {@link byteLength}); counted otherwise. */
-  constructor(text: string, binary?: Uint8Array, byteLength?: number) {
+  /** A text frame's UTF-8 in pieces, when the caller has them already (see {@link utf8Parts}). */
+  readonly #parts: readonly Uint8Array[] | undefined
+
+  /**
+   * `utf8Parts`: for a text frame, its UTF-8 in pieces that the caller already holds (a page of members encoded
+   * once, say), so that a transport copies them instead of encoding the text again; they must be exactly `text`'s
+   * UTF-8, in order.
+   */
+  constructor(text: string, binary?: Uint8Array, utf8Parts?: readonly Uint8Array[]) {
     this.text = text
     this.binary = binary
-    if (byteLength !== undefined) this.#byteLength = byteLength
+    this.#parts = utf8Parts
+    if (utf8Parts !== undefined) {
+      let length = 0
+      for (const part of utf8Parts) length += part.byteLength
+      this.#byteLength = length
+    }
+  }
+
+  /** @internal A text frame's UTF-8 pieces if it was made with them (undefined otherwise, and for a binary frame). */
+  get utf8Parts(): readonly Uint8Array[] | undefined {
+    return this.#parts
   }
 
   /** @internal The wire form `owner` kept here with {@link keepWire}, if it did. */
@@ -42,7 +59,7 @@ export class Frame {
 
   /** The payload bytes (a text frame's UTF-8, computed on first use), shared by every recipient. */
   get bytes(): Uint8Array {
-    this.#bytes ??= this.binary ?? encoder.encode(this.text)
+    this.#bytes ??= this.binary ?? (this.#parts === undefined ? encoder.encode(this.text) : Buffer.concat(this.#parts))
     return this.#bytes
   }
 

@@ -45,6 +45,20 @@ export function textWireFrame(text: string, byteLength: number): Buffer {
   return wire
 }
 
+/** A text frame whose UTF-8 is at hand in pieces (`Frame.utf8Parts`): copied into place, not encoded again. */
+export function partsWireFrame(parts: readonly Uint8Array[], byteLength: number): Buffer {
+  const wire = Buffer.allocUnsafe(headerLength(byteLength) + byteLength)
+  const start = writeHeader(wire, TEXT_OPCODE, false, byteLength)
+  let offset = start
+  for (const part of parts) {
+    wire.set(part, offset)
+    offset += part.byteLength
+  }
+  // Parts that fall short would send whatever the pool held after them (too long ones throw in `set`).
+  if (offset !== wire.byteLength) throw new Error(`Frame parts are ${offset - start} bytes, not ${byteLength}`)
+  return wire
+}
+
 /** A frame of bytes already encoded: a binary frame's payload, or a compressed message's. */
 export function bytesWireFrame(payload: Uint8Array, opcode: number, compressed: boolean): Buffer {
   const wire = Buffer.allocUnsafe(headerLength(payload.byteLength) + payload.byteLength)

@@ -12,7 +12,7 @@ import { optionError } from '../server-error.js'
 import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
 import type { Connection, ConnectionReceiver, Frame, Handshake, Refusal } from './connection.js'
 import { findToken } from './find-token.js'
-import { BINARY_OPCODE, TEXT_OPCODE, bytesWireFrame, textWireFrame } from './websocket-frame.js'
+import { BINARY_OPCODE, TEXT_OPCODE, bytesWireFrame, partsWireFrame, textWireFrame } from './websocket-frame.js'
 
 /** What the WebSocket transport needs from the instance it serves. */
 export interface WsTransportHost {
@@ -65,7 +65,9 @@ const DEFLATE_TAIL = 4
 /** A frame's complete WebSocket frame, uncompressed: its text encoded into place, or its binary payload. */
 function plainWireFrame(frame: Frame): Buffer {
   const binary = frame.binary
-  return binary === undefined ? textWireFrame(frame.text, frame.byteLength) : bytesWireFrame(binary, BINARY_OPCODE, false)
+  if (binary !== undefined) return bytesWireFrame(binary, BINARY_OPCODE, false)
+  const parts = frame.utf8Parts
+  return parts === undefined ? textWireFrame(frame.text, frame.byteLength) : partsWireFrame(parts, frame.byteLength)
 }
 
 /** A frame's payload: its UTF-8 text, or a binary frame's bytes (not copied). */
