@@ -34,6 +34,11 @@ export interface LightSocket {
    * frame; with this listener set, `onMessage` gets only the other text frames (and room messages in any other shape).
    */
   onDelivery(listener: (delivery: Delivery) => void, read?: DeliveryReader): void
+  /**
+   * Other text frames, offered as bytes before they are decoded (after `onDelivery`'s reader): a frame `peek`
+   * answers true for was handled and goes no further; the rest go to `onMessage` as text.
+   */
+  onPeek(peek: (bytes: Buffer, start: number, end: number) => boolean): void
   onClose(listener: () => void): void
 }
 
@@ -78,6 +83,7 @@ class LightClient implements LightSocket {
   #message: (text: string) => void = (text) => this.#early?.push(text)
   #delivery: ((delivery: Delivery) => void) | undefined
   #readDelivery: DeliveryReader = readDeliveryAt
+  #peek: ((bytes: Buffer, start: number, end: number) => boolean) | undefined
   #close: () => void = () => undefined
   #closed = false
 
@@ -127,6 +133,10 @@ class LightClient implements LightSocket {
     this.#readDelivery = read
   }
 
+  onPeek(peek: (bytes: Buffer, start: number, end: number) => boolean): void {
+    this.#peek = peek
+  }
+
   onClose(listener: () => void): void {
     this.#close = listener
   }
@@ -134,6 +144,7 @@ class LightClient implements LightSocket {
   #text(data: Buffer, start: number, end: number): void {
     const delivery = this.#delivery === undefined ? undefined : this.#readDelivery(data, start, end)
     if (delivery !== undefined) return this.#delivery?.(delivery)
+    if (this.#peek?.(data, start, end) === true) return
     this.#message(data.toString('utf8', start, end))
   }
 

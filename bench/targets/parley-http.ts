@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http'
 import { SUBPROTOCOL_V1_JSON } from '@parley/protocol'
 import { readDeliveryAt } from '../lib/delivery-reader.js'
-import { moveTo, noPosition, onServerFrame, parley, publishFrame, resumeFrom } from './parley.js'
+import { moveTo, noPosition, onServerFrame, parley, publishFrame, resumeFrom, type RawClientState } from './parley.js'
 import { deferred, type BenchClient, type ClientSettings, type Target } from './target.js'
 
 /**
@@ -68,6 +68,7 @@ async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
   const open = (): Promise<void> => {
     const joined = deferred()
     const resume = resumeFrom(position)
+    const client: RawClientState = { settings, position, resume, send, joined }
     const get = request({
       host: '127.0.0.1',
       port: settings.port,
@@ -95,7 +96,7 @@ async function connectHttp(settings: ClientSettings): Promise<BenchClient> {
               moveTo(position, delivery.epoch, delivery.seq)
               settings.onMessage(delivery.data)
             } else {
-              onServerFrame(data.toString('utf8', start + DATA_PREFIX.byteLength, end), settings, position, resume, send, joined)
+              onServerFrame(data.toString('utf8', start + DATA_PREFIX.byteLength, end), client)
             }
             continue
           }

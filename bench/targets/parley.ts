@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { readDelivery } from '../lib/delivery-reader.js'
+import { readControlFrameAt } from '../lib/control-frame-reader.js'
 import { openLightSocket } from '../lib/light-socket.js'
 import { CloseCode, SUBPROTOCOL_V1_JSON, type SplitBinaryFrame } from '@parley/protocol'
 import type { Parley, ServerOptions } from '@parley/server-sdk'
@@ -98,26 +99,42 @@ export function resumeFrom(position: RawPosition): { readonly epoch: string; rea
   return position.known ? { epoch: position.epoch, seq: position.seq } : undefined
 }
 
+/** One connection of a raw client, as its frame handlers see it. */
+export interface RawClientState {
+  readonly settings: ClientSettings
+  readonly position: RawPosition
+  /** Where this connection resumed from (undefined on a first connection). */
+  readonly resume: ReturnType<typeof resumeFrom>
+  readonly send: (frame: string) => void
+  readonly joined: { resolve(): void; reject(error: unknown): void }
+}
+
 /**
  * What a raw client does with a server frame that was not read as a delivery, whatever carried it: welcome → join
  * (with `resume` after a drop) → joined → messages, each parsed with `JSON.parse`, and nothing validated (the ws
  * target's client does the same work). Room messages in the usual shape never get here: the light socket and the
- * HTTP stream client read them from their bytes with `readDeliveryAt` first.
+ * HTTP stream client read them from their bytes with `readDeliveryAt` first, and the light socket reads `joined`,
+ * presence, `ack` and `welcome` frames by type from their bytes too (`readControlFrameAt`).
  */
-export function onServerFrame(
-  text: string,
-  settings: ClientSettings,
-  position: RawPosition,
-  resume: ReturnType<typeof resumeFrom>,
-  send: (frame: string) => void,
-  joined: { resolve(): void; reject(error: unknown): void },
-): void {
+export function onServerFrame(text: string, client: RawClientState): void {
   const message = JSON.parse(text) as { type: string; epoch: string; seq: number; data: never; message?: string }
   switch (message.type) {
     case 'message':
-      moveTo(position, message.epoch, message.seq)
-      settings.onMessage(message.data)
+      moveTo(client.position, message.epoch, message.seq)
+      client.settings.onMessage(message.data)
       return
+    case 'error':
+      client.joined.reject(new Error(`parley error: ${message.message ?? ''}`))
+      return
+    default:
+      onControlFrame(message, client)
+  }
+}
+
+/** What a raw client does with the frames that need no more than their type (and a `joined`'s position). */
+export function onControlFrame(frame: { readonly type: string; readonly epoch: string; readonly seq: number }, client: RawClientState): void {
+  const { settings, position, resume, send, joined } = client
+  switch (frame.type) {
     case 'welcome':
       // As the client SDK does: presence changes in batches, from a server that offers them.
       send(JSON.stringify({ type: 'join', room: settings.room, id: 'j', batch: true, ...(resume === undefined ? {} : { resume }) }))
@@ -131,11 +148,8 @@ export function onServerFrame(
       return
     case 'joined':
       // With a resume, the replay follows and moves the position; otherwise the room's head is where we are.
-      if (resume === undefined) moveTo(position, message.epoch, message.seq)
+      if (resume === undefined) moveTo(position, frame.epoch, frame.seq)
       joined.resolve()
-      return
-    case 'error':
-      joined.reject(new Error(`parley error: ${message.message ?? ''}`))
       return
     default:
       return
@@ -173,7 +187,8 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
       ws.on('error', (error) => joined.reject(error))
       // Over `ws`'s client every frame is JSON.parse'd, room messages included: what a hand-written client does at
       // the least, and so the baseline the client SDK's cost is compared with (client-cost).
-      ws.on('message', (raw) => onServerFrame(String(raw), settings, position, resume, (frame) => ws.send(frame), joined))
+      const client: RawClientState = { settings, position, resume, send: (frame) => ws.send(frame), joined }
+      ws.on('message', (raw) => onServerFrame(String(raw), client))
       ws.on('close', () => dropped.resolve())
     } else {
       const light = await openLightSocket(url, { protocols: [binaryFrames === undefined ? SUBPROTOCOL_V1_JSON : 'parley.v2.json'], headers })
@@ -182,7 +197,15 @@ export async function connectRaw(settings: ClientSettings, socketKind: 'light' |
         moveTo(position, delivery.epoch, delivery.seq)
         settings.onMessage(delivery.data)
       })
-      light.onMessage((text) => onServerFrame(text, settings, position, resume, (frame) => light.send(frame), joined))
+      const client: RawClientState = { settings, position, resume, send: (frame) => light.send(frame), joined }
+      // Frames that need only their type (and a joined's position) are read from their bytes, never decoded.
+      light.onPeek((bytes, start, end) => {
+        const control = readControlFrameAt(bytes, start, end)
+        if (control === undefined) return false
+        onControlFrame(control, client)
+        return true
+      })
+      light.onMessage((text) => onServerFrame(text, client))
       light.onBinary((payload) => {
         const split = binaryFrames?.split(payload)
         const delivery = split?.ok === true ? readDelivery(split.header) : undefined

@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { attach } from '@parley/server-sdk'
 import { Encoder, PacketType } from 'socket.io-parser'
 import { readDelivery, readDeliveryAt, readSocketIoDeliveryAt } from '../../bench/lib/delivery-reader.js'
+import { readControlFrameAt } from '../../bench/lib/control-frame-reader.js'
 import { parleyHttp } from '../../bench/targets/parley-http.js'
 import socketIo from '../../bench/targets/socketio.js'
 import type { BenchClient, Payload } from '../../bench/targets/target.js'
@@ -77,6 +78,44 @@ describe('readDelivery', () => {
     expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"text":"no p"}}')).toBeUndefined()
     expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"p":1,"n":2,"t":1e5,"text":""}}')).toBeUndefined()
     expect(readDelivery('{"type":"message","room":"r","seq":1,"data":{"p":1,"t":2,"n":3,"text":""}}')).toBeUndefined()
+  })
+})
+
+describe('readControlFrameAt', () => {
+  const at = (text: string) => {
+    // Inside a larger buffer, as the light socket hands it over.
+    const bytes = Buffer.concat([Buffer.from('xx'), Buffer.from(text), Buffer.from('yy')])
+    return readControlFrameAt(bytes, 2, bytes.byteLength - 2)
+  }
+
+  it("reads a joined's epoch and seq as JSON.parse does, members whose presence holds the same keys included", () => {
+    const members = Array.from({ length: 100 }, (_, i) => ({ user: `u${i}`, connections: 1, presence: { epoch: 'not-this', seq: 1 } }))
+    const frames = [
+      { type: 'joined', room: 'room-0', id: 'j', epoch: 'e0abc', seq: 12_345, recovery: null, members, memberCount: 10_000 },
+      { type: 'joined', room: 'r', epoch: 'E-9', seq: 0, recovery: null, members: [] },
+    ]
+    for (const frame of frames) expect(at(JSON.stringify(frame))).toEqual({ type: 'joined', epoch: frame.epoch, seq: frame.seq })
+  })
+
+  it('tells presence from presences, and reads ack and welcome by type alone', () => {
+    expect(at(JSON.stringify({ type: 'presence', room: 'r', event: 'join', member: { user: 'a', connections: 1 } }))?.type).toBe('presence')
+    expect(at(JSON.stringify({ type: 'presences', room: 'r', events: [] }))?.type).toBe('presences')
+    expect(at(JSON.stringify({ type: 'ack', id: 'a1', room: 'r', seq: 3, epoch: 'e' }))?.type).toBe('ack')
+    expect(at(JSON.stringify({ type: 'welcome', session: 's' }))?.type).toBe('welcome')
+  })
+
+  it('leaves every other frame, and a joined it cannot read exactly, to JSON.parse', () => {
+    for (const text of [
+      JSON.stringify({ type: 'message', room: 'r', seq: 1, data: {} }),
+      JSON.stringify({ type: 'error', code: 'FORBIDDEN', message: 'no' }),
+      JSON.stringify({ room: 'r', type: 'joined', epoch: 'e', seq: 1, members: [] }),
+      JSON.stringify({ type: 'joined', room: 'r', members: [{ user: 'a', connections: 1, presence: { epoch: 'x' } }], epoch: 'e', seq: 1 }),
+      '{"type":"joined","room":"r","epoch":"e\\u0041","seq":1,"members":[]}',
+      '{"type":"joined","room":"r","epoch":"e","seq":1.5,"members":[]}',
+      '{"type":"joinedX","room":"r"}',
+    ]) {
+      expect(at(text), text).toBeUndefined()
+    }
   })
 })
 
@@ -271,6 +310,31 @@ describe('the light WebSocket client', () => {
         return [message.epoch, message.seq, message.data.p, message.data.n]
       }))
     })
+  })
+
+  it('offers other frames to onPeek as bytes first: what it takes never reaches onMessage', async () => {
+    const url = await start((ws) => {
+      ws.once('message', () => {
+        for (const type of ['presences', 'error', 'joined', 'ack']) ws.send(JSON.stringify({ type, room: 'r', text: 'é' }))
+      })
+    })
+    const socket = await openLightSocket(url, { protocols: ['parley.v1.json'] })
+    sockets.push(socket)
+    const peeked: string[] = []
+    const other: string[] = []
+    await new Promise<void>((resolve) => {
+      socket.onPeek((bytes, start, end) => {
+        const type = (JSON.parse(bytes.toString('utf8', start, end)) as { type: string }).type
+        if (type === 'ack') resolve()
+        if (type === 'error') return false
+        peeked.push(type)
+        return true
+      })
+      socket.onMessage((text) => other.push(text))
+      socket.send('go')
+    })
+    expect(peeked).toEqual(['presences', 'joined', 'ack'])
+    expect(other).toEqual(['{"type":"error","room":"r","text":"é"}'])
   })
 
   it('answers a ping with a pong and reports a close', async () => {
