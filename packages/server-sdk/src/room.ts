@@ -136,10 +136,10 @@ interface LocalRoom {
   readonly unbatchedLive: Set<Session>
 }
 
-/** Whether an adapter answered with a promise rather than at once. */
 /** The member list of a `joined` encoded without its members, where a page encoded once is put instead. */
 const EMPTY_MEMBERS = '"members":[]'
 
+/** Whether an adapter answered with a promise rather than at once. */
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown }).then === 'function'
 }
