@@ -753,12 +753,15 @@ export class Rooms {
     else if (event === 'leave') local.net--
     if (this.#options.presence.announce(room) === 'none') return
     let frame: Frame | undefined
-    // A session whose join is being answered gets the change after its snapshot, never instead of it.
+    // One record of the change, held by every session whose join is being answered (up to the joins in flight:
+    // about a hundred while a room fills), which gets it after its snapshot, never instead of it.
+    let held: HeldPresence | undefined
     for (const session of local.holding) {
       const membership = session.memberships.get(room)
       if (membership === undefined || membership.heldPresence === null) continue
       frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
-      if (hold(session, membership, frame.byteLength)) membership.heldPresence.push({ event, member, frame })
+      held ??= { event, member, frame }
+      if (hold(session, membership, frame.byteLength)) membership.heldPresence.push(held)
     }
     for (const session of local.unbatchedLive) {
       frame ??= new Frame(encode({ type: 'presence', room, event, member }, this.#encodeOptions))
