@@ -30,6 +30,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<{ default: Scenario }>>> 
   binary: () => import('./scenarios/binary.js'),
   'client-cost': () => import('./scenarios/client-cost.js'),
   'room-join': () => import('./scenarios/room-join.js'),
+  'dedup-window': () => import('./scenarios/dedup-window.js'),
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))

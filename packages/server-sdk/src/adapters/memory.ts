@@ -53,6 +53,7 @@ interface RoomState {
 
 /** What the memory adapter remembers of a publish id: its position and expiry, no payload. */
 interface DedupEntry {
+  readonly key: string
   readonly seq: number
   readonly epoch: string
   readonly ts: number
@@ -84,6 +85,14 @@ class MemoryAdapter implements Adapter {
    * with. Never the message itself, so a window full of ids costs bytes per id, not the payloads.
    */
   readonly dedup = new Map<string, DedupEntry>()
+  /**
+   * The same entries in insertion (= expiry) order, from `#dedupHead` on: the oldest are dropped from here, never by
+   * walking the map. A `Map` walked from its start skips every entry deleted since its last rehash, so dropping the
+   * oldest id per publish that way cost O(ids dropped so far): 17 µs per publish at 100 000 ids, growing past 80
+   * (docs/benchmarks.md, "De-duplication window").
+   */
+  readonly #dedupOrder: DedupEntry[] = []
+  #dedupHead = 0
   readonly now: () => number
   /** The nodes' shared key for stream secrets (see `AdapterNode.clusterKey`). */
   readonly key = randomId(43)
@@ -119,11 +128,30 @@ class MemoryAdapter implements Adapter {
   }
 
   /** Drops rooms nobody is in whose history has expired (a later join starts a new epoch), and stale publish ids. */
+  /** Remembers a publish id, dropping the oldest past `MAX_DEDUP_ENTRIES`. */
+  remember(entry: DedupEntry): void {
+    this.dedup.set(entry.key, entry)
+    this.#dedupOrder.push(entry)
+    while (this.dedup.size > MAX_DEDUP_ENTRIES) this.#dropOldest()
+  }
+
+  /** Drops the oldest entry queued (from the map too, unless the map holds a newer entry for its id: one re-used after it expired). */
+  #dropOldest(): void {
+    const entry = this.#dedupOrder[this.#dedupHead]
+    if (entry === undefined) return
+    this.#dedupHead++
+    if (this.dedup.get(entry.key) === entry) this.dedup.delete(entry.key)
+    // The dropped front is cut off once it is most of the array, so the queue stays within twice what it holds.
+    if (this.#dedupHead >= 1_024 && this.#dedupHead * 2 >= this.#dedupOrder.length) {
+      this.#dedupOrder.splice(0, this.#dedupHead)
+      this.#dedupHead = 0
+    }
+  }
+
   sweep(config: AdapterNodeConfig): void {
     const now = this.now()
-    for (const [key, entry] of this.dedup) {
-      if (entry.expiresAt > now) break
-      this.dedup.delete(key)
+    for (let oldest = this.#dedupOrder[this.#dedupHead]; oldest !== undefined && !(oldest.expiresAt > now); oldest = this.#dedupOrder[this.#dedupHead]) {
+      this.#dropOldest()
     }
     if (now - this.#lastSweep < 1_000) return
     this.#lastSweep = now
@@ -183,10 +211,7 @@ class MemoryNode implements AdapterNode {
         ? { type: 'message', room: request.room, seq: state.seq, epoch: state.epoch, from: request.from, ts, data: request.data }
         : { type: 'message', room: request.room, seq: state.seq, epoch: state.epoch, from: request.from, ts, bytes, data: request.data }
     state.history.append(message)
-    if (key !== undefined) {
-      bus.dedup.set(key, { seq: message.seq, epoch: message.epoch, ts, expiresAt: ts + this.#config.dedupWindowMs })
-      if (bus.dedup.size > MAX_DEDUP_ENTRIES) bus.dedup.delete(bus.dedup.keys().next().value as string)
-    }
+    if (key !== undefined) bus.remember({ key, seq: message.seq, epoch: message.epoch, ts, expiresAt: ts + this.#config.dedupWindowMs })
     for (const node of state.subscribers) node.hooks.message(message, request.exceptSession, request.dataJson)
     return { seq: message.seq, epoch: message.epoch, ts, duplicate: false }
   }
