@@ -132,13 +132,14 @@ class MemoryAdapter implements Adapter {
   remember(entry: DedupEntry): void {
     this.dedup.set(entry.key, entry)
     this.#dedupOrder.push(entry)
-    while (this.dedup.size > MAX_DEDUP_ENTRIES) this.#dropOldest()
+    // Every id in the map has its entry in the queue, so this ends; the check on the queue is a guard all the same.
+    while (this.dedup.size > MAX_DEDUP_ENTRIES) if (!this.#dropOldest()) break
   }
 
   /** Drops the oldest entry queued (from the map too, unless the map holds a newer entry for its id: one re-used after it expired). */
-  #dropOldest(): void {
+  #dropOldest(): boolean {
     const entry = this.#dedupOrder[this.#dedupHead]
-    if (entry === undefined) return
+    if (entry === undefined) return false
     this.#dedupHead++
     if (this.dedup.get(entry.key) === entry) this.dedup.delete(entry.key)
     // The dropped front is cut off once it is most of the array, so the queue stays within twice what it holds.
@@ -146,6 +147,7 @@ class MemoryAdapter implements Adapter {
       this.#dedupOrder.splice(0, this.#dedupHead)
       this.#dedupHead = 0
     }
+    return true
   }
 
   sweep(config: AdapterNodeConfig): void {
