@@ -76,4 +76,23 @@ describe('memory adapter de-duplication', () => {
     expect((await publish('p100009')).duplicate).toBe(true)
     await node.disconnect()
   })
+
+  it('keeps its queue of ids bounded when nodes with different windows share the adapter (a long-lived id at the front)', async () => {
+    let now = 0
+    const adapter = createMemoryAdapter({ now: () => now })
+    const long = await adapter.connect(noHooks, { history: { size: 0, ttlMs: 300_000 }, dedupWindowMs: 120_000 })
+    const short = await adapter.connect(noHooks, { history: { size: 0, ttlMs: 300_000 }, dedupWindowMs: 1 })
+    await long.publish({ room: 'r', from: 'u', data: 1, dataJson: '1', dedupKey: 'u\u0000k' })
+    // The same id again and again from the node with the 1 ms window, each time after its previous entry expired.
+    for (let i = 0; i < 20_000; i++) {
+      now += 2
+      expect((await short.publish({ room: 'r', from: 'u', data: 1, dataJson: '1', dedupKey: 'u\u0000x' })).duplicate).toBe(false)
+    }
+    const bus = adapter as unknown as { readonly dedup: Map<string, unknown>; readonly dedupQueued: number }
+    expect(bus.dedup.size).toBe(2)
+    // 20 001 entries were queued; all but the two the map holds were superseded, and they do not pile up.
+    expect(bus.dedupQueued).toBeLessThanOrEqual(1_100)
+    await long.disconnect()
+    await short.disconnect()
+  })
 })

@@ -91,8 +91,10 @@ class MemoryAdapter implements Adapter {
    * oldest id per publish that way cost O(ids dropped so far): 17 µs per publish at 100 000 ids, growing past 80
    * (docs/benchmarks.md, "De-duplication window").
    */
-  readonly #dedupOrder: DedupEntry[] = []
+  #dedupOrder: DedupEntry[] = []
   #dedupHead = 0
+  /** Queued entries whose id the map now holds a newer entry for (see `remember`). */
+  #superseded = 0
   readonly now: () => number
   /** The nodes' shared key for stream secrets (see `AdapterNode.clusterKey`). */
   readonly key = randomId(43)
@@ -127,13 +129,26 @@ class MemoryAdapter implements Adapter {
     return state
   }
 
-  /** Drops rooms nobody is in whose history has expired (a later join starts a new epoch), and stale publish ids. */
+  /** @internal Entries queued for dropping, superseded ones included (for tests). */
+  get dedupQueued(): number {
+    return this.#dedupOrder.length - this.#dedupHead
+  }
+
   /** Remembers a publish id, dropping the oldest past `MAX_DEDUP_ENTRIES`. */
   remember(entry: DedupEntry): void {
+    // An id used again after it expired replaces its entry: the old one stays queued, superseded, until its turn.
+    if (this.dedup.has(entry.key)) this.#superseded++
     this.dedup.set(entry.key, entry)
     this.#dedupOrder.push(entry)
     // Every id in the map has its entry in the queue, so this ends; the check on the queue is a guard all the same.
     while (this.dedup.size > MAX_DEDUP_ENTRIES) if (!this.#dropOldest()) break
+    // Nodes with different windows on one adapter queue out of expiry order, and a long-lived entry at the front
+    // holds superseded ones behind it: past as many as the map holds, they are filtered out at once.
+    if (this.#superseded > 1_024 && this.#superseded > this.dedup.size) {
+      this.#dedupOrder = this.#dedupOrder.slice(this.#dedupHead).filter((queued) => this.dedup.get(queued.key) === queued)
+      this.#dedupHead = 0
+      this.#superseded = 0
+    }
   }
 
   /** Drops the oldest entry queued (from the map too, unless the map holds a newer entry for its id: one re-used after it expired). */
@@ -142,6 +157,7 @@ class MemoryAdapter implements Adapter {
     if (entry === undefined) return false
     this.#dedupHead++
     if (this.dedup.get(entry.key) === entry) this.dedup.delete(entry.key)
+    else this.#superseded--
     // The dropped front is cut off once it is most of the array, so the queue stays within twice what it holds.
     if (this.#dedupHead >= 1_024 && this.#dedupHead * 2 >= this.#dedupOrder.length) {
       this.#dedupOrder.splice(0, this.#dedupHead)
@@ -150,6 +166,7 @@ class MemoryAdapter implements Adapter {
     return true
   }
 
+  /** Drops rooms nobody is in whose history has expired (a later join starts a new epoch), and stale publish ids. */
   sweep(config: AdapterNodeConfig): void {
     const now = this.now()
     for (let oldest = this.#dedupOrder[this.#dedupHead]; oldest !== undefined && !(oldest.expiresAt > now); oldest = this.#dedupOrder[this.#dedupHead]) {

@@ -2,7 +2,7 @@ import { describeError } from '../logging.js'
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
-import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocol, parseSubprotocolHeader, unsupportedVersionReason } from '@parley/protocol'
+import { CloseCode, NEGOTIATE_SUBPROTOCOL, parseSubprotocolHeader, unsupportedVersionReason } from '@parley/protocol'
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
 import * as wsModule from 'ws'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
@@ -12,6 +12,7 @@ import { optionError } from '../server-error.js'
 import { BatchedWriter, FrameBytes, WriteTurn } from './batched-writes.js'
 import type { Connection, ConnectionReceiver, Frame, Handshake, Refusal } from './connection.js'
 import { findToken } from './find-token.js'
+import { OfferedVersions } from './offered-versions.js'
 import { BINARY_OPCODE, TEXT_OPCODE, bytesWireFrame, partsWireFrame, textWireFrame } from './websocket-frame.js'
 
 /** What the WebSocket transport needs from the instance it serves. */
@@ -203,21 +204,8 @@ class WsTransport {
     this.wss.handleUpgrade(request, socket, head, done)
   }
 
-  /**
-   * The Parley subprotocols a `Sec-WebSocket-Protocol` header offers. Clients of one SDK send the same header, so
-   * the last one read is kept with its answer (frozen: every handshake that sent it shares it); a header with a
-   * token entry differs per client and is read afresh.
-   */
-  offeredVersions(header: string | undefined): readonly string[] {
-    if (header === this.#lastOffer) return this.#lastVersions
-    const versions = Object.freeze(parseSubprotocolHeader(header).filter((entry) => parseSubprotocol(entry) !== undefined))
-    this.#lastOffer = header
-    this.#lastVersions = versions
-    return versions
-  }
-
-  #lastOffer: string | undefined
-  #lastVersions: readonly string[] = Object.freeze([])
+  /** The Parley subprotocols each handshake's `Sec-WebSocket-Protocol` header offers. */
+  readonly offeredVersions = new OfferedVersions()
 
   /** The frames for a connection whose permessage-deflate response granted `windowBits`. */
   deflatedFor(windowBits: number): FrameBytes {
@@ -419,7 +407,7 @@ export function attachWebSocketTransport(server: HttpServer | HttpsServer, host:
     socket.on('error', onUpgradeSocketError)
     const { headers } = request
     void host.accept(new WsConnection(transport, request, socket, head), {
-      protocols: transport.offeredVersions(headers['sec-websocket-protocol']),
+      protocols: transport.offeredVersions.read(headers['sec-websocket-protocol']),
       token: findToken(headers, request.url, host.tokenCookie),
       headers,
       url: request.url,
