@@ -31,6 +31,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<{ default: Scenario }>>> 
   'client-cost': () => import('./scenarios/client-cost.js'),
   'room-join': () => import('./scenarios/room-join.js'),
   'dedup-window': () => import('./scenarios/dedup-window.js'),
+  'memory-history': () => import('./scenarios/memory-history.js'),
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))

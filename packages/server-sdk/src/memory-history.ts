@@ -64,7 +64,8 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
   const prune = (history: RoomHistory): number => {
     const before = history.kept.length
     const drop = Math.max(0, before - maxPerRoom)
-    if (drop > 0) history.kept.splice(0, drop)
+    if (drop === 1) history.kept.shift()
+    else if (drop > 1) history.kept.splice(0, drop)
     if (maxAgeMs !== undefined) {
       // By `ts`, wherever the message sits (a late message of an old epoch may be older than its neighbours).
       const cutoff = now() - maxAgeMs
@@ -100,7 +101,12 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): History
           item.bytes === undefined
             ? { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, data }
             : { type: 'message', room: item.room, seq: item.seq, epoch: item.epoch, from: item.from, ts: item.ts, bytes: new Uint8Array(item.bytes), data }
-        history.kept.splice(at, 0, { message, text: searchText(data).slice(0, MAX_SEARCH_TEXT).toLowerCase() })
+        const entry = { message, text: searchText(data).slice(0, MAX_SEARCH_TEXT).toLowerCase() }
+        // The newest message (nearly every append) goes on the end with `push`: with the front trimmed by `shift`
+        // (prune), V8 keeps both O(1), where inserting with `splice` copied the whole room's array every time (about
+        // 50 µs per append to a full room of 10 000, docs/benchmarks.md).
+        if (at === history.kept.length) history.kept.push(entry)
+        else history.kept.splice(at, 0, entry)
         touched.add(history)
       }
       for (const history of touched) {
