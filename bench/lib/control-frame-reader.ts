@@ -1,3 +1,5 @@
+import { epochOf, literalAt, numberAt, stringEnd } from './delivery-reader.js'
+
 /**
  * The Parley frames a raw load-generator client acts on besides room messages, read from their bytes: `joined` (its
  * position), `presence` / `presences` and `ack` (counted), `welcome` (answered with a join). A `joined` of a room past
@@ -17,20 +19,12 @@ const TYPES = (['joined', 'presences', 'presence', 'ack', 'welcome'] as const).m
 const EPOCH_KEY = Buffer.from(',"epoch":"')
 const SEQ_KEY = Buffer.from(',"seq":')
 const MEMBERS_KEY = Buffer.from(',"members":')
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-
-function startsWithAt(bytes: Buffer, at: number, end: number, prefix: Buffer): boolean {
-  if (end - at < prefix.byteLength) return false
-  for (let i = 0; i < prefix.byteLength; i++) if (bytes[at + i] !== prefix[i]) return false
-  return true
-}
 
 /** Reads `bytes[start..end)` as one of the frames above, or answers undefined (any other frame, or an unexpected form). */
 export function readControlFrameAt(bytes: Buffer, start: number, end: number): ControlFrame | undefined {
-  if (!startsWithAt(bytes, start, end, TYPE_PREFIX)) return undefined
+  if (!literalAt(bytes, start, end, TYPE_PREFIX)) return undefined
   const at = start + TYPE_PREFIX.byteLength
-  const known = TYPES.find(({ bytes: name }) => startsWithAt(bytes, at, end, name))
+  const known = TYPES.find(({ bytes: name }) => literalAt(bytes, at, end, name))
   if (known === undefined) return undefined
   if (known.type !== 'joined') return { type: known.type, epoch: '', seq: Number.NaN }
   // The top-level fields come before the member list, whose presence data could hold the same keys.
@@ -40,15 +34,9 @@ export function readControlFrameAt(bytes: Buffer, start: number, end: number): C
   const seqAt = bytes.indexOf(SEQ_KEY, at)
   if (epochAt < 0 || seqAt < 0 || epochAt >= head || seqAt >= head) return undefined
   const epochStart = epochAt + EPOCH_KEY.byteLength
-  let epochEnd = epochStart
-  while (epochEnd < head && bytes[epochEnd] !== QUOTE) {
-    if (bytes[epochEnd] === BACKSLASH || (bytes[epochEnd] as number) >= 0x80) return undefined
-    epochEnd++
-  }
-  let seq = 0
-  let digit = seqAt + SEQ_KEY.byteLength
-  const digitsStart = digit
-  for (; digit < head && (bytes[digit] as number) >= 0x30 && (bytes[digit] as number) <= 0x39; digit++) seq = seq * 10 + ((bytes[digit] as number) - 0x30)
-  if (digit === digitsStart || digit - digitsStart > 15 || (bytes[digit] !== 0x2c && bytes[digit] !== 0x7d)) return undefined
-  return { type: 'joined', epoch: bytes.toString('latin1', epochStart, epochEnd), seq }
+  const epochEnd = stringEnd(bytes, epochStart, head)
+  const epoch = epochEnd < 0 ? undefined : epochOf(bytes, epochStart, epochEnd)
+  const seq = numberAt(bytes, seqAt + SEQ_KEY.byteLength, head)
+  if (epoch === undefined || !Number.isSafeInteger(seq) || seq < 0) return undefined
+  return { type: 'joined', epoch, seq }
 }

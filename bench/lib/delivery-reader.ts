@@ -40,7 +40,8 @@ const LAST_DELIVERY: { seq: number; epoch: string; offset: string; data: { p: nu
 let lastEpoch = ''
 let lastEpochBytes = new Uint8Array(0)
 
-function epochOf(bytes: Uint8Array, start: number, end: number): string | undefined {
+/** The epoch whose ASCII bytes are `bytes[start..end)`, its string made once for a run of frames of one epoch; undefined for other bytes. */
+export function epochOf(bytes: Uint8Array, start: number, end: number): string | undefined {
   const length = end - start
   if (length === lastEpochBytes.length) {
     let same = true
@@ -62,7 +63,7 @@ function epochOf(bytes: Uint8Array, start: number, end: number): string | undefi
 }
 
 /** Where the string whose characters start at `at` closes, or -1 (past `end`, or an escape: left to JSON.parse). */
-function stringEnd(bytes: Uint8Array, at: number, end: number): number {
+export function stringEnd(bytes: Uint8Array, at: number, end: number): number {
   for (let i = at; i < end; i++) {
     const c = bytes[i]
     if (c === QUOTE) return i
@@ -74,7 +75,8 @@ function stringEnd(bytes: Uint8Array, at: number, end: number): number {
 /** Where the last {@link numberAt} stopped (module state, so reading allocates nothing). */
 let stop = 0
 
-function literalAt(bytes: Uint8Array, at: number, end: number, literal: Uint8Array): boolean {
+/** Whether `literal` is at `at`, ending by `end`. */
+export function literalAt(bytes: Uint8Array, at: number, end: number, literal: Uint8Array): boolean {
   // The length read once: a typed array's length is a getter, and reading it per byte cost a third of the loop.
   const length = literal.length
   if (end - at < length) return false
@@ -83,7 +85,7 @@ function literalAt(bytes: Uint8Array, at: number, end: number, literal: Uint8Arr
 }
 
 /** The JSON number at `at` (an optional minus, digits, an optional fraction), NaN if there is none. */
-function numberAt(bytes: Uint8Array, at: number, end: number): number {
+export function numberAt(bytes: Uint8Array, at: number, end: number): number {
   let i = at
   let sign = 1
   if (bytes[i] === 45 /* - */) {

@@ -423,10 +423,8 @@ export class Rooms {
       const at = rest.indexOf(EMPTY_MEMBERS) + EMPTY_MEMBERS.length - '[]'.length
       const head = rest.slice(0, at)
       const tail = rest.slice(at + '[]'.length)
-      const parts = [Buffer.from(head, 'utf8'), known.utf8, Buffer.from(tail, 'utf8')]
-      if ((parts[0] as Buffer).byteLength + known.utf8.byteLength + (parts[2] as Buffer).byteLength <= this.#frameLimit) {
-        return new Frame(`${head}${known.json}${tail}`, undefined, parts)
-      }
+      const frame = new Frame(`${head}${known.json}${tail}`, undefined, [Buffer.from(head, 'utf8'), known.utf8, Buffer.from(tail, 'utf8')])
+      if (frame.byteLength <= this.#frameLimit) return frame
     }
     if (count <= limit) {
       try {

@@ -36,13 +36,13 @@ describe('textWireFrame', () => {
 describe('bytesWireFrame', () => {
   it.each(LENGTHS)('frames %i binary bytes, plain and compressed, exactly as ws does', (length) => {
     const payload = Buffer.alloc(length, 7)
-    expect(bytesWireFrame(payload, BINARY_OPCODE, false).equals(wsFrame(payload, BINARY_OPCODE, false))).toBe(true)
-    expect(bytesWireFrame(payload, TEXT_OPCODE, true).equals(wsFrame(payload, TEXT_OPCODE, true))).toBe(true)
+    expect(bytesWireFrame([payload], BINARY_OPCODE, false).equals(wsFrame(payload, BINARY_OPCODE, false))).toBe(true)
+    expect(bytesWireFrame([payload], TEXT_OPCODE, true).equals(wsFrame(payload, TEXT_OPCODE, true))).toBe(true)
   })
 
   it('copies from a view into a larger buffer, not the whole buffer', () => {
     const backing = Buffer.from('0123456789')
-    const wire = bytesWireFrame(backing.subarray(3, 6), BINARY_OPCODE, false)
+    const wire = bytesWireFrame([backing.subarray(3, 6)], BINARY_OPCODE, false)
     expect([...wire]).toEqual([0x82, 3, ...Buffer.from('345')])
   })
 })

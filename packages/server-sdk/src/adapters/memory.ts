@@ -93,8 +93,6 @@ class MemoryAdapter implements Adapter {
    */
   #dedupOrder: DedupEntry[] = []
   #dedupHead = 0
-  /** Queued entries whose id the map now holds a newer entry for (see `remember`). */
-  #superseded = 0
   readonly now: () => number
   /** The nodes' shared key for stream secrets (see `AdapterNode.clusterKey`). */
   readonly key = randomId(43)
@@ -129,25 +127,24 @@ class MemoryAdapter implements Adapter {
     return state
   }
 
-  /** @internal Entries queued for dropping, superseded ones included (for tests). */
+  /** @internal Entries queued for dropping, superseded ones included. */
   get dedupQueued(): number {
     return this.#dedupOrder.length - this.#dedupHead
   }
 
   /** Remembers a publish id, dropping the oldest past `MAX_DEDUP_ENTRIES`. */
   remember(entry: DedupEntry): void {
-    // An id used again after it expired replaces its entry: the old one stays queued, superseded, until its turn.
-    if (this.dedup.has(entry.key)) this.#superseded++
+    // An id used again after it expired replaces its entry; the old one stays queued, superseded, until its turn.
     this.dedup.set(entry.key, entry)
     this.#dedupOrder.push(entry)
     // Every id in the map has its entry in the queue, so this ends; the check on the queue is a guard all the same.
     while (this.dedup.size > MAX_DEDUP_ENTRIES) if (!this.#dropOldest()) break
-    // Nodes with different windows on one adapter queue out of expiry order, and a long-lived entry at the front
-    // holds superseded ones behind it: past as many as the map holds, they are filtered out at once.
-    if (this.#superseded > 1_024 && this.#superseded > this.dedup.size) {
+    // The queue holds the map's entries and the superseded ones. Nodes with different windows on one adapter queue
+    // out of expiry order, and a long-lived entry at the front holds superseded ones behind it: past as many as the
+    // map holds, they are filtered out at once.
+    if (this.dedupQueued > 2 * this.dedup.size + 1_024) {
       this.#dedupOrder = this.#dedupOrder.slice(this.#dedupHead).filter((queued) => this.dedup.get(queued.key) === queued)
       this.#dedupHead = 0
-      this.#superseded = 0
     }
   }
 
@@ -157,7 +154,6 @@ class MemoryAdapter implements Adapter {
     if (entry === undefined) return false
     this.#dedupHead++
     if (this.dedup.get(entry.key) === entry) this.dedup.delete(entry.key)
-    else this.#superseded--
     // The dropped front is cut off once it is most of the array, so the queue stays within twice what it holds.
     if (this.#dedupHead >= 1_024 && this.#dedupHead * 2 >= this.#dedupOrder.length) {
       this.#dedupOrder.splice(0, this.#dedupHead)

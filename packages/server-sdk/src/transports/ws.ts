@@ -66,7 +66,7 @@ const DEFLATE_TAIL = 4
 /** A frame's complete WebSocket frame, uncompressed: its text encoded into place, or its binary payload. */
 function plainWireFrame(frame: Frame): Buffer {
   const binary = frame.binary
-  if (binary !== undefined) return bytesWireFrame(binary, BINARY_OPCODE, false)
+  if (binary !== undefined) return bytesWireFrame([binary], BINARY_OPCODE, false)
   const parts = frame.utf8Parts
   return parts === undefined ? textWireFrame(frame.text, frame.byteLength) : partsWireFrame(parts, frame.byteLength)
 }
@@ -237,7 +237,7 @@ class WsTransport {
       counters.bytesBefore += payload.byteLength
       counters.bytesAfter += size
     }
-    return bytesWireFrame(compressed.subarray(0, size), frame.binary === undefined ? TEXT_OPCODE : BINARY_OPCODE, true)
+    return bytesWireFrame([compressed.subarray(0, size)], frame.binary === undefined ? TEXT_OPCODE : BINARY_OPCODE, true)
   }
 }
 
